@@ -1,0 +1,3 @@
+//! SyncTool: the daemon and the `synctool_helper` CLI.
+
+pub mod dump;
