@@ -1,3 +1,5 @@
-//! SyncTool: the daemon and the `synctool_helper` CLI.
+//! SyncTool: the daemon and the `synctool_helper` CLI. So far: the helper's
+//! `dump` command, which shows what a tablet's binlog and rows hold.
 
 pub mod dump;
+pub mod schema_file;

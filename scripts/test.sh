@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The project's one test command: installs what a fresh machine lacks, starts
+# the services the tests need, checks formatting, core purity and clippy, runs
+# every test, and stops what it started. Exits non-zero on any failure.
+#
+#   scripts/test.sh            everything
+#   SKIP_LINT=1 scripts/test.sh  tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/env.sh
+source scripts/lib/services.sh
+
+ensure_rust_components
+services_begin
+
+if [ "${SKIP_LINT:-0}" != 1 ]; then
+    log "cargo fmt --check"
+    cargo fmt --all -- --check
+    log "core purity"
+    scripts/check-core-purity.sh
+    log "cargo clippy"
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+
+log "build binaries (the end-to-end tests run them as processes)"
+cargo build --workspace --bins --locked
+
+log "cargo test"
+cargo test --workspace --locked --no-fail-fast
