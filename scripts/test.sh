@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/env.sh
 source scripts/lib/services.sh
+source scripts/lib/zookeeper.sh
 
 ensure_rust_components
 services_begin
@@ -24,6 +25,10 @@ fi
 
 log "build binaries (the end-to-end tests run them as processes)"
 cargo build --workspace --bins --locked
+
+log "services for the tests"
+export SYNC_REQUIRE_SERVICES=1
+start_zookeeper "${SYNC_TEST_DIR:-/tmp/openmldb-sync-test}/zookeeper"
 
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast

@@ -1,0 +1,93 @@
+//! Cluster membership and table metadata, behind the [`Coordinator`] seam.
+//!
+//! OpenMLDB keeps both in ZooKeeper: DataCollectors register ephemeral nodes
+//! `/<root>/sync_tool/collector/<ip:port>`, and the name server stores every
+//! table's `TableInfo` (binary protobuf) at `/<root>/table/db_table_data/<tid>`.
+//! [`zk::ZkCoordinator`] reads and writes exactly those paths through a real
+//! ZooKeeper; [`standalone::StandaloneCoordinator`] serves a single host
+//! without ZooKeeper (a fixed collector list and `TableInfo` files in a
+//! directory). The simulation supplies its own implementation.
+//!
+//! This crate is shared by the collector and SyncTool daemons (which never
+//! import each other) and by the tablet emulator.
+
+use std::future::Future;
+
+use sync_proto::nameserver::TableInfo;
+
+pub mod paths;
+pub mod standalone;
+pub mod zk;
+
+/// Why a coordinator call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("ZooKeeper {cluster}: cannot connect: {source}")]
+    Connect {
+        cluster: String,
+        source: zookeeper_client::Error,
+    },
+    #[error("ZooKeeper {path}: {source}")]
+    Zk {
+        path: String,
+        source: zookeeper_client::Error,
+    },
+    #[error("table metadata at {path} is not a valid TableInfo: {source}")]
+    BadTableInfo {
+        path: String,
+        source: prost::DecodeError,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid endpoint `{0}`: expected ip:port")]
+    BadEndpoint(String),
+}
+
+/// What the daemons need to know about the cluster.
+pub trait Coordinator: Send + Sync {
+    /// The endpoints of the DataCollectors that are alive now, sorted.
+    fn live_collectors(&self) -> impl Future<Output = Result<Vec<String>, ClusterError>> + Send;
+
+    /// Every table's metadata, as the name server stores it.
+    fn table_infos(&self) -> impl Future<Output = Result<Vec<TableInfo>, ClusterError>> + Send;
+
+    /// One table's metadata by table id; `None` when the table is gone.
+    fn table_info(
+        &self,
+        tid: u32,
+    ) -> impl Future<Output = Result<Option<TableInfo>, ClusterError>> + Send;
+
+    /// Finds a table by database and name; `None` when there is no such table.
+    fn find_table(
+        &self,
+        db: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<TableInfo>, ClusterError>> + Send {
+        async move {
+            let tables = self.table_infos().await?;
+            Ok(tables
+                .into_iter()
+                .find(|t| t.db() == db && t.name() == name))
+        }
+    }
+}
+
+/// The host part of an `ip:port` endpoint (what collector choice compares).
+pub fn endpoint_host(endpoint: &str) -> &str {
+    endpoint.rsplit_once(':').map_or(endpoint, |(host, _)| host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_host;
+
+    #[test]
+    fn host_of_endpoint() {
+        assert_eq!(endpoint_host("10.0.0.1:9527"), "10.0.0.1");
+        assert_eq!(endpoint_host("[::1]:9527"), "[::1]");
+        assert_eq!(endpoint_host("tablet-a"), "tablet-a");
+    }
+}

@@ -1,0 +1,45 @@
+//! OpenMLDB's ZooKeeper layout for the sync feature, as functions of the root
+//! path (`--zk_root_path` / `zookeeper.root_path`, e.g. `/openmldb`).
+
+/// Parent of the collectors' ephemeral nodes: `/<root>/sync_tool/collector`.
+pub fn collectors_dir(root: &str) -> String {
+    format!("{}/sync_tool/collector", trim_root(root))
+}
+
+/// A collector's ephemeral node: `/<root>/sync_tool/collector/<ip:port>`.
+pub fn collector_node(root: &str, endpoint: &str) -> String {
+    format!("{}/{endpoint}", collectors_dir(root))
+}
+
+/// Parent of the tables' metadata: `/<root>/table/db_table_data`.
+pub fn tables_dir(root: &str) -> String {
+    format!("{}/table/db_table_data", trim_root(root))
+}
+
+/// A table's `TableInfo`: `/<root>/table/db_table_data/<tid>`.
+pub fn table_node(root: &str, tid: u32) -> String {
+    format!("{}/{tid}", tables_dir(root))
+}
+
+/// `/openmldb/` and `/openmldb` name the same root.
+fn trim_root(root: &str) -> &str {
+    root.trim_end_matches('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_openmldb() {
+        assert_eq!(collectors_dir("/openmldb"), "/openmldb/sync_tool/collector");
+        assert_eq!(
+            collector_node("/openmldb/", "10.0.0.1:8888"),
+            "/openmldb/sync_tool/collector/10.0.0.1:8888"
+        );
+        assert_eq!(
+            table_node("/openmldb", 7),
+            "/openmldb/table/db_table_data/7"
+        );
+    }
+}

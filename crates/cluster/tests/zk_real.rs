@@ -1,0 +1,226 @@
+//! The ZooKeeper coordinator against a real ZooKeeper server (started by
+//! `scripts/test.sh`, which exports `SYNC_TEST_ZK`): registration, a stale
+//! node from an earlier session, re-registration after session expiry, and
+//! table metadata at OpenMLDB's paths.
+
+use std::time::Duration;
+
+use sync_cluster::zk::{ZkConfig, ZkCoordinator};
+use sync_cluster::{Coordinator, paths};
+use sync_proto::nameserver::TableInfo;
+use zookeeper_client::{Acls, Client, CreateMode};
+
+/// The test ZooKeeper, or `None` (test skipped) when none was started and
+/// services are not required.
+fn zk_cluster() -> Option<String> {
+    match std::env::var("SYNC_TEST_ZK") {
+        Ok(cluster) => Some(cluster),
+        Err(_) if std::env::var("SYNC_REQUIRE_SERVICES").as_deref() == Ok("1") => {
+            panic!("SYNC_REQUIRE_SERVICES=1 but SYNC_TEST_ZK is not set")
+        }
+        Err(_) => {
+            eprintln!("skipped: no ZooKeeper (run scripts/test.sh, or set SYNC_TEST_ZK)");
+            None
+        }
+    }
+}
+
+/// A config under a root path of its own, so tests do not see each other.
+fn config(cluster: &str, test: &str) -> ZkConfig {
+    ZkConfig {
+        cluster: cluster.to_string(),
+        root_path: format!("/sync-test-{}-{test}", std::process::id()),
+        session_timeout: Duration::from_secs(4),
+        cert: String::new(),
+    }
+}
+
+async fn node_owner(cluster: &str, path: &str) -> Option<(String, i64)> {
+    let client = Client::connect(cluster).await.expect("connect");
+    match client.get_data(path).await {
+        Ok((data, stat)) => Some((
+            String::from_utf8(data).expect("utf-8"),
+            stat.ephemeral_owner,
+        )),
+        Err(zookeeper_client::Error::NoNode) => None,
+        Err(err) => panic!("get {path}: {err}"),
+    }
+}
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn registers_an_ephemeral_node_with_the_endpoint_as_data() {
+    let Some(cluster) = zk_cluster() else { return };
+    let config = config(&cluster, "register");
+    let coord = ZkCoordinator::connect(config.clone())
+        .await
+        .expect("connect");
+    coord
+        .register_collector("127.0.0.1:8888")
+        .await
+        .expect("register");
+    coord
+        .register_collector("127.0.0.1:8888")
+        .await
+        .expect("registering twice is fine");
+
+    let path = paths::collector_node(&config.root_path, "127.0.0.1:8888");
+    let (data, owner) = node_owner(&cluster, &path).await.expect("node exists");
+    assert_eq!(data, "127.0.0.1:8888");
+    assert_eq!(
+        owner,
+        coord.session_id().await,
+        "ephemeral, owned by our session"
+    );
+    assert_eq!(
+        coord.live_collectors().await.expect("list"),
+        vec!["127.0.0.1:8888"]
+    );
+
+    drop(coord);
+    wait_for("the node to go with the session", || async {
+        node_owner(&cluster, &path).await.is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn replaces_a_stale_node_left_by_an_earlier_session() {
+    let Some(cluster) = zk_cluster() else { return };
+    let config = config(&cluster, "stale");
+    let path = paths::collector_node(&config.root_path, "127.0.0.1:9999");
+    // The "previous process": its session is still alive when we start.
+    let previous = Client::connect(&cluster).await.expect("connect");
+    previous
+        .mkdir(
+            &paths::collectors_dir(&config.root_path),
+            &CreateMode::Persistent.with_acls(Acls::anyone_all()),
+        )
+        .await
+        .expect("mkdir");
+    previous
+        .create(
+            &path,
+            b"127.0.0.1:9999",
+            &CreateMode::Ephemeral.with_acls(Acls::anyone_all()),
+        )
+        .await
+        .expect("stale node");
+
+    let coord = ZkCoordinator::connect(config).await.expect("connect");
+    coord
+        .register_collector("127.0.0.1:9999")
+        .await
+        .expect("a stale node does not stop registration");
+    let (_, owner) = node_owner(&cluster, &path).await.expect("node exists");
+    assert_eq!(owner, coord.session_id().await);
+    drop(previous);
+}
+
+#[tokio::test]
+async fn re_registers_after_the_session_expires() {
+    let Some(cluster) = zk_cluster() else { return };
+    let config = config(&cluster, "expiry");
+    let path = paths::collector_node(&config.root_path, "127.0.0.1:7777");
+    let coord = ZkCoordinator::connect(config).await.expect("connect");
+    coord
+        .register_collector("127.0.0.1:7777")
+        .await
+        .expect("register");
+    let first_session = coord.session_id().await;
+
+    // Expire the session the classic way: attach to it and close it. The
+    // coordinator's own connection competes for the session, so an attach may
+    // time out; try again.
+    let session = coord.session().await;
+    let mut attached = None;
+    for _ in 0..10 {
+        match Client::connector()
+            .with_session(session.clone())
+            .connect(&cluster)
+            .await
+        {
+            Ok(thief) => {
+                attached = Some(thief);
+                break;
+            }
+            Err(err) => eprintln!("attach to the session failed ({err}); retrying"),
+        }
+    }
+    drop(attached.expect("attached to the coordinator's session"));
+
+    wait_for("a new session to re-register the node", || async {
+        matches!(node_owner(&cluster, &path).await, Some((_, owner)) if owner != first_session && owner != 0)
+    })
+    .await;
+    let (data, owner) = node_owner(&cluster, &path).await.expect("node exists");
+    assert_eq!(data, "127.0.0.1:7777");
+    assert_eq!(owner, coord.session_id().await);
+    assert_eq!(
+        coord.live_collectors().await.expect("list after renewal"),
+        vec!["127.0.0.1:7777"]
+    );
+}
+
+#[tokio::test]
+async fn table_metadata_round_trips_at_openmldb_paths() {
+    let Some(cluster) = zk_cluster() else { return };
+    let config = config(&cluster, "tables");
+    let coord = ZkCoordinator::connect(config.clone())
+        .await
+        .expect("connect");
+    for (tid, name) in [(12, "t12"), (4, "t4")] {
+        let info = TableInfo {
+            tid: Some(tid),
+            db: Some("demo".into()),
+            name: Some(name.into()),
+            ..TableInfo::default()
+        };
+        coord.put_table_info(&info).await.expect("put");
+    }
+    let tids: Vec<u32> = coord
+        .table_infos()
+        .await
+        .expect("list")
+        .iter()
+        .map(|t| t.tid())
+        .collect();
+    assert_eq!(tids, vec![4, 12]);
+    assert_eq!(
+        coord
+            .find_table("demo", "t12")
+            .await
+            .expect("find")
+            .map(|t| t.tid()),
+        Some(12)
+    );
+
+    // Bytes that are not a TableInfo give an error naming the node.
+    let raw = Client::connect(&cluster).await.expect("connect");
+    let bad = paths::table_node(&config.root_path, 99);
+    raw.create(
+        &bad,
+        &[0xff, 0xff],
+        &CreateMode::Persistent.with_acls(Acls::anyone_all()),
+    )
+    .await
+    .expect("create");
+    let err = coord.table_info(99).await.expect_err("corrupt");
+    assert!(err.to_string().contains(&bad), "{err}");
+
+    coord.delete_table_info(12).await.expect("delete");
+    assert!(coord.table_info(12).await.expect("read").is_none());
+}
