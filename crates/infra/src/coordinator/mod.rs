@@ -8,8 +8,6 @@
 //! without ZooKeeper (a fixed collector list and `TableInfo` files in a
 //! directory). The simulation supplies its own implementation.
 //!
-//! This crate is shared by the collector and SyncTool daemons (which never
-//! import each other) and by the tablet emulator.
 
 use std::future::Future;
 

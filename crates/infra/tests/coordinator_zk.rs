@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use sync_cluster::zk::{ZkConfig, ZkCoordinator};
-use sync_cluster::{Coordinator, paths};
+use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
+use sync_infra::coordinator::{Coordinator, paths};
 use sync_proto::nameserver::TableInfo;
 use zookeeper_client::{Acls, Client, CreateMode};
 

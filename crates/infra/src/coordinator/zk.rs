@@ -24,7 +24,7 @@ use tokio::sync::RwLock;
 use tokio::task::JoinHandle;
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, SessionState};
 
-use crate::{ClusterError, Coordinator, paths};
+use super::{ClusterError, Coordinator, paths};
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]

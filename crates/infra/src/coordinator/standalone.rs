@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 use sync_proto::nameserver::TableInfo;
 
-use crate::{ClusterError, Coordinator};
+use super::{ClusterError, Coordinator};
 
 /// File suffix of a table's metadata in the metadata directory.
 pub const TABLE_INFO_SUFFIX: &str = ".tableinfo";

@@ -1,0 +1,8 @@
+//! I/O adapters shared by the collector and SyncTool daemons (which never
+//! import each other) and by the tablet emulator, each behind a seam that the
+//! simulation replaces: [`coordinator`] (cluster membership and table
+//! metadata, over ZooKeeper or standalone) and [`store`] (local files: hard
+//! links, listings, atomic writes).
+
+pub mod coordinator;
+pub mod store;
