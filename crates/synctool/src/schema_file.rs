@@ -177,7 +177,7 @@ mod tests {
             "s.json",
         )
         .expect("valid schema");
-        let cols = schema.versions.latest();
+        let (_, cols) = schema.versions.latest();
         assert_eq!(cols.len(), 2);
         assert_eq!(cols[0].ty, ColumnType::Int);
         assert_eq!(cols[1].name, "c2");
