@@ -121,9 +121,7 @@ impl RowKey {
 
 impl Ord for RowKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.pk
-            .cmp(&other.pk)
-            .then_with(|| other.ts.cmp(&self.ts))
+        self.pk.cmp(&other.pk).then_with(|| other.ts.cmp(&self.ts))
     }
 }
 
@@ -590,7 +588,8 @@ mod tests {
             }
         }
         assert_eq!(
-            Point::in_snapshot(5, Some(k("a", 1))).progress_cmp(&Point::in_snapshot(6, Some(k("a", 1)))),
+            Point::in_snapshot(5, Some(k("a", 1)))
+                .progress_cmp(&Point::in_snapshot(6, Some(k("a", 1)))),
             None
         );
     }

@@ -197,9 +197,7 @@ impl CommitPlan {
 
     /// The end of the newest sealed segment (the committed point if none is in flight).
     pub fn sealed_end(&self) -> &Point {
-        self.in_flight
-            .as_ref()
-            .map_or(&self.committed, |s| &s.end)
+        self.in_flight.as_ref().map_or(&self.committed, |s| &s.end)
     }
 
     /// The first seq that is not committed (the in-flight one, or the next).
@@ -272,7 +270,10 @@ impl CommitPlan {
     }
 
     fn id(&self, seq: u64) -> SegmentId {
-        SegmentId { seq, ..self.id_base }
+        SegmentId {
+            seq,
+            ..self.id_base
+        }
     }
 
     fn stage_action(&self, s: &Sealed) -> SegmentAction {
@@ -410,7 +411,10 @@ mod tests {
         let Some(SegmentAction::Commit(commit)) = c.on_staged(0, true) else {
             panic!("expected commit")
         };
-        assert_eq!((commit.start.clone(), commit.end.clone()), (Point::start(), end.clone()));
+        assert_eq!(
+            (commit.start.clone(), commit.end.clone()),
+            (Point::start(), end.clone())
+        );
         assert_eq!(commit.rows_total, 2);
         assert!(c.on_committed(0, true));
         assert_eq!(c.committed(), &end);

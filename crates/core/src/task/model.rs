@@ -256,7 +256,10 @@ mod tests {
         bad.next_point.as_mut().unwrap().offset = None;
         assert!(matches!(
             Pack::from_proto(bad),
-            Err(PackError::BadPoint { field: "next_point", .. })
+            Err(PackError::BadPoint {
+                field: "next_point",
+                ..
+            })
         ));
     }
 }

@@ -81,7 +81,11 @@ impl TryFrom<&PersistedPoint> for Point {
         let key = match (&p.pk, p.ts) {
             (Some(pk), Some(ts)) => Some(RowKey::new(pk.clone(), ts)),
             (None, None) => None,
-            _ => return Err(RecoveryError::Corrupt("snapshot point with half a key".into())),
+            _ => {
+                return Err(RecoveryError::Corrupt(
+                    "snapshot point with half a key".into(),
+                ));
+            }
         };
         Ok(Point::Snapshot(SnapshotPoint {
             snapshot_offset: p.snapshot_offset,
@@ -263,12 +267,12 @@ impl Supervisor {
                 partitions: BTreeMap::new(),
             };
             for p in &t.partitions {
-                let status: Status = p
-                    .status
-                    .parse()
-                    .map_err(|e: crate::task::model::UnknownStatus| {
-                        RecoveryError::Corrupt(e.to_string())
-                    })?;
+                let status: Status =
+                    p.status
+                        .parse()
+                        .map_err(|e: crate::task::model::UnknownStatus| {
+                            RecoveryError::Corrupt(e.to_string())
+                        })?;
                 let (committed, next_seq, rows) = match sink.get(&(t.tid, p.pid, t.task_id)) {
                     Some(s) => (s.end.clone(), s.last_seq + 1, s.rows_total),
                     None => (Point::start(), 0, 0),

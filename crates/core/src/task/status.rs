@@ -151,7 +151,9 @@ impl StatusReport {
                     s,
                     "failed part: pid {}: {}",
                     p.pid,
-                    p.failure_reason.as_deref().unwrap_or("(no reason recorded)")
+                    p.failure_reason
+                        .as_deref()
+                        .unwrap_or("(no reason recorded)")
                 );
             }
         }

@@ -433,9 +433,7 @@ impl Supervisor {
                 result,
             } => self.assign_result(now_ms, tid, pid, &token, result, &mut out),
             Input::Staged { id, result } => self.staged(id, result.is_ok(), &mut out),
-            Input::Committed { id, result } => {
-                self.committed(now_ms, id, result.is_ok(), &mut out)
-            }
+            Input::Committed { id, result } => self.committed(now_ms, id, result.is_ok(), &mut out),
             Input::Tick => self.tick(now_ms, &mut out),
         }
         self.remove_completed(&mut out);
@@ -562,10 +560,11 @@ impl Supervisor {
 
     fn delete(&mut self, db: &str, table: &str, out: &mut Out) {
         let Some(tid) = self.find(db, table) else {
-            out.replies.push(Action::DeleteReply(Err(RequestError::NotFound {
-                db: db.to_owned(),
-                table: table.to_owned(),
-            })));
+            out.replies
+                .push(Action::DeleteReply(Err(RequestError::NotFound {
+                    db: db.to_owned(),
+                    table: table.to_owned(),
+                })));
             return;
         };
         if let Some(t) = self.tables.remove(&tid) {
@@ -585,10 +584,11 @@ impl Supervisor {
 
     fn retry_failed(&mut self, now: u64, db: &str, table: &str, out: &mut Out) {
         let Some(tid) = self.find(db, table) else {
-            out.replies.push(Action::RetryReply(Err(RequestError::NotFound {
-                db: db.to_owned(),
-                table: table.to_owned(),
-            })));
+            out.replies
+                .push(Action::RetryReply(Err(RequestError::NotFound {
+                    db: db.to_owned(),
+                    table: table.to_owned(),
+                })));
             return;
         };
         let mut retried = 0;
@@ -994,7 +994,7 @@ pub(crate) fn assign_next(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut
     let candidates = assign::candidates(ctx.live, &part.tablet_endpoint, &tried);
     let Some(collector) = candidates.first().map(|c| (*c).to_owned()) else {
         let host = assign::host_of(&part.tablet_endpoint);
-        let reason = if part.tried.is_empty() {
+        let reason = if !assign::host_has_collector(ctx.live, &part.tablet_endpoint) {
             format!(
                 "no live data collector on host {host} (leader tablet {})",
                 part.tablet_endpoint
