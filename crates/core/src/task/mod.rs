@@ -1,1 +1,27 @@
-//! task
+//! SyncTool's decisions as a pure, deterministic state machine (sans-IO).
+//!
+//! * [`model`]: table and partition tasks, statuses, packs;
+//! * [`supervisor`]: the machine — [`Supervisor::handle`] takes an [`Input`]
+//!   and returns [`Action`]s;
+//! * [`commit`]: staging, the rolling policy and the exactly-once commit plan;
+//! * [`assign`]: which collector gets a partition, and tokens;
+//! * [`status`]: the status report;
+//! * [`recovery`]: the persisted state and the rebuild after a restart.
+//!
+//! Sync points and the snapshot→binlog hand-off rule are in [`crate::point`].
+
+pub mod assign;
+pub mod commit;
+pub mod model;
+pub mod recovery;
+pub mod status;
+pub mod supervisor;
+
+pub use commit::{CommitSegment, RollPolicy, SegmentId, StageSegment};
+pub use model::{Mode, Pack, PartitionLeader, PartitionTask, Status, TableTask, TableTaskSpec};
+pub use recovery::{PersistedState, RecoveryError, RecoveryInput, SinkProgress};
+pub use status::{PartitionView, StatusReport, TableView};
+pub use supervisor::{
+    Action, Assignment, Config, CreateError, Input, PackOutcome, PackReply, RequestError,
+    Supervisor,
+};

@@ -1,0 +1,442 @@
+//! Staging and the exactly-once commit plan of one partition.
+//!
+//! Two points matter per partition: the **accepted** point (packs are taken up
+//! to here; their rows are held in memory) and the **committed** point (rows up
+//! to here are visible in the sink, together with this point). Rows accepted
+//! since the last roll form the *open* segment. A rolling policy (rows, bytes,
+//! age, and the mode-0 finish) *seals* it into segment `seq` (0, 1, 2, ... per
+//! partition task); at most one sealed segment is in flight at a time. A
+//! segment goes through explicit steps, each an action whose result comes back
+//! as an input, so a crash between any two is a state tests can reach:
+//!
+//! 1. [`StageSegment`]: write the rows to a hidden staging name (`_staging/…`).
+//!    Idempotent: the same segment always has the same name and rows.
+//! 2. [`CommitSegment`]: atomically make the rows visible *and* record the
+//!    end point (one rename or exclusive create of a commit record carrying
+//!    `seq`, `start`, `end`, `rows_total`). Idempotent: committing a `seq` that
+//!    is already committed is a no-op; the sink also checks that `start` equals
+//!    the end of `seq - 1`.
+//! 3. On `SegmentCommitted`: the committed point moves to `end`, the state is
+//!    persisted, and every later pack reply carries the new committed point so
+//!    the collector can release its data before it.
+//!
+//! A failed step is retried (from the staging step) on the next tick with the
+//! same name and rows. A sealed segment is never abandoned while the
+//! supervisor lives; rows that are only accepted or staged are never output.
+//! After a crash the sink's last commit record is the truth: recovery resumes
+//! from its end point and the next segment is `last_seq + 1`, so a segment
+//! that was staged but not committed is rebuilt under the same name (its
+//! leftover staging is overwritten or cleared) and a committed one is never
+//! written twice.
+//!
+//! The segment name is a pure function of (tid, pid, task id, seq). The task id
+//! (a per-table-task number, new on every create) keeps a table deleted and
+//! created again from colliding with its old segments in the same destination.
+
+use crate::point::Point;
+
+/// When to seal the open segment.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RollPolicy {
+    /// Seal at this many rows.
+    pub max_rows: u64,
+    /// Seal at this many bytes of encoded rows.
+    pub max_bytes: u64,
+    /// Seal when the oldest unsealed progress is this old (also commits progress
+    /// made by packs without rows, e.g. the snapshot→binlog switch).
+    pub max_age_ms: u64,
+}
+
+impl Default for RollPolicy {
+    fn default() -> Self {
+        Self {
+            max_rows: 1_000_000,
+            max_bytes: 128 << 20,
+            max_age_ms: 60_000,
+        }
+    }
+}
+
+/// Identity of a segment.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct SegmentId {
+    /// Table id.
+    pub tid: u32,
+    /// Partition id.
+    pub pid: u32,
+    /// The table task it belongs to.
+    pub task_id: u64,
+    /// Position in the partition task's sequence of segments, from 0.
+    pub seq: u64,
+}
+
+impl SegmentId {
+    /// The file / object name of the segment: sorted by seq within a partition.
+    pub fn name(&self) -> String {
+        format!(
+            "{:010}-{:05}-{:010}-{:012}",
+            self.tid, self.pid, self.task_id, self.seq
+        )
+    }
+}
+
+/// Write a segment's rows to staging (hidden from readers).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StageSegment {
+    /// Which segment.
+    pub id: SegmentId,
+    /// Destination root.
+    pub dest: String,
+    /// The rows, concatenated encoded rows (opaque).
+    pub rows: Vec<u8>,
+    /// Number of rows.
+    pub row_count: u64,
+}
+
+/// Make a staged segment visible together with its end point.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CommitSegment {
+    /// Which segment.
+    pub id: SegmentId,
+    /// Destination root.
+    pub dest: String,
+    /// The committed point before this segment.
+    pub start: Point,
+    /// The committed point after it.
+    pub end: Point,
+    /// Rows in the segment.
+    pub row_count: u64,
+    /// Rows committed in the partition task including this segment.
+    pub rows_total: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Step {
+    Staging,
+    Committing,
+}
+
+#[derive(Clone, Debug)]
+struct Sealed {
+    seq: u64,
+    start: Point,
+    end: Point,
+    rows: Vec<u8>,
+    row_count: u64,
+    step: Step,
+    /// An action for `step` is out and its result not yet back.
+    awaiting: bool,
+}
+
+/// What the plan asks the supervisor to emit.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum SegmentAction {
+    /// Emit a stage action.
+    Stage(StageSegment),
+    /// Emit a commit action.
+    Commit(CommitSegment),
+}
+
+/// The commit state of one partition task.
+#[derive(Clone, Debug)]
+pub struct CommitPlan {
+    id_base: SegmentId,
+    dest: String,
+    committed: Point,
+    rows_committed: u64,
+    next_seq: u64,
+    open_rows: Vec<u8>,
+    open_count: u64,
+    open_since: Option<u64>,
+    in_flight: Option<Sealed>,
+}
+
+impl CommitPlan {
+    /// A plan whose committed state is `committed` after `next_seq` segments.
+    pub fn new(
+        tid: u32,
+        pid: u32,
+        task_id: u64,
+        dest: String,
+        committed: Point,
+        next_seq: u64,
+        rows_committed: u64,
+    ) -> Self {
+        Self {
+            id_base: SegmentId {
+                tid,
+                pid,
+                task_id,
+                seq: 0,
+            },
+            dest,
+            committed,
+            rows_committed,
+            next_seq,
+            open_rows: Vec::new(),
+            open_count: 0,
+            open_since: None,
+            in_flight: None,
+        }
+    }
+
+    /// The point committed in the sink.
+    pub fn committed(&self) -> &Point {
+        &self.committed
+    }
+
+    /// Rows committed so far.
+    pub fn rows_committed(&self) -> u64 {
+        self.rows_committed
+    }
+
+    /// The seq the next sealed segment gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The end of the newest sealed segment (the committed point if none is in flight).
+    pub fn sealed_end(&self) -> &Point {
+        self.in_flight.as_ref().map_or(&self.committed, |s| &s.end)
+    }
+
+    /// The first seq that is not committed (the in-flight one, or the next).
+    pub fn first_uncommitted_seq(&self) -> u64 {
+        self.in_flight.as_ref().map_or(self.next_seq, |s| s.seq)
+    }
+
+    /// Whether a sealed segment is in flight.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Bytes held in memory (open and in flight).
+    pub fn held_bytes(&self) -> u64 {
+        (self.open_rows.len() + self.in_flight.as_ref().map_or(0, |s| s.rows.len())) as u64
+    }
+
+    /// Takes the rows of an accepted pack into the open segment.
+    pub fn append(&mut self, rows: &[u8], row_count: u64, advanced: bool, now_ms: u64) {
+        self.open_rows.extend_from_slice(rows);
+        self.open_count += row_count;
+        if advanced && self.open_since.is_none() {
+            self.open_since = Some(now_ms);
+        }
+    }
+
+    /// Drops the open (unsealed) rows: a reassign re-reads them.
+    pub fn discard_open(&mut self) {
+        self.open_rows.clear();
+        self.open_count = 0;
+        self.open_since = None;
+    }
+
+    /// Whether the open segment should be sealed now. `accepted` is the
+    /// partition's accepted point; `finishing` forces a seal of any progress.
+    pub fn should_roll(
+        &self,
+        policy: &RollPolicy,
+        accepted: &Point,
+        finishing: bool,
+        now_ms: u64,
+    ) -> bool {
+        if self.in_flight.is_some() || accepted == self.sealed_end() {
+            return false;
+        }
+        finishing
+            || self.open_count >= policy.max_rows
+            || self.open_rows.len() as u64 >= policy.max_bytes
+            || self
+                .open_since
+                .is_some_and(|since| now_ms.saturating_sub(since) >= policy.max_age_ms)
+    }
+
+    /// Seals the open segment, ending at `accepted`; returns its stage action.
+    pub fn roll(&mut self, accepted: &Point) -> SegmentAction {
+        let sealed = Sealed {
+            seq: self.next_seq,
+            start: self.sealed_end().clone(),
+            end: accepted.clone(),
+            rows: std::mem::take(&mut self.open_rows),
+            row_count: std::mem::take(&mut self.open_count),
+            step: Step::Staging,
+            awaiting: true,
+        };
+        self.open_since = None;
+        self.next_seq += 1;
+        let action = self.stage_action(&sealed);
+        self.in_flight = Some(sealed);
+        action
+    }
+
+    fn id(&self, seq: u64) -> SegmentId {
+        SegmentId {
+            seq,
+            ..self.id_base
+        }
+    }
+
+    fn stage_action(&self, s: &Sealed) -> SegmentAction {
+        SegmentAction::Stage(StageSegment {
+            id: self.id(s.seq),
+            dest: self.dest.clone(),
+            rows: s.rows.clone(),
+            row_count: s.row_count,
+        })
+    }
+
+    fn commit_action(&self, s: &Sealed) -> SegmentAction {
+        SegmentAction::Commit(CommitSegment {
+            id: self.id(s.seq),
+            dest: self.dest.clone(),
+            start: s.start.clone(),
+            end: s.end.clone(),
+            row_count: s.row_count,
+            rows_total: self.rows_committed + s.row_count,
+        })
+    }
+
+    /// The staging step of `seq` finished. On success returns the commit action.
+    /// Results for other segments or steps are ignored (`None`).
+    pub fn on_staged(&mut self, seq: u64, ok: bool) -> Option<SegmentAction> {
+        let s = self.in_flight.as_mut()?;
+        if s.seq != seq || s.step != Step::Staging || !s.awaiting {
+            return None;
+        }
+        s.awaiting = false;
+        if !ok {
+            return None;
+        }
+        s.step = Step::Committing;
+        s.awaiting = true;
+        let s = s.clone();
+        Some(self.commit_action(&s))
+    }
+
+    /// The commit step of `seq` finished. Returns true when the committed point
+    /// moved (the caller persists). A failure goes back to staging.
+    pub fn on_committed(&mut self, seq: u64, ok: bool) -> bool {
+        let Some(s) = self.in_flight.as_mut() else {
+            return false;
+        };
+        if s.seq != seq || s.step != Step::Committing || !s.awaiting {
+            return false;
+        }
+        s.awaiting = false;
+        if !ok {
+            s.step = Step::Staging;
+            return false;
+        }
+        if let Some(s) = self.in_flight.take() {
+            self.committed = s.end;
+            self.rows_committed += s.row_count;
+        }
+        true
+    }
+
+    /// Re-issues the step of a sealed segment whose last attempt failed.
+    pub fn retry(&mut self) -> Option<SegmentAction> {
+        let s = self.in_flight.as_mut()?;
+        if s.awaiting {
+            return None;
+        }
+        s.awaiting = true;
+        let s = s.clone();
+        Some(match s.step {
+            Step::Staging => self.stage_action(&s),
+            Step::Committing => self.commit_action(&s),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> CommitPlan {
+        CommitPlan::new(3, 1, 9, "/d".into(), Point::start(), 0, 0)
+    }
+
+    fn policy() -> RollPolicy {
+        RollPolicy {
+            max_rows: 3,
+            max_bytes: 100,
+            max_age_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn names_are_a_function_of_the_id_and_sort_by_seq() {
+        let a = SegmentId {
+            tid: 3,
+            pid: 1,
+            task_id: 9,
+            seq: 2,
+        };
+        assert_eq!(a.name(), "0000000003-00001-0000000009-000000000002");
+        let b = SegmentId { seq: 10, ..a };
+        assert!(a.name() < b.name());
+    }
+
+    #[test]
+    fn rolls_by_rows_bytes_age_and_finish() {
+        let p1 = Point::Binlog { offset: 5 };
+        let mut c = plan();
+        assert!(!c.should_roll(&policy(), &Point::start(), true, 0));
+        c.append(b"ab", 2, true, 0);
+        assert!(!c.should_roll(&policy(), &p1, false, 999));
+        assert!(c.should_roll(&policy(), &p1, false, 1000));
+        assert!(c.should_roll(&policy(), &p1, true, 0));
+        c.append(b"c", 1, true, 1);
+        assert!(c.should_roll(&policy(), &p1, false, 1));
+        let mut big = plan();
+        big.append(&[0; 100], 1, true, 0);
+        assert!(big.should_roll(&policy(), &p1, false, 0));
+    }
+
+    #[test]
+    fn a_segment_is_staged_then_committed_and_moves_the_committed_point() {
+        let end = Point::Binlog { offset: 4 };
+        let mut c = plan();
+        c.append(b"xy", 2, true, 0);
+        let SegmentAction::Stage(stage) = c.roll(&end) else {
+            panic!("expected stage")
+        };
+        assert_eq!(stage.id.seq, 0);
+        assert_eq!(stage.rows, b"xy");
+        assert_eq!(c.sealed_end(), &end);
+        assert_eq!(c.committed(), &Point::start());
+        // A stale result is ignored.
+        assert_eq!(c.on_staged(7, true), None);
+        let Some(SegmentAction::Commit(commit)) = c.on_staged(0, true) else {
+            panic!("expected commit")
+        };
+        assert_eq!(
+            (commit.start.clone(), commit.end.clone()),
+            (Point::start(), end.clone())
+        );
+        assert_eq!(commit.rows_total, 2);
+        assert!(c.on_committed(0, true));
+        assert_eq!(c.committed(), &end);
+        assert_eq!(c.rows_committed(), 2);
+        assert_eq!(c.next_seq(), 1);
+        assert!(!c.in_flight());
+    }
+
+    #[test]
+    fn failures_retry_the_same_segment_from_staging() {
+        let end = Point::Binlog { offset: 4 };
+        let mut c = plan();
+        c.append(b"xy", 2, true, 0);
+        let first = c.roll(&end);
+        assert_eq!(c.retry(), None, "no retry while awaiting");
+        assert_eq!(c.on_staged(0, false), None);
+        assert_eq!(c.retry(), Some(first.clone()));
+        assert!(c.on_staged(0, true).is_some());
+        assert!(!c.on_committed(0, false));
+        assert_eq!(c.retry(), Some(first), "a failed commit restages");
+        assert!(c.on_staged(0, true).is_some());
+        assert!(c.on_committed(0, true));
+        assert_eq!(c.retry(), None);
+    }
+}

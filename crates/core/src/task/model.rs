@@ -1,0 +1,309 @@
+//! The task model: a table task (one per table) split into partition tasks,
+//! their statuses with the seed's meanings, and the values the supervisor
+//! exchanges with the daemon about them.
+//!
+//! Statuses (`Display` gives the exact strings OpenMLDB shows):
+//!
+//! | status | meaning |
+//! |---|---|
+//! | `INIT` | created and assigned, no pack received yet |
+//! | `RUNNING` | packs flow; also every part recovered after a SyncTool restart |
+//! | `REASSIGNING` | transient: the part is being given to a collector again |
+//! | `SUCCESS` | mode 0 only: the part has finished and all its data is committed |
+//! | `FAILED` | the part cannot continue; the reason is kept and persisted; it is only retried on request |
+
+use std::fmt;
+use std::str::FromStr;
+
+use sync_proto::datasync::SyncMode;
+
+use crate::point::Point;
+
+/// Status of a partition task.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Status {
+    /// Assigned, no pack received yet.
+    Init,
+    /// Receiving packs (or recovered after a restart).
+    Running,
+    /// Being assigned again.
+    Reassigning,
+    /// Mode 0: finished and committed.
+    Success,
+    /// Stopped with a reason.
+    Failed,
+}
+
+impl Status {
+    /// SUCCESS and FAILED: the part does nothing until retried or removed.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Success | Status::Failed)
+    }
+
+    /// The exact OpenMLDB spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Init => "INIT",
+            Status::Running => "RUNNING",
+            Status::Reassigning => "REASSIGNING",
+            Status::Success => "SUCCESS",
+            Status::Failed => "FAILED",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not one of the five statuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown task status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "INIT" => Status::Init,
+            "RUNNING" => Status::Running,
+            "REASSIGNING" => Status::Reassigning,
+            "SUCCESS" => Status::Success,
+            "FAILED" => Status::Failed,
+            other => return Err(UnknownStatus(other.to_owned())),
+        })
+    }
+}
+
+/// Sync mode of a table task (`-m 0|1|2`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Mode {
+    /// 0: snapshot then binlog to its end, then finish.
+    Full,
+    /// 1: like 2, rows with ts below `start_ts` are dropped by the collector.
+    IncrementalByTimestamp,
+    /// 2: snapshot then tail the binlog forever.
+    FullAndContinuous,
+}
+
+/// A mode number that is not 0, 1 or 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sync mode {0} (expected 0, 1 or 2)")]
+pub struct UnknownMode(pub i32);
+
+impl Mode {
+    /// The protobuf value.
+    pub fn to_proto(self) -> SyncMode {
+        match self {
+            Mode::Full => SyncMode::KFull,
+            Mode::IncrementalByTimestamp => SyncMode::KIncrementalByTimestamp,
+            Mode::FullAndContinuous => SyncMode::KFullAndContinuous,
+        }
+    }
+
+    /// From the protobuf / CLI number.
+    pub fn from_i32(mode: i32) -> Result<Self, UnknownMode> {
+        match SyncMode::try_from(mode) {
+            Ok(SyncMode::KFull) => Ok(Mode::Full),
+            Ok(SyncMode::KIncrementalByTimestamp) => Ok(Mode::IncrementalByTimestamp),
+            Ok(SyncMode::KFullAndContinuous) => Ok(Mode::FullAndContinuous),
+            Err(_) => Err(UnknownMode(mode)),
+        }
+    }
+
+    /// Whether the task ends (mode 0) rather than running forever.
+    pub fn finishes(self) -> bool {
+        self == Mode::Full
+    }
+}
+
+/// What the user asked for: one table, synced in one mode to one destination.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TableTaskSpec {
+    /// Database name.
+    pub db: String,
+    /// Table name.
+    pub table: String,
+    /// Table id in the cluster.
+    pub tid: u32,
+    /// Sync mode.
+    pub mode: Mode,
+    /// Mode 1 lower bound on ts.
+    pub start_ts: Option<u64>,
+    /// Offline destination.
+    pub dest: String,
+}
+
+/// A partition and the endpoint of its leader tablet (from the table metadata).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PartitionLeader {
+    /// Partition id.
+    pub pid: u32,
+    /// `host:port` of the leader tablet.
+    pub tablet_endpoint: String,
+}
+
+/// A data pack from a collector (a `SendDataRequest`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Pack {
+    /// Table id.
+    pub tid: u32,
+    /// Partition id.
+    pub pid: u32,
+    /// The assignment token the collector holds.
+    pub token: String,
+    /// Where the pack starts (must equal the accepted point).
+    pub start: Point,
+    /// Where the next pack starts.
+    pub next: Point,
+    /// Rows in the pack.
+    pub row_count: u64,
+    /// The encoded rows, concatenated; opaque to the core.
+    pub rows: Vec<u8>,
+    /// Mode 0: the collector reached the binlog end.
+    pub finished: bool,
+}
+
+/// A `SendDataRequest` that is not a valid pack.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackError {
+    /// A required field is absent.
+    #[error("SendData request without {0}")]
+    Missing(&'static str),
+    /// A point is malformed.
+    #[error("bad {field}: {source}")]
+    BadPoint {
+        /// Which point.
+        field: &'static str,
+        /// What is wrong with it.
+        source: crate::point::PointError,
+    },
+}
+
+impl Pack {
+    /// From the protobuf request (rows in the added `rows` field).
+    pub fn from_proto(req: sync_proto::datasync::SendDataRequest) -> Result<Self, PackError> {
+        let point = |p: Option<&sync_proto::datasync::SyncPoint>, field| {
+            let p = p.ok_or(PackError::Missing(field))?;
+            Point::from_proto(p).map_err(|source| PackError::BadPoint { field, source })
+        };
+        Ok(Pack {
+            tid: req.tid.ok_or(PackError::Missing("tid"))?,
+            pid: req.pid.ok_or(PackError::Missing("pid"))?,
+            token: req.token.clone().ok_or(PackError::Missing("token"))?,
+            start: point(req.start_point.as_ref(), "start_point")?,
+            next: point(req.next_point.as_ref(), "next_point")?,
+            row_count: req.count.unwrap_or(0),
+            rows: req.rows.unwrap_or_default(),
+            finished: req.finished.unwrap_or(false),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_print_and_parse_as_openmldb_spells_them() {
+        for (s, text) in [
+            (Status::Init, "INIT"),
+            (Status::Running, "RUNNING"),
+            (Status::Reassigning, "REASSIGNING"),
+            (Status::Success, "SUCCESS"),
+            (Status::Failed, "FAILED"),
+        ] {
+            assert_eq!(s.to_string(), text);
+            assert_eq!(text.parse::<Status>(), Ok(s));
+        }
+        assert!("running".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn modes_map_to_proto_numbers() {
+        assert_eq!(Mode::from_i32(0), Ok(Mode::Full));
+        assert_eq!(Mode::from_i32(1), Ok(Mode::IncrementalByTimestamp));
+        assert_eq!(Mode::from_i32(2), Ok(Mode::FullAndContinuous));
+        assert_eq!(Mode::from_i32(3), Err(UnknownMode(3)));
+        assert_eq!(Mode::FullAndContinuous.to_proto() as i32, 2);
+        assert!(Mode::Full.finishes() && !Mode::IncrementalByTimestamp.finishes());
+    }
+
+    #[test]
+    fn pack_from_proto_requires_points_and_token() {
+        use sync_proto::datasync::SendDataRequest;
+        let start = Point::start().to_proto().unwrap();
+        let next = Point::Binlog { offset: 1 }.to_proto().unwrap();
+        let req = SendDataRequest {
+            tid: Some(1),
+            pid: Some(2),
+            start_point: Some(start),
+            count: Some(0),
+            token: Some("t".into()),
+            finished: None,
+            next_point: Some(next),
+            rows: None,
+        };
+        let pack = Pack::from_proto(req.clone()).unwrap();
+        assert_eq!(pack.next, Point::Binlog { offset: 1 });
+        assert!(!pack.finished);
+        let mut no_token = req.clone();
+        no_token.token = None;
+        assert_eq!(Pack::from_proto(no_token), Err(PackError::Missing("token")));
+        let mut bad = req;
+        bad.next_point.as_mut().unwrap().offset = None;
+        assert!(matches!(
+            Pack::from_proto(bad),
+            Err(PackError::BadPoint {
+                field: "next_point",
+                ..
+            })
+        ));
+    }
+}
+
+/// A table task: the spec and its partition tasks.
+#[derive(Clone, Debug)]
+pub struct TableTask {
+    /// A number unique to this create (never reused), part of segment names.
+    pub task_id: u64,
+    /// What was asked.
+    pub spec: TableTaskSpec,
+    /// The partition tasks by pid.
+    pub partitions: std::collections::BTreeMap<u32, PartitionTask>,
+}
+
+/// A partition task and everything the supervisor knows about it.
+#[derive(Clone, Debug)]
+pub struct PartitionTask {
+    /// Partition id.
+    pub pid: u32,
+    /// Status.
+    pub status: Status,
+    /// Leader tablet of the partition.
+    pub tablet_endpoint: String,
+    /// The collector holding (or being given) the part.
+    pub collector: Option<String>,
+    /// The token of the current assignment; packs with another token are stale.
+    pub token: Option<String>,
+    /// Packs are accepted up to here (the next pack must start here).
+    pub accepted: Point,
+    /// Staging and commits; holds the committed point.
+    pub plan: crate::task::commit::CommitPlan,
+    /// Time of the last accepted pack or assignment.
+    pub last_heard_ms: u64,
+    /// Why the part is FAILED.
+    pub failure_reason: Option<String>,
+    /// (start, next) of the last accepted pack, to recognise its duplicate.
+    pub last_pack: Option<(Point, Point)>,
+    /// Mode 0: the collector reported the end; seal and commit, then SUCCESS.
+    pub finishing: bool,
+    /// An assignment is out and not yet confirmed.
+    pub assign_pending: bool,
+    /// A reassign waits for the in-flight segment to be committed.
+    pub reassign_after_flush: bool,
+    /// Collectors that refused or failed the current assignment round, with why.
+    pub tried: Vec<(String, String)>,
+}

@@ -1,0 +1,819 @@
+//! One test per transition of the supervisor, including the odd ones.
+
+use sync_core::point::{Point, RowKey};
+use sync_core::task::{
+    Action, Assignment, Config, CreateError, Input, Mode, Pack, PackOutcome, PackReply,
+    PartitionLeader, PersistedState, RecoveryInput, RollPolicy, SegmentId, SinkProgress, Status,
+    Supervisor, TableTaskSpec,
+};
+
+const TIMEOUT: u64 = 1_000;
+
+fn config() -> Config {
+    Config {
+        timeout_ms: TIMEOUT,
+        des_endpoint: "st:1".into(),
+        roll: RollPolicy {
+            max_rows: 2,
+            max_bytes: 1 << 20,
+            max_age_ms: 100,
+        },
+        max_held_bytes: 10,
+    }
+}
+
+fn spec(mode: Mode) -> TableTaskSpec {
+    TableTaskSpec {
+        db: "db".into(),
+        table: "t".into(),
+        tid: 7,
+        mode,
+        start_ts: None,
+        dest: "/out".into(),
+    }
+}
+
+fn leaders(hosts: &[&str]) -> Vec<PartitionLeader> {
+    hosts
+        .iter()
+        .enumerate()
+        .map(|(pid, h)| PartitionLeader {
+            pid: pid as u32,
+            tablet_endpoint: format!("{h}:9"),
+        })
+        .collect()
+}
+
+fn assigns(actions: &[Action]) -> Vec<Assignment> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Assign(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reply(actions: &[Action]) -> PackReply {
+    match actions.last() {
+        Some(Action::PackReply(r)) => r.clone(),
+        other => panic!("expected a pack reply last, got {other:?}"),
+    }
+}
+
+fn persisted(actions: &[Action]) -> Option<PersistedState> {
+    actions.iter().rev().find_map(|a| match a {
+        Action::Persist(s) => Some(s.clone()),
+        _ => None,
+    })
+}
+
+/// A supervisor with collectors `live` and table 7 (one partition per host in `hosts`).
+fn setup(mode: Mode, live: &[&str], hosts: &[&str]) -> (Supervisor, Vec<Assignment>) {
+    let mut sup = Supervisor::new(config(), 42);
+    sup.handle(
+        0,
+        Input::Collectors {
+            live: live.iter().map(|s| s.to_string()).collect(),
+        },
+    );
+    let actions = sup.handle(
+        0,
+        Input::Create {
+            spec: spec(mode),
+            partitions: leaders(hosts),
+        },
+    );
+    assert!(matches!(actions.last(), Some(Action::CreateReply(Ok(_)))));
+    (sup, assigns(&actions))
+}
+
+fn pack(a: &Assignment, start: Point, next: Point, rows: &[u8]) -> Pack {
+    Pack {
+        tid: a.tid,
+        pid: a.pid,
+        token: a.token.clone(),
+        start,
+        next,
+        row_count: rows.len() as u64,
+        rows: rows.to_vec(),
+        finished: false,
+    }
+}
+
+fn snap(pk: &str) -> Point {
+    Point::in_snapshot(5, Some(RowKey::new(pk, 1)))
+}
+
+fn status(sup: &Supervisor, pid: u32) -> Status {
+    sup.table(7).unwrap().partitions[&pid].status
+}
+
+/// Runs stage → commit for every segment action in `actions`, returning the later actions.
+fn complete_segments(sup: &mut Supervisor, now: u64, actions: &[Action]) -> Vec<Action> {
+    let mut queue: Vec<Action> = actions.to_vec();
+    let mut rest = Vec::new();
+    while let Some(a) = (!queue.is_empty()).then(|| queue.remove(0)) {
+        match a {
+            Action::Stage(s) => queue.extend(sup.handle(
+                now,
+                Input::Staged {
+                    id: s.id,
+                    result: Ok(()),
+                },
+            )),
+            Action::Commit(c) => queue.extend(sup.handle(
+                now,
+                Input::Committed {
+                    id: c.id,
+                    result: Ok(()),
+                },
+            )),
+            other => rest.push(other),
+        }
+    }
+    rest
+}
+
+#[test]
+fn create_assigns_the_primary_collector_of_each_leader_host_and_starts_init() {
+    let (sup, a) = setup(
+        Mode::FullAndContinuous,
+        &["h1:2", "h1:1", "h2:1"],
+        &["h1", "h2"],
+    );
+    assert_eq!(a.len(), 2);
+    assert_eq!(
+        a[0].collector, "h1:1",
+        "sorted by endpoint; h1:2 is the standby"
+    );
+    assert_eq!(a[1].collector, "h2:1");
+    assert_eq!(a[0].point, Point::start());
+    assert_ne!(a[0].token, a[1].token);
+    assert_eq!(
+        a[0].to_proto().unwrap().des_endpoint.as_deref(),
+        Some("st:1")
+    );
+    assert_eq!(status(&sup, 0), Status::Init);
+}
+
+#[test]
+fn create_without_a_collector_on_a_leader_host_is_refused() {
+    let mut sup = Supervisor::new(config(), 1);
+    sup.handle(
+        0,
+        Input::Collectors {
+            live: vec!["h1:1".into()],
+        },
+    );
+    let actions = sup.handle(
+        0,
+        Input::Create {
+            spec: spec(Mode::Full),
+            partitions: leaders(&["h1", "h3"]),
+        },
+    );
+    assert!(matches!(
+        actions.as_slice(),
+        [Action::CreateReply(Err(CreateError::NoCollector {
+            pid: 1,
+            ..
+        }))]
+    ));
+    assert!(sup.table(7).is_none());
+}
+
+#[test]
+fn a_second_create_for_the_same_table_is_refused() {
+    let (mut sup, _) = setup(Mode::Full, &["h1:1"], &["h1"]);
+    let actions = sup.handle(
+        0,
+        Input::Create {
+            spec: spec(Mode::Full),
+            partitions: leaders(&["h1"]),
+        },
+    );
+    assert!(matches!(
+        actions.as_slice(),
+        [Action::CreateReply(Err(CreateError::AlreadyExists {
+            tid: 7,
+            ..
+        }))]
+    ));
+}
+
+#[test]
+fn the_first_accepted_pack_turns_init_into_running() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    sup.handle(
+        1,
+        Input::AssignResult {
+            tid: 7,
+            pid: 0,
+            token: a[0].token.clone(),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(
+        status(&sup, 0),
+        Status::Init,
+        "a confirmed assignment is still INIT"
+    );
+    let r = reply(&sup.handle(2, Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x"))));
+    assert_eq!(r.outcome, PackOutcome::Accepted);
+    assert_eq!(r.committed, Some(Point::start()));
+    assert_eq!(r.to_proto().response.code, Some(0));
+    assert_eq!(status(&sup, 0), Status::Running);
+    assert_eq!(sup.table(7).unwrap().partitions[&0].accepted, snap("b"));
+}
+
+#[test]
+fn a_pack_with_a_stale_token_tells_that_collector_to_drop_the_task() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let mut stale = pack(&a[0], Point::start(), snap("b"), b"x");
+    stale.token = "old".into();
+    let r = reply(&sup.handle(1, Input::Pack(stale)));
+    assert_eq!(r.outcome, PackOutcome::StaleToken);
+    assert!(r.delete_task);
+    assert_eq!(r.to_proto().response.code, Some(-1));
+    // The current assignee continues.
+    let r = reply(&sup.handle(1, Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x"))));
+    assert_eq!(r.outcome, PackOutcome::Accepted);
+}
+
+#[test]
+fn a_stale_start_point_is_rejected_and_the_last_pack_duplicate_is_acknowledged_once() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let p1 = pack(&a[0], Point::start(), snap("b"), b"x");
+    let first = sup.handle(1, Input::Pack(p1.clone()));
+    assert_eq!(reply(&first).outcome, PackOutcome::Accepted);
+    // The reply was lost; the same pack again: acknowledged, rows not taken twice.
+    let dup = sup.handle(2, Input::Pack(p1.clone()));
+    assert_eq!(reply(&dup).outcome, PackOutcome::Duplicate);
+    assert!(reply(&dup).is_ok() && !reply(&dup).delete_task);
+    assert_eq!(sup.table(7).unwrap().partitions[&0].plan.held_bytes(), 1);
+    // A pack from another point with the current token: rejected, not dropped.
+    let p2 = pack(&a[0], snap("b"), snap("c"), b"y");
+    sup.handle(3, Input::Pack(p2));
+    let stale = pack(&a[0], Point::start(), snap("c"), b"xy");
+    let r = reply(&sup.handle(4, Input::Pack(stale)));
+    assert_eq!(r.outcome, PackOutcome::OutOfSequence);
+    assert!(!r.delete_task);
+    assert_eq!(
+        sup.table(7).unwrap().partitions[&0].last_heard_ms,
+        3,
+        "not a sign of life"
+    );
+}
+
+#[test]
+fn a_pack_with_rows_that_does_not_advance_is_malformed() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let r = reply(&sup.handle(
+        1,
+        Input::Pack(pack(&a[0], Point::start(), Point::start(), b"x")),
+    ));
+    assert_eq!(r.outcome, PackOutcome::Malformed);
+    assert!(r.delete_task);
+    // An empty pack that does not advance is a heartbeat.
+    let r = reply(&sup.handle(
+        1,
+        Input::Pack(pack(&a[0], Point::start(), Point::start(), b"")),
+    ));
+    assert_eq!(r.outcome, PackOutcome::Accepted);
+}
+
+#[test]
+fn too_much_held_data_answers_busy_without_taking_the_pack() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let big = pack(&a[0], Point::start(), snap("b"), &[1; 11]);
+    let r = reply(&sup.handle(1, Input::Pack(big)));
+    assert_eq!(r.outcome, PackOutcome::Busy);
+    assert!(!r.delete_task);
+    assert_eq!(
+        sup.table(7).unwrap().partitions[&0].accepted,
+        Point::start()
+    );
+}
+
+#[test]
+fn a_pack_for_a_deleted_table_is_told_to_drop_and_delete_clears_staging() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let actions = sup.handle(
+        1,
+        Input::Delete {
+            db: "db".into(),
+            table: "t".into(),
+        },
+    );
+    assert!(matches!(
+        actions[0],
+        Action::ClearStaging {
+            tid: 7,
+            pid: 0,
+            from_seq: 0,
+            ..
+        }
+    ));
+    assert!(persisted(&actions).unwrap().tables.is_empty());
+    assert!(matches!(actions.last(), Some(Action::DeleteReply(Ok(())))));
+    let r = reply(&sup.handle(2, Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x"))));
+    assert_eq!(r.outcome, PackOutcome::UnknownTask);
+    assert!(r.delete_task);
+    let again = sup.handle(
+        3,
+        Input::Delete {
+            db: "db".into(),
+            table: "t".into(),
+        },
+    );
+    assert!(matches!(again.as_slice(), [Action::DeleteReply(Err(_))]));
+}
+
+#[test]
+fn the_finished_flag_is_ignored_in_mode_1() {
+    let (mut sup, a) = setup(Mode::IncrementalByTimestamp, &["h1:1"], &["h1"]);
+    let mut p = pack(&a[0], Point::start(), Point::Binlog { offset: 3 }, b"x");
+    p.finished = true;
+    let actions = sup.handle(1, Input::Pack(p));
+    assert_eq!(reply(&actions).outcome, PackOutcome::Accepted);
+    let tick = sup.handle(500, Input::Tick);
+    let rest = complete_segments(&mut sup, 1, &tick);
+    assert!(
+        rest.iter()
+            .all(|a| !matches!(a, Action::TableCompleted { .. }))
+    );
+    assert_eq!(status(&sup, 0), Status::Running);
+}
+
+#[test]
+fn mode_0_finishes_after_the_final_commit_then_the_table_is_removed() {
+    let (mut sup, a) = setup(Mode::Full, &["h1:1", "h2:1"], &["h1", "h2"]);
+    let mut finals = Vec::new();
+    for asg in &a {
+        let mut p = pack(asg, Point::start(), Point::Binlog { offset: 4 }, b"r");
+        p.finished = true;
+        let actions = sup.handle(1, Input::Pack(p));
+        assert_eq!(reply(&actions).outcome, PackOutcome::Accepted);
+        let stage = actions.iter().find(|a| matches!(a, Action::Stage(_)));
+        assert!(stage.is_some(), "finish seals the segment at once");
+        finals.push(actions);
+    }
+    assert_eq!(
+        status(&sup, 0),
+        Status::Running,
+        "not SUCCESS before the commit"
+    );
+    let rest = complete_segments(&mut sup, 2, &finals[0]);
+    assert!(rest.iter().any(|a| matches!(a, Action::Persist(_))));
+    assert_eq!(status(&sup, 0), Status::Success);
+    // A pack for the SUCCESS part: drop it.
+    let r = reply(&sup.handle(
+        2,
+        Input::Pack(pack(
+            &a[0],
+            Point::Binlog { offset: 4 },
+            Point::Binlog { offset: 4 },
+            b"",
+        )),
+    ));
+    assert_eq!(r.outcome, PackOutcome::Finished);
+    assert!(r.delete_task && r.is_ok());
+    let rest = complete_segments(&mut sup, 3, &finals[1]);
+    assert!(
+        rest.iter()
+            .any(|a| matches!(a, Action::TableCompleted { tid: 7, .. }))
+    );
+    assert!(sup.table(7).is_none());
+    assert!(persisted(&rest).unwrap().tables.is_empty());
+}
+
+#[test]
+fn a_silent_running_part_is_reassigned_from_its_committed_point_with_a_new_token() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    // Two rows: sealed and committed up to c.
+    let actions = sup.handle(
+        1,
+        Input::Pack(pack(&a[0], Point::start(), snap("c"), b"xy")),
+    );
+    complete_segments(&mut sup, 1, &actions);
+    // One more row accepted but not committed.
+    sup.handle(2, Input::Pack(pack(&a[0], snap("c"), snap("d"), b"z")));
+    // Silent for longer than the timeout: reassigned before the open row is sealed.
+    let actions = sup.handle(3 + TIMEOUT, Input::Tick);
+    let re = assigns(&actions);
+    assert_eq!(re.len(), 1);
+    assert_eq!(
+        re[0].point,
+        snap("c"),
+        "from the committed point, not the accepted one"
+    );
+    assert_ne!(re[0].token, a[0].token);
+    assert_eq!(status(&sup, 0), Status::Reassigning);
+    // The old token is now stale.
+    let r = reply(&sup.handle(
+        4 + TIMEOUT,
+        Input::Pack(pack(&a[0], snap("d"), snap("e"), b"w")),
+    ));
+    assert_eq!(r.outcome, PackOutcome::StaleToken);
+    // Confirmation makes it RUNNING.
+    sup.handle(
+        5 + TIMEOUT,
+        Input::AssignResult {
+            tid: 7,
+            pid: 0,
+            token: re[0].token.clone(),
+            result: Ok(()),
+        },
+    );
+    assert_eq!(status(&sup, 0), Status::Running);
+}
+
+#[test]
+fn an_init_part_whose_assignment_is_never_answered_times_out_to_the_standby() {
+    let (mut sup, a) = setup(Mode::Full, &["h1:1", "h1:2"], &["h1"]);
+    assert_eq!(a[0].collector, "h1:1");
+    let actions = sup.handle(TIMEOUT + 1, Input::Tick);
+    let re = assigns(&actions);
+    assert_eq!(re[0].collector, "h1:2");
+    // The standby does not answer either: FAILED, naming both.
+    let actions = sup.handle(2 * TIMEOUT + 2, Input::Tick);
+    assert_eq!(status(&sup, 0), Status::Failed);
+    let reason = sup.table(7).unwrap().partitions[&0]
+        .failure_reason
+        .clone()
+        .unwrap();
+    assert!(
+        reason.contains("h1:1") && reason.contains("h1:2"),
+        "{reason}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::PartFailed { pid: 0, .. }))
+    );
+}
+
+#[test]
+fn a_refused_assignment_goes_to_the_standby_then_fails_with_the_reasons() {
+    let (mut sup, a) = setup(Mode::Full, &["h1:1", "h1:2"], &["h1"]);
+    let actions = sup.handle(
+        1,
+        Input::AssignResult {
+            tid: 7,
+            pid: 0,
+            token: a[0].token.clone(),
+            result: Err("binlog from log index 4 is needed but the oldest available is 9".into()),
+        },
+    );
+    let re = assigns(&actions);
+    assert_eq!(re[0].collector, "h1:2");
+    // A result for an old token is ignored.
+    sup.handle(
+        2,
+        Input::AssignResult {
+            tid: 7,
+            pid: 0,
+            token: a[0].token.clone(),
+            result: Err("late".into()),
+        },
+    );
+    assert_eq!(status(&sup, 0), Status::Init);
+    let actions = sup.handle(
+        3,
+        Input::AssignResult {
+            tid: 7,
+            pid: 0,
+            token: re[0].token.clone(),
+            result: Err("unreachable".into()),
+        },
+    );
+    assert_eq!(status(&sup, 0), Status::Failed);
+    let state = persisted(&actions).unwrap();
+    let p = &state.tables[0].partitions[0];
+    assert_eq!(p.status, "FAILED");
+    assert!(
+        p.failure_reason
+            .as_deref()
+            .unwrap()
+            .contains("oldest available is 9")
+    );
+    let report = sup.status(3);
+    let summary = report.summary();
+    assert!(
+        summary.contains("tasks contains failed part: [7]"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("failed part: pid 0: no data collector on host h1"),
+        "{summary}"
+    );
+    let proto = report.to_proto();
+    assert_eq!(proto.task[0].status.as_deref(), Some("FAILED"));
+    assert!(proto.task[0].failure_reason.is_some());
+}
+
+#[test]
+fn reassign_with_no_collector_on_the_host_fails_with_the_reason() {
+    let (mut sup, _) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let actions = sup.handle(1, Input::Collectors { live: vec![] });
+    assert_eq!(status(&sup, 0), Status::Failed);
+    let reason = sup.table(7).unwrap().partitions[&0]
+        .failure_reason
+        .clone()
+        .unwrap();
+    assert_eq!(
+        reason,
+        "no live data collector on host h1 (leader tablet h1:9)"
+    );
+    assert!(persisted(&actions).is_some());
+    // Packs for a FAILED part are told to drop.
+    // Retry once a collector is back.
+    sup.handle(
+        2,
+        Input::Collectors {
+            live: vec!["h1:5".into()],
+        },
+    );
+    let actions = sup.handle(
+        3,
+        Input::RetryFailed {
+            db: "db".into(),
+            table: "t".into(),
+        },
+    );
+    assert!(matches!(actions.last(), Some(Action::RetryReply(Ok(1)))));
+    assert_eq!(assigns(&actions)[0].collector, "h1:5");
+    assert_eq!(status(&sup, 0), Status::Reassigning);
+}
+
+#[test]
+fn a_lost_collector_is_replaced_by_the_standby_at_once() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1", "h1:2"], &["h1"]);
+    sup.handle(1, Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x")));
+    let actions = sup.handle(
+        2,
+        Input::Collectors {
+            live: vec!["h1:2".into()],
+        },
+    );
+    let re = assigns(&actions);
+    assert_eq!(re[0].collector, "h1:2");
+    assert_eq!(
+        re[0].point,
+        Point::start(),
+        "the accepted row was not committed"
+    );
+    assert_eq!(sup.table(7).unwrap().partitions[&0].plan.held_bytes(), 0);
+}
+
+#[test]
+fn a_leader_move_reassigns_to_a_collector_on_the_new_host() {
+    let (mut sup, _) = setup(Mode::FullAndContinuous, &["h1:1", "h2:1"], &["h1"]);
+    let actions = sup.handle(
+        1,
+        Input::TableMetadata {
+            tid: 7,
+            partitions: leaders(&["h2"]),
+        },
+    );
+    let re = assigns(&actions);
+    assert_eq!(re[0].collector, "h2:1");
+    assert_eq!(re[0].tablet_endpoint, "h2:9");
+    // Same metadata again: nothing to do.
+    let again = sup.handle(
+        2,
+        Input::TableMetadata {
+            tid: 7,
+            partitions: leaders(&["h2"]),
+        },
+    );
+    assert!(assigns(&again).is_empty());
+}
+
+#[test]
+fn a_reassign_waits_for_the_in_flight_segment_and_starts_from_its_end() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1", "h1:2"], &["h1"]);
+    let actions = sup.handle(
+        1,
+        Input::Pack(pack(&a[0], Point::start(), snap("c"), b"xy")),
+    );
+    let Some(Action::Stage(stage)) = actions
+        .iter()
+        .find(|a| matches!(a, Action::Stage(_)))
+        .cloned()
+    else {
+        panic!("two rows seal a segment")
+    };
+    let actions = sup.handle(
+        2,
+        Input::Collectors {
+            live: vec!["h1:2".into()],
+        },
+    );
+    assert!(
+        assigns(&actions).is_empty(),
+        "waits for the in-flight segment"
+    );
+    assert_eq!(status(&sup, 0), Status::Reassigning);
+    let commit = sup.handle(
+        3,
+        Input::Staged {
+            id: stage.id,
+            result: Ok(()),
+        },
+    );
+    let actions = complete_segments(&mut sup, 4, &commit);
+    let re = assigns(&actions);
+    assert_eq!(re[0].point, snap("c"));
+    assert_eq!(re[0].collector, "h1:2");
+}
+
+#[test]
+fn failed_sink_steps_are_retried_on_tick_with_the_same_segment() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let actions = sup.handle(
+        1,
+        Input::Pack(pack(&a[0], Point::start(), snap("c"), b"xy")),
+    );
+    let Some(Action::Stage(stage)) = actions
+        .iter()
+        .find(|a| matches!(a, Action::Stage(_)))
+        .cloned()
+    else {
+        panic!("expected a stage")
+    };
+    sup.handle(
+        2,
+        Input::Staged {
+            id: stage.id,
+            result: Err("io".into()),
+        },
+    );
+    let retry = sup.handle(3, Input::Tick);
+    assert!(
+        retry
+            .iter()
+            .any(|a| matches!(a, Action::Stage(s) if *s == stage))
+    );
+    let commit = sup.handle(
+        4,
+        Input::Staged {
+            id: stage.id,
+            result: Ok(()),
+        },
+    );
+    let Some(Action::Commit(c)) = commit.first().cloned() else {
+        panic!("expected a commit")
+    };
+    sup.handle(
+        5,
+        Input::Committed {
+            id: c.id,
+            result: Err("io".into()),
+        },
+    );
+    // A failed commit restages, then commits the same seq.
+    let retry = sup.handle(6, Input::Tick);
+    assert!(
+        retry
+            .iter()
+            .any(|a| matches!(a, Action::Stage(s) if s.id == stage.id))
+    );
+    let rest = complete_segments(&mut sup, 7, &retry);
+    assert!(persisted(&rest).is_some());
+    assert_eq!(
+        sup.table(7).unwrap().partitions[&0].plan.committed(),
+        &snap("c")
+    );
+    // Results for unknown segments are ignored.
+    let other = SegmentId {
+        seq: 99,
+        ..stage.id
+    };
+    assert!(
+        sup.handle(
+            8,
+            Input::Committed {
+                id: other,
+                result: Ok(())
+            }
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn recovery_trusts_the_sink_keeps_failed_parts_and_reassigns_the_rest_with_new_tokens() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1", "h2:1"], &["h1", "h2"]);
+    let actions = sup.handle(
+        1,
+        Input::Collectors {
+            live: vec!["h1:1".into()],
+        },
+    );
+    assert_eq!(status(&sup, 1), Status::Failed);
+    let state = persisted(&actions).unwrap();
+    let task_id = sup.table(7).unwrap().task_id;
+    // The sink committed more than the persisted state knows.
+    let sink = vec![SinkProgress {
+        tid: 7,
+        pid: 0,
+        task_id,
+        last_seq: 3,
+        end: Point::Binlog { offset: 40 },
+        rows_total: 17,
+    }];
+    let input = RecoveryInput {
+        state: PersistedState::from_bytes(&state.to_bytes()).unwrap(),
+        sink,
+        live_collectors: vec!["h1:1".into(), "h2:1".into()],
+        leaders: [(7, leaders(&["h1", "h2"]))].into_iter().collect(),
+    };
+    let (mut rec, actions) = Supervisor::recover(config(), 43, 100, input).unwrap();
+    assert!(matches!(actions[0], Action::Persist(ref s) if s.epoch == 1));
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::ClearStaging {
+            pid: 0,
+            from_seq: 4,
+            ..
+        }
+    )));
+    let re = assigns(&actions);
+    assert_eq!(re.len(), 1);
+    assert_eq!(re[0].point, Point::Binlog { offset: 40 });
+    assert_ne!(re[0].token, a[0].token);
+    assert_eq!(rec.table(7).unwrap().partitions[&0].status, Status::Running);
+    assert_eq!(
+        rec.table(7).unwrap().partitions[&0].plan.rows_committed(),
+        17
+    );
+    assert_eq!(rec.table(7).unwrap().partitions[&1].status, Status::Failed);
+    // The old collector still streaming with its old token is told to drop.
+    let r = reply(&rec.handle(
+        101,
+        Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x")),
+    ));
+    assert_eq!(r.outcome, PackOutcome::StaleToken);
+    // The next segment continues the sequence.
+    let p = pack(
+        &re[0],
+        Point::Binlog { offset: 40 },
+        Point::Binlog { offset: 42 },
+        b"xy",
+    );
+    let actions = rec.handle(102, Input::Pack(p));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Stage(s) if s.id.seq == 4))
+    );
+}
+
+#[test]
+fn recovery_fails_parts_of_tables_gone_from_the_cluster_and_removes_finished_tables() {
+    let (mut sup, a) = setup(Mode::Full, &["h1:1"], &["h1"]);
+    let state = sup.persisted();
+    let input = RecoveryInput {
+        state: state.clone(),
+        live_collectors: vec!["h1:1".into()],
+        ..Default::default()
+    };
+    let (rec, _) = Supervisor::recover(config(), 1, 0, input).unwrap();
+    let part = &rec.table(7).unwrap().partitions[&0];
+    assert_eq!(part.status, Status::Failed);
+    assert!(
+        part.failure_reason
+            .as_deref()
+            .unwrap()
+            .contains("no longer exists")
+    );
+    // A table whose parts are all SUCCESS is removed on recovery.
+    let mut p = pack(&a[0], Point::start(), Point::Binlog { offset: 2 }, b"r");
+    p.finished = true;
+    let actions = sup.handle(1, Input::Pack(p));
+    let rest = complete_segments(&mut sup, 1, &actions);
+    assert!(
+        rest.iter()
+            .any(|a| matches!(a, Action::TableCompleted { .. }))
+    );
+    let mut done = state;
+    done.tables[0].partitions[0].status = "SUCCESS".into();
+    let (rec, actions) = Supervisor::recover(
+        config(),
+        1,
+        0,
+        RecoveryInput {
+            state: done,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(rec.table(7).is_none());
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::TableCompleted { tid: 7, .. }))
+    );
+}
