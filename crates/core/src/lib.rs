@@ -8,6 +8,7 @@ pub mod binlog;
 pub mod manifest;
 pub mod point;
 pub mod row;
+pub mod snapshot_key;
 pub mod task;
 
 pub use sync_proto as proto;

@@ -1,0 +1,1 @@
+//! placeholder: the RocksDB key layout of OpenMLDB disk tables (KeyTSComparator).
