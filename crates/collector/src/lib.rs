@@ -3,4 +3,5 @@
 //! the sender. The formats it reads live in `sync-core`.
 
 pub mod flags;
+pub mod tailer;
 pub mod workdir;

@@ -35,7 +35,10 @@ pub enum WorkDirError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{path}: {source}")]
-    Manifest { path: PathBuf, source: ManifestError },
+    Manifest {
+        path: PathBuf,
+        source: ManifestError,
+    },
     #[error("{path}: the MANIFEST names no checkpoint")]
     ManifestWithoutName { path: PathBuf },
     #[error("{path}: not a valid task progress record: {source}")]
@@ -84,7 +87,8 @@ impl<S: LocalStore> WorkDir<S> {
     pub fn save_task(&self, task: &AddSyncTaskRequest) -> Result<(), WorkDirError> {
         let dir = self.task_dir(task.tid(), task.pid());
         self.store.create_dir_all(&dir)?;
-        self.store.write_atomic(&dir.join(PROGRESS_FILE), &task.encode_to_vec())?;
+        self.store
+            .write_atomic(&dir.join(PROGRESS_FILE), &task.encode_to_vec())?;
         Ok(())
     }
 
@@ -117,7 +121,11 @@ impl<S: LocalStore> WorkDir<S> {
     }
 
     /// The snapshot currently linked for a task, if any.
-    pub fn linked_snapshot(&self, tid: u32, pid: u32) -> Result<Option<LinkedSnapshot>, WorkDirError> {
+    pub fn linked_snapshot(
+        &self,
+        tid: u32,
+        pid: u32,
+    ) -> Result<Option<LinkedSnapshot>, WorkDirError> {
         let dir = self.task_dir(tid, pid).join(SNAPSHOT_DIR);
         Ok(self
             .read_manifest(&dir.join(MANIFEST_FILE))?
@@ -142,7 +150,9 @@ impl<S: LocalStore> WorkDir<S> {
             return Ok(None);
         };
         let Some(name) = manifest.name.as_deref().filter(|n| !n.is_empty()) else {
-            return Err(WorkDirError::ManifestWithoutName { path: manifest_path });
+            return Err(WorkDirError::ManifestWithoutName {
+                path: manifest_path,
+            });
         };
         if manifest.count() == 0 {
             return Ok(None);
@@ -161,8 +171,10 @@ impl<S: LocalStore> WorkDir<S> {
         // The MANIFEST last, and as read rather than linked: the tablet may have
         // replaced its MANIFEST since, and ours must describe the linked checkpoint.
         // A linked MANIFEST thus always means a complete checkpoint.
-        self.store
-            .write_atomic(&dest.join(MANIFEST_FILE), format_manifest(&manifest).as_bytes())?;
+        self.store.write_atomic(
+            &dest.join(MANIFEST_FILE),
+            format_manifest(&manifest).as_bytes(),
+        )?;
         Ok(Some(LinkedSnapshot {
             manifest,
             checkpoint_dir,
@@ -171,18 +183,29 @@ impl<S: LocalStore> WorkDir<S> {
 
     /// Links the tablet's binlog files that are not linked yet; returns the
     /// file indexes newly linked, in order.
-    pub fn link_new_binlogs(&self, tid: u32, pid: u32, tablet_binlog_dir: &Path) -> Result<Vec<u64>, WorkDirError> {
+    pub fn link_new_binlogs(
+        &self,
+        tid: u32,
+        pid: u32,
+        tablet_binlog_dir: &Path,
+    ) -> Result<Vec<u64>, WorkDirError> {
         let tablet_files = match self.store.list_dir(tablet_binlog_dir) {
             Ok(entries) => entries,
             Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Err(WorkDirError::NoTabletBinlogDir(tablet_binlog_dir.to_path_buf()));
+                return Err(WorkDirError::NoTabletBinlogDir(
+                    tablet_binlog_dir.to_path_buf(),
+                ));
             }
             Err(err) => return Err(err.into()),
         };
         let dest = self.binlog_dir(tid, pid);
         self.store.create_dir_all(&dest)?;
-        let linked: std::collections::BTreeSet<String> =
-            self.store.list_dir(&dest)?.into_iter().map(|e| e.name).collect();
+        let linked: std::collections::BTreeSet<String> = self
+            .store
+            .list_dir(&dest)?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         let mut new_files = Vec::new();
         for entry in tablet_files {
             let Some(index) = parse_binlog_file_name(&entry.name) else {
@@ -191,8 +214,10 @@ impl<S: LocalStore> WorkDir<S> {
             if entry.is_dir || linked.contains(&entry.name) {
                 continue;
             }
-            self.store
-                .hard_link(&tablet_binlog_dir.join(&entry.name), &dest.join(&entry.name))?;
+            self.store.hard_link(
+                &tablet_binlog_dir.join(&entry.name),
+                &dest.join(&entry.name),
+            )?;
             new_files.push(index);
         }
         Ok(new_files)
@@ -203,7 +228,9 @@ impl<S: LocalStore> WorkDir<S> {
         let dir = self.binlog_dir(tid, pid);
         let entries = match self.store.list_dir(&dir) {
             Ok(entries) => entries,
-            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Vec::new()
+            }
             Err(err) => return Err(err.into()),
         };
         let mut files: Vec<(u64, u64)> = entries
@@ -217,7 +244,12 @@ impl<S: LocalStore> WorkDir<S> {
 
     /// Unlinks binlog files with an index below `keep_from` (files wholly
     /// before the committed point); returns how many were released.
-    pub fn release_binlogs_before(&self, tid: u32, pid: u32, keep_from: u64) -> Result<usize, WorkDirError> {
+    pub fn release_binlogs_before(
+        &self,
+        tid: u32,
+        pid: u32,
+        keep_from: u64,
+    ) -> Result<usize, WorkDirError> {
         let dir = self.binlog_dir(tid, pid);
         let mut released = 0;
         for (index, _) in self.linked_binlogs(tid, pid)? {
@@ -236,19 +268,27 @@ impl<S: LocalStore> WorkDir<S> {
             return Ok(None);
         };
         let text = String::from_utf8_lossy(&bytes);
-        parse_manifest(&text).map(Some).map_err(|source| WorkDirError::Manifest {
-            path: path.to_path_buf(),
-            source,
-        })
+        parse_manifest(&text)
+            .map(Some)
+            .map_err(|source| WorkDirError::Manifest {
+                path: path.to_path_buf(),
+                source,
+            })
     }
 
     /// Links every regular file directly in `from` into `to` (not recursive).
-    fn link_files(&self, from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<(), WorkDirError> {
+    fn link_files(
+        &self,
+        from: &Path,
+        to: &Path,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<(), WorkDirError> {
         for entry in self.store.list_dir(from)? {
             if entry.is_dir || !keep(&entry.name) {
                 continue;
             }
-            self.store.hard_link(&from.join(&entry.name), &to.join(&entry.name))?;
+            self.store
+                .hard_link(&from.join(&entry.name), &to.join(&entry.name))?;
         }
         Ok(())
     }
@@ -272,7 +312,11 @@ mod tests {
         let tablet = dir.path().join("db/1_0");
         std::fs::create_dir_all(tablet.join("binlog")).expect("mkdir");
         let work = WorkDir::new(FsStore, dir.path().join("collector"));
-        Fixture { tablet, work, _dir: dir }
+        Fixture {
+            tablet,
+            work,
+            _dir: dir,
+        }
     }
 
     fn write_snapshot(tablet: &Path, name: &str, offset: u64, count: u64) {
@@ -292,33 +336,74 @@ mod tests {
     #[test]
     fn links_the_snapshot_once_and_relinks_a_new_one() {
         let f = fixture();
-        assert_eq!(f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("no snapshot"), None);
+        assert_eq!(
+            f.work
+                .link_snapshot(1, 0, &f.tablet.join("snapshot"))
+                .expect("no snapshot"),
+            None
+        );
 
         write_snapshot(&f.tablet, "202611251300", 10, 5);
-        let linked = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("link").expect("linked");
+        let linked = f
+            .work
+            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
+            .expect("link")
+            .expect("linked");
         assert_eq!(linked.manifest.offset(), 10);
-        assert_eq!(std::fs::read(linked.checkpoint_dir.join("000001.sst")).expect("sst"), b"202611251300");
-        assert_eq!(f.work.linked_snapshot(1, 0).expect("read"), Some(linked.clone()));
-        assert_eq!(f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("same"), Some(linked));
+        assert_eq!(
+            std::fs::read(linked.checkpoint_dir.join("000001.sst")).expect("sst"),
+            b"202611251300"
+        );
+        assert_eq!(
+            f.work.linked_snapshot(1, 0).expect("read"),
+            Some(linked.clone())
+        );
+        assert_eq!(
+            f.work
+                .link_snapshot(1, 0, &f.tablet.join("snapshot"))
+                .expect("same"),
+            Some(linked)
+        );
 
         // The tablet replaces its snapshot and deletes the old checkpoint.
         std::fs::remove_dir_all(f.tablet.join("snapshot/202611251300")).expect("gc");
         write_snapshot(&f.tablet, "202611251400", 20, 7);
-        let relinked = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("link").expect("linked");
+        let relinked = f
+            .work
+            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
+            .expect("link")
+            .expect("linked");
         assert_eq!(relinked.manifest.offset(), 20);
-        assert_eq!(std::fs::read(relinked.checkpoint_dir.join("000001.sst")).expect("sst"), b"202611251400");
+        assert_eq!(
+            std::fs::read(relinked.checkpoint_dir.join("000001.sst")).expect("sst"),
+            b"202611251400"
+        );
     }
 
     #[test]
     fn an_empty_snapshot_is_read_from_the_binlog() {
         let f = fixture();
         write_snapshot(&f.tablet, "202611251300", 0, 0);
-        assert_eq!(f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("count 0"), None);
+        assert_eq!(
+            f.work
+                .link_snapshot(1, 0, &f.tablet.join("snapshot"))
+                .expect("count 0"),
+            None
+        );
         std::fs::write(f.tablet.join("snapshot/MANIFEST"), "offset: 3\n").expect("manifest");
-        let err = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect_err("no name");
-        assert!(matches!(err, WorkDirError::ManifestWithoutName { .. }), "{err}");
+        let err = f
+            .work
+            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
+            .expect_err("no name");
+        assert!(
+            matches!(err, WorkDirError::ManifestWithoutName { .. }),
+            "{err}"
+        );
         std::fs::write(f.tablet.join("snapshot/MANIFEST"), "offset: x\n").expect("manifest");
-        let err = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect_err("bad");
+        let err = f
+            .work
+            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
+            .expect_err("bad");
         assert!(err.to_string().contains("MANIFEST"), "{err}");
     }
 
@@ -330,18 +415,35 @@ mod tests {
             std::fs::write(tablet_binlog.join(binlog_file_name(i)), [i as u8; 3]).expect("log");
         }
         std::fs::write(tablet_binlog.join("README"), b"not a log").expect("other file");
-        assert_eq!(f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("link"), vec![0, 1]);
-        assert_eq!(f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("again"), Vec::<u64>::new());
+        assert_eq!(
+            f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("link"),
+            vec![0, 1]
+        );
+        assert_eq!(
+            f.work
+                .link_new_binlogs(1, 0, &tablet_binlog)
+                .expect("again"),
+            Vec::<u64>::new()
+        );
         std::fs::write(tablet_binlog.join(binlog_file_name(2)), [2u8; 5]).expect("log");
         // The tablet deletes its oldest file: our link keeps it.
         std::fs::remove_file(tablet_binlog.join(binlog_file_name(0))).expect("gc");
-        assert_eq!(f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("link"), vec![2]);
-        assert_eq!(f.work.linked_binlogs(1, 0).expect("list"), vec![(0, 3), (1, 3), (2, 5)]);
+        assert_eq!(
+            f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("link"),
+            vec![2]
+        );
+        assert_eq!(
+            f.work.linked_binlogs(1, 0).expect("list"),
+            vec![(0, 3), (1, 3), (2, 5)]
+        );
 
         assert_eq!(f.work.release_binlogs_before(1, 0, 2).expect("release"), 2);
         assert_eq!(f.work.linked_binlogs(1, 0).expect("list"), vec![(2, 5)]);
 
-        let err = f.work.link_new_binlogs(1, 0, &f.tablet.join("missing")).expect_err("no dir");
+        let err = f
+            .work
+            .link_new_binlogs(1, 0, &f.tablet.join("missing"))
+            .expect_err("no dir");
         assert!(matches!(err, WorkDirError::NoTabletBinlogDir(_)), "{err}");
     }
 
@@ -361,7 +463,11 @@ mod tests {
         let (tasks, unreadable) = f.work.load_tasks().expect("load");
         assert_eq!(tasks, vec![task]);
         assert_eq!(unreadable.len(), 1);
-        assert!(unreadable[0].to_string().contains("2-0"), "{}", unreadable[0]);
+        assert!(
+            unreadable[0].to_string().contains("2-0"),
+            "{}",
+            unreadable[0]
+        );
         f.work.remove_task(1, 0).expect("remove");
         assert!(f.work.load_tasks().expect("load").0.is_empty());
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde_json::{Map, Value as Json, json};
-use sync_core::binlog::{LogReader, ReadEvent, ReadOptions, decode_entry, parse_binlog_file_name};
+use sync_core::binlog::{EntryEvent, LogReader, ReadOptions, Tail, parse_binlog_file_name};
 use sync_core::proto::api::{LogEntry, MethodType};
 use sync_core::row::{Value, decompress};
 
@@ -96,16 +96,10 @@ fn dump_binlog_file(
     summary.files += 1;
     loop {
         let event = reader
-            .next()
+            .next_entry()
             .with_context(|| format!("{shown}: corrupt binlog"))?;
         match event {
-            Some(ReadEvent::Record {
-                payload,
-                start,
-                end,
-            }) => {
-                let entry = decode_entry(&payload, start)
-                    .with_context(|| format!("{shown}: corrupt binlog"))?;
+            Some(EntryEvent::Entry { entry, start, end }) => {
                 summary.records += 1;
                 if entry.method_type() == MethodType::KDelete {
                     summary.deletes += 1;
@@ -117,12 +111,12 @@ fn dump_binlog_file(
                     writeln!(out, "{line}")?;
                 }
             }
-            Some(ReadEvent::Eof { pos }) => {
+            Some(EntryEvent::Eof { pos }) => {
                 writeln!(out, "{}", json!({"file": shown, "pos": pos, "eof": true}))?;
                 return Ok(());
             }
             None if at_end => {
-                if let Some(offset) = reader.incomplete_tail() {
+                if let Some(Tail::Incomplete { offset, .. }) = reader.tail() {
                     summary.incomplete_tails += 1;
                     writeln!(
                         out,
