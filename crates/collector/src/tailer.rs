@@ -48,18 +48,14 @@ pub enum TailError {
     Store(#[from] StoreError),
 }
 
-/// What [`BinlogTailer::next`] found.
+/// An entry read by [`BinlogTailer::next`] and where it lies.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TailEvent {
-    /// The next entry (`log_index` ≥ the wanted index) and where it lies.
-    Entry {
-        entry: LogEntry,
-        file_index: u64,
-        start: u64,
-        end: u64,
-    },
-    /// Everything written so far has been read.
-    CaughtUp,
+pub struct TailedEntry {
+    pub entry: LogEntry,
+    pub file_index: u64,
+    /// Byte offsets of the record in its file.
+    pub start: u64,
+    pub end: u64,
 }
 
 struct Cursor {
@@ -138,13 +134,14 @@ impl BinlogTailer {
         Ok(())
     }
 
-    /// The next entry at or after the wanted index, or `CaughtUp`.
-    pub fn next<S: LocalStore>(&mut self, store: &S) -> Result<TailEvent, TailError> {
+    /// The next entry at or after the wanted index; `None` once everything
+    /// written so far has been read (caught up).
+    pub fn next<S: LocalStore>(&mut self, store: &S) -> Result<Option<TailedEntry>, TailError> {
         loop {
             let Some(cursor) = self.cursor.as_mut() else {
                 match self.open_first_file()? {
                     true => continue,
-                    false => return Ok(TailEvent::CaughtUp),
+                    false => return Ok(None),
                 }
             };
             let path = self.dir.join(binlog_file_name(cursor.file_index));
@@ -162,16 +159,16 @@ impl BinlogTailer {
                         continue;
                     }
                     self.next_index = entry.log_index() + 1;
-                    return Ok(TailEvent::Entry {
+                    return Ok(Some(TailedEntry {
                         entry,
                         file_index: cursor.file_index,
                         start,
                         end,
-                    });
+                    }));
                 }
                 Some(EntryEvent::Eof { .. }) => {
                     if !self.move_to_next_file() {
-                        return Ok(TailEvent::CaughtUp);
+                        return Ok(None);
                     }
                 }
                 None => {
@@ -182,7 +179,7 @@ impl BinlogTailer {
                         continue;
                     }
                     if self.parts.next_after(cursor.file_index).is_none() {
-                        return Ok(TailEvent::CaughtUp);
+                        return Ok(None);
                     }
                     if let Some(Tail::Incomplete { offset, .. }) = cursor.reader.tail() {
                         tracing::warn!(

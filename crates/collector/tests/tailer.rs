@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use data_collector::tailer::{BinlogTailer, TailError, TailEvent};
+use data_collector::tailer::{BinlogTailer, TailError};
 use sync_core::binlog::{LogWriter, binlog_file_name};
 use sync_core::proto::api::{LogEntry, MethodType};
 use sync_infra::store::{DirEntry, FsStore, LocalStore, StoreError};
@@ -81,8 +81,8 @@ fn drain(tailer: &mut BinlogTailer, store: &impl LocalStore) -> Vec<u64> {
     let mut out = Vec::new();
     loop {
         match tailer.next(store).expect("read") {
-            TailEvent::Entry { entry, .. } => out.push(entry.log_index()),
-            TailEvent::CaughtUp => return out,
+            Some(tailed) => out.push(tailed.entry.log_index()),
+            None => return out,
         }
     }
 }
@@ -197,7 +197,7 @@ fn corruption_in_the_middle_names_file_and_offset() {
     let path = write_file(dir.path(), 0, &bytes);
     let mut tailer = BinlogTailer::new(dir.path().into(), 1, true);
     tailer.refresh(&FsStore).expect("refresh");
-    assert!(matches!(tailer.next(&FsStore), Ok(TailEvent::Entry { .. })));
+    assert!(matches!(tailer.next(&FsStore), Ok(Some(_))));
     let err = tailer.next(&FsStore).expect_err("corrupt record");
     let text = err.to_string();
     assert!(text.contains(&path.display().to_string()), "{text}");

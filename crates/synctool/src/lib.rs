@@ -2,4 +2,5 @@
 //! `dump` command, which shows what a tablet's binlog and rows hold.
 
 pub mod dump;
+pub mod properties;
 pub mod schema_file;
