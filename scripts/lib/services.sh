@@ -7,7 +7,7 @@ SERVICE_PIDS=()
 
 # services_begin: from here on, every tracked process is stopped on exit.
 services_begin() {
-    trap stop_services EXIT
+    trap 'services_status=$?; stop_services; exit $services_status' EXIT
 }
 
 # track_pid NAME PID: remember a started process so that it is stopped on exit.
@@ -21,7 +21,8 @@ stop_services() {
         pid=${entry%%:*}
         name=${entry#*:}
         if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
             printf 'stopped %s (pid %s)\n' "$name" "$pid" >&2
         fi
     done

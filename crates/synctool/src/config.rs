@@ -1,0 +1,438 @@
+//! SyncTool's configuration, read from `synctool.properties` with OpenMLDB's
+//! keys and defaults, plus the keys this implementation adds. Every key is
+//! checked: an unknown key, a bad number or a missing required key is an error
+//! naming the file and line.
+//!
+//! OpenMLDB's keys: `server.host`, `server.port`, `server.worker_threads`,
+//! `server.io_threads`, `zookeeper.cluster`, `zookeeper.root_path`,
+//! `zookeeper.cert`, `user`, `password`, `sync_task.progress_path`,
+//! `sync_task.check_period` (seconds), `request.timeout` (seconds),
+//! `hadoop.conf.dir` (falls back to `$HADOOP_CONF_DIR`); `data.cache_path`
+//! and `flink.slots` (the original's unused Flink tunnel) are accepted and
+//! ignored. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
+//! `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
+//! `sink.csv.null`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
+//! `sink.roll.max_age_ms`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,
+//! `s3.secret_access_key`, `standalone.collectors`, `standalone.metadata_dir`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::properties::{PropertiesError, Property, parse_properties};
+
+/// How the offline files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Parquet,
+    Csv,
+}
+
+/// Every SyncTool setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncToolConfig {
+    pub server_host: String,
+    pub server_port: u16,
+    /// What collectors send data to; defaults to `server.host:server.port`
+    /// (which must then not be a wildcard address).
+    pub advertised_endpoint: String,
+    pub worker_threads: usize,
+    /// ZooKeeper servers; empty = standalone mode (no ZooKeeper).
+    pub zk_cluster: String,
+    pub zk_root_path: String,
+    pub zk_cert: String,
+    pub progress_path: PathBuf,
+    pub check_period: Duration,
+    /// A part silent this long is reassigned (OpenMLDB: 2 × check period).
+    pub task_timeout: Duration,
+    pub request_timeout: Duration,
+    pub hadoop_conf_dir: Option<PathBuf>,
+    /// Destinations must lie under one of these; empty = any destination.
+    pub allowed_dest_roots: Vec<String>,
+    pub format: OutputFormat,
+    pub csv_header: bool,
+    pub csv_null: String,
+    pub roll_max_rows: u64,
+    pub roll_max_bytes: u64,
+    pub roll_max_age: Duration,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: String,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    /// Standalone mode: the DataCollectors (ip:port, comma-separated).
+    pub standalone_collectors: Vec<String>,
+    /// Standalone mode: the directory of `<tid>.tableinfo` files.
+    pub standalone_metadata_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Syntax {
+        path: PathBuf,
+        source: PropertiesError,
+    },
+    #[error("{path}:{line}: unknown key `{key}`")]
+    UnknownKey {
+        path: PathBuf,
+        line: usize,
+        key: String,
+    },
+    #[error("{path}:{line}: `{key}` {problem} (got `{value}`)")]
+    BadValue {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        value: String,
+        problem: &'static str,
+    },
+    #[error("{path}: `{key}` is required")]
+    Missing { path: PathBuf, key: &'static str },
+    #[error("{path}: {message}", path = .path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+const IGNORED_KEYS: &[&str] = &[
+    "user",
+    "password",
+    "data.cache_path",
+    "flink.slots",
+    "server.io_threads",
+];
+
+impl SyncToolConfig {
+    /// Reads and validates a properties file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let hadoop_env = std::env::var_os("HADOOP_CONF_DIR").map(PathBuf::from);
+        Self::parse(&text, path, hadoop_env)
+    }
+
+    /// Parses properties text; `path` names it in errors, `hadoop_conf_env`
+    /// is `$HADOOP_CONF_DIR`.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        hadoop_conf_env: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let entries = parse_properties(text).map_err(|source| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let reader = Reader { path, entries };
+        reader.check_keys()?;
+
+        let server_host = reader.text("server.host").unwrap_or_default();
+        let server_port = reader
+            .number("server.port", 1, 65535)?
+            .ok_or_else(|| reader.missing("server.port"))? as u16;
+        let advertised_endpoint = match reader.text("server.advertised_endpoint") {
+            Some(endpoint) => endpoint,
+            None if server_host.is_empty() || server_host == "0.0.0.0" || server_host == "::" => {
+                return Err(reader.invalid(format!(
+                    "server.host `{server_host}` is not an address collectors can reach; \
+                     set server.advertised_endpoint to a routable ip:port (OpenMLDB sent this address to collectors as is)"
+                )));
+            }
+            None => format!("{server_host}:{server_port}"),
+        };
+        let check_period = Duration::from_secs(
+            reader
+                .number("sync_task.check_period", 1, 86_400)?
+                .unwrap_or(10),
+        );
+        let task_timeout = match reader.number("sync_task.timeout", 1, 86_400 * 1000)? {
+            Some(ms) => Duration::from_millis(ms),
+            None => check_period * 2,
+        };
+        let format = match reader.text("sink.format").as_deref() {
+            None | Some("parquet") => OutputFormat::Parquet,
+            Some("csv") => OutputFormat::Csv,
+            Some(_) => return Err(reader.bad("sink.format", "must be parquet or csv")),
+        };
+        let zk_cluster = reader.text("zookeeper.cluster").unwrap_or_default();
+        let zk_root_path = reader
+            .text("zookeeper.root_path")
+            .unwrap_or_else(|| "/openmldb".into());
+        if !zk_root_path.starts_with('/') {
+            return Err(reader.bad("zookeeper.root_path", "must start with '/'"));
+        }
+        let standalone_collectors = reader.list("standalone.collectors");
+        let standalone_metadata_dir = reader.text("standalone.metadata_dir").map(PathBuf::from);
+        if zk_cluster.is_empty() && standalone_metadata_dir.is_none() {
+            return Err(reader.invalid(
+                "set zookeeper.cluster, or standalone.metadata_dir (and standalone.collectors) to run without ZooKeeper"
+                    .into(),
+            ));
+        }
+        Ok(Self {
+            server_host,
+            server_port,
+            advertised_endpoint,
+            worker_threads: reader
+                .number("server.worker_threads", 1, 1024)?
+                .unwrap_or(16) as usize,
+            zk_cluster,
+            zk_root_path,
+            zk_cert: reader.text("zookeeper.cert").unwrap_or_default(),
+            progress_path: reader
+                .text("sync_task.progress_path")
+                .map(PathBuf::from)
+                .ok_or_else(|| reader.missing("sync_task.progress_path"))?,
+            check_period,
+            task_timeout,
+            request_timeout: Duration::from_secs(
+                reader.number("request.timeout", 1, 3600)?.unwrap_or(5),
+            ),
+            hadoop_conf_dir: reader
+                .text("hadoop.conf.dir")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .or(hadoop_conf_env),
+            allowed_dest_roots: reader.list("sync_task.allowed_dest_roots"),
+            format,
+            csv_header: reader.boolean("sink.csv.header")?.unwrap_or(true),
+            csv_null: reader.text("sink.csv.null").unwrap_or_default(),
+            roll_max_rows: reader
+                .number("sink.roll.max_rows", 1, u64::MAX)?
+                .unwrap_or(1_000_000),
+            roll_max_bytes: reader
+                .number("sink.roll.max_bytes", 1, u64::MAX)?
+                .unwrap_or(128 << 20),
+            roll_max_age: Duration::from_millis(
+                reader
+                    .number("sink.roll.max_age_ms", 1, u64::MAX)?
+                    .unwrap_or(60_000),
+            ),
+            s3_endpoint: reader.text("s3.endpoint"),
+            s3_region: reader
+                .text("s3.region")
+                .unwrap_or_else(|| "us-east-1".into()),
+            s3_access_key_id: reader.text("s3.access_key_id"),
+            s3_secret_access_key: reader.text("s3.secret_access_key"),
+            standalone_collectors,
+            standalone_metadata_dir,
+        })
+    }
+
+    /// The address to listen on.
+    pub fn listen_address(&self) -> String {
+        let host = if self.server_host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.server_host
+        };
+        format!("{host}:{}", self.server_port)
+    }
+}
+
+struct Reader<'a> {
+    path: &'a Path,
+    entries: Vec<Property>,
+}
+
+impl Reader<'_> {
+    const KNOWN: &'static [&'static str] = &[
+        "server.host",
+        "server.port",
+        "server.advertised_endpoint",
+        "server.worker_threads",
+        "zookeeper.cluster",
+        "zookeeper.root_path",
+        "zookeeper.cert",
+        "sync_task.progress_path",
+        "sync_task.check_period",
+        "sync_task.timeout",
+        "sync_task.allowed_dest_roots",
+        "request.timeout",
+        "hadoop.conf.dir",
+        "sink.format",
+        "sink.csv.header",
+        "sink.csv.null",
+        "sink.roll.max_rows",
+        "sink.roll.max_bytes",
+        "sink.roll.max_age_ms",
+        "s3.endpoint",
+        "s3.region",
+        "s3.access_key_id",
+        "s3.secret_access_key",
+        "standalone.collectors",
+        "standalone.metadata_dir",
+    ];
+
+    fn check_keys(&self) -> Result<(), ConfigError> {
+        for entry in &self.entries {
+            if !Self::KNOWN.contains(&entry.key.as_str())
+                && !IGNORED_KEYS.contains(&entry.key.as_str())
+            {
+                return Err(ConfigError::UnknownKey {
+                    path: self.path.to_path_buf(),
+                    line: entry.line,
+                    key: entry.key.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The last entry for a key (Java's rule), if any.
+    fn entry(&self, key: &str) -> Option<&Property> {
+        self.entries.iter().rev().find(|e| e.key == key)
+    }
+
+    /// A trimmed value; empty counts as unset.
+    fn text(&self, key: &str) -> Option<String> {
+        self.entry(key)
+            .map(|e| e.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn list(&self, key: &str) -> Vec<String> {
+        self.text(key)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn number(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
+        let Some(text) = self.text(key) else {
+            return Ok(None);
+        };
+        match text.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(self.bad(key, "must be a whole number in range")),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.text(key).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(self.bad(key, "must be true or false")),
+        }
+    }
+
+    fn bad(&self, key: &str, problem: &'static str) -> ConfigError {
+        let (line, value) = self
+            .entry(key)
+            .map_or((0, String::new()), |e| (e.line, e.value.clone()));
+        ConfigError::BadValue {
+            path: self.path.to_path_buf(),
+            line,
+            key: key.to_string(),
+            value,
+            problem,
+        }
+    }
+
+    fn missing(&self, key: &'static str) -> ConfigError {
+        ConfigError::Missing {
+            path: self.path.to_path_buf(),
+            key,
+        }
+    }
+
+    fn invalid(&self, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPENMLDB_TEMPLATE: &str = "server.host=127.0.0.1\nserver.port=8848\nzookeeper.cluster=127.0.0.1:2181\n\
+        zookeeper.root_path=/openmldb\nsync_task.progress_path=/tmp/sync_task_progress\nhadoop.conf.dir=/etc/hadoop/conf\n";
+
+    fn parse(text: &str) -> Result<SyncToolConfig, ConfigError> {
+        SyncToolConfig::parse(text, Path::new("synctool.properties"), None)
+    }
+
+    #[test]
+    fn openmldb_template_gets_openmldb_defaults() {
+        let config = parse(OPENMLDB_TEMPLATE).expect("valid");
+        assert_eq!(config.advertised_endpoint, "127.0.0.1:8848");
+        assert_eq!(config.check_period, Duration::from_secs(10));
+        assert_eq!(config.task_timeout, Duration::from_secs(20));
+        assert_eq!(config.request_timeout, Duration::from_secs(5));
+        assert_eq!(
+            config.hadoop_conf_dir,
+            Some(PathBuf::from("/etc/hadoop/conf"))
+        );
+        assert_eq!(config.format, OutputFormat::Parquet);
+        assert!(config.allowed_dest_roots.is_empty());
+    }
+
+    #[test]
+    fn wildcard_host_needs_an_advertised_endpoint() {
+        let text = OPENMLDB_TEMPLATE.replace("server.host=127.0.0.1", "server.host=0.0.0.0");
+        let err = parse(&text).expect_err("0.0.0.0 is not reachable");
+        assert!(
+            err.to_string().contains("server.advertised_endpoint"),
+            "{err}"
+        );
+        let config =
+            parse(&format!("{text}server.advertised_endpoint=10.0.0.5:8848\n")).expect("valid");
+        assert_eq!(config.advertised_endpoint, "10.0.0.5:8848");
+        assert_eq!(config.listen_address(), "0.0.0.0:8848");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err =
+            parse(&format!("{OPENMLDB_TEMPLATE}sync_task.chek_period=3\n")).expect_err("typo");
+        assert!(
+            err.to_string().contains("synctool.properties:7") && err.to_string().contains("chek"),
+            "{err}"
+        );
+        let err = parse(&OPENMLDB_TEMPLATE.replace("8848", "99999")).expect_err("port");
+        assert!(
+            err.to_string().contains(":2:") && err.to_string().contains("server.port"),
+            "{err}"
+        );
+        let err =
+            parse(&OPENMLDB_TEMPLATE.replace("sync_task.progress_path", "#")).expect_err("missing");
+        assert!(err.to_string().contains("sync_task.progress_path"), "{err}");
+        let err = parse(&format!("{OPENMLDB_TEMPLATE}sink.format=orc\n")).expect_err("format");
+        assert!(err.to_string().contains("parquet or csv"), "{err}");
+    }
+
+    #[test]
+    fn standalone_mode_and_added_keys() {
+        let text = "server.host=127.0.0.1\nserver.port=8848\nsync_task.progress_path=/tmp/p\n\
+            standalone.collectors=127.0.0.1:8888, 127.0.0.1:8889\nstandalone.metadata_dir=/tmp/meta\n\
+            sync_task.allowed_dest_roots=/data/offline,hdfs://nn:9000/offline\nsink.format=csv\nsink.csv.header=false\n\
+            flink.slots=32\n";
+        let config = parse(text).expect("valid");
+        assert!(config.zk_cluster.is_empty());
+        assert_eq!(
+            config.standalone_collectors,
+            vec!["127.0.0.1:8888", "127.0.0.1:8889"]
+        );
+        assert_eq!(
+            config.allowed_dest_roots,
+            vec!["/data/offline", "hdfs://nn:9000/offline"]
+        );
+        assert_eq!(config.format, OutputFormat::Csv);
+        assert!(!config.csv_header);
+        let err = parse("server.host=127.0.0.1\nserver.port=1\nsync_task.progress_path=/p\n")
+            .expect_err("no cluster");
+        assert!(err.to_string().contains("standalone.metadata_dir"), "{err}");
+    }
+}
