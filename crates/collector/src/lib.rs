@@ -3,3 +3,4 @@
 //! the sender. The formats it reads live in `sync-core`.
 
 pub mod flags;
+pub mod workdir;

@@ -1,0 +1,368 @@
+//! A partition task's work dir, `<collector_datadir>/<tid>-<pid>/`, laid out as
+//! OpenMLDB's collector lays it out:
+//!
+//! ```text
+//! task.progress     the task (AddSyncTaskRequest, plain protobuf), rewritten atomically
+//! snapshot/         hard links of the files directly in the tablet's snapshot/, and its MANIFEST
+//! snapshot/data/    hard links of the checkpoint named by that MANIFEST
+//! binlog/           hard links of the tablet's NNNNNNNN.log files, same names
+//! ```
+//!
+//! Hard links keep the tablet's files alive after the tablet deletes them (a
+//! newer snapshot, binlog garbage collection), so the collector can always
+//! read back to the point SyncTool has *committed*; files entirely before that
+//! point are released with [`WorkDir::release_binlogs_before`]. Links need the
+//! work dir on the tablet data's filesystem; otherwise linking fails with the
+//! clear cross-device error of [`sync_infra::store::StoreError::CrossDevice`].
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use sync_core::binlog::parse_binlog_file_name;
+use sync_core::manifest::{ManifestError, format_manifest, parse_manifest};
+use sync_core::proto::api::Manifest;
+use sync_core::proto::datasync::AddSyncTaskRequest;
+use sync_infra::store::{LocalStore, StoreError};
+
+pub const PROGRESS_FILE: &str = "task.progress";
+pub const SNAPSHOT_DIR: &str = "snapshot";
+pub const CHECKPOINT_DIR: &str = "data";
+pub const BINLOG_DIR: &str = "binlog";
+pub const MANIFEST_FILE: &str = "MANIFEST";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkDirError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Manifest { path: PathBuf, source: ManifestError },
+    #[error("{path}: the MANIFEST names no checkpoint")]
+    ManifestWithoutName { path: PathBuf },
+    #[error("{path}: not a valid task progress record: {source}")]
+    BadProgress {
+        path: PathBuf,
+        source: prost::DecodeError,
+    },
+    #[error("tablet binlog directory {0} does not exist")]
+    NoTabletBinlogDir(PathBuf),
+}
+
+/// The snapshot linked into a work dir.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkedSnapshot {
+    pub manifest: Manifest,
+    /// The hard-linked checkpoint (`<task dir>/snapshot/data`).
+    pub checkpoint_dir: PathBuf,
+}
+
+/// The work dirs under `collector_datadir`.
+#[derive(Debug, Clone)]
+pub struct WorkDir<S> {
+    store: S,
+    root: PathBuf,
+}
+
+impl<S: LocalStore> WorkDir<S> {
+    pub fn new(store: S, root: PathBuf) -> Self {
+        Self { store, root }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// `<root>/<tid>-<pid>`.
+    pub fn task_dir(&self, tid: u32, pid: u32) -> PathBuf {
+        self.root.join(format!("{tid}-{pid}"))
+    }
+
+    pub fn binlog_dir(&self, tid: u32, pid: u32) -> PathBuf {
+        self.task_dir(tid, pid).join(BINLOG_DIR)
+    }
+
+    /// Persists a task atomically (creating its dir).
+    pub fn save_task(&self, task: &AddSyncTaskRequest) -> Result<(), WorkDirError> {
+        let dir = self.task_dir(task.tid(), task.pid());
+        self.store.create_dir_all(&dir)?;
+        self.store.write_atomic(&dir.join(PROGRESS_FILE), &task.encode_to_vec())?;
+        Ok(())
+    }
+
+    /// The persisted tasks, and the dirs that could not be read (with why).
+    /// Entries that are not directories, or hold no progress file, are skipped.
+    pub fn load_tasks(&self) -> Result<(Vec<AddSyncTaskRequest>, Vec<WorkDirError>), WorkDirError> {
+        self.store.create_dir_all(&self.root)?;
+        let mut tasks = Vec::new();
+        let mut unreadable = Vec::new();
+        for entry in self.store.list_dir(&self.root)? {
+            if !entry.is_dir {
+                continue;
+            }
+            let path = self.root.join(&entry.name).join(PROGRESS_FILE);
+            match self.store.read(&path) {
+                Ok(Some(bytes)) => match AddSyncTaskRequest::decode(bytes.as_slice()) {
+                    Ok(task) => tasks.push(task),
+                    Err(source) => unreadable.push(WorkDirError::BadProgress { path, source }),
+                },
+                Ok(None) => {}
+                Err(err) => unreadable.push(err.into()),
+            }
+        }
+        Ok((tasks, unreadable))
+    }
+
+    /// Removes a task's work dir and everything linked in it.
+    pub fn remove_task(&self, tid: u32, pid: u32) -> Result<(), WorkDirError> {
+        Ok(self.store.remove_dir_all(&self.task_dir(tid, pid))?)
+    }
+
+    /// The snapshot currently linked for a task, if any.
+    pub fn linked_snapshot(&self, tid: u32, pid: u32) -> Result<Option<LinkedSnapshot>, WorkDirError> {
+        let dir = self.task_dir(tid, pid).join(SNAPSHOT_DIR);
+        Ok(self
+            .read_manifest(&dir.join(MANIFEST_FILE))?
+            .map(|manifest| LinkedSnapshot {
+                manifest,
+                checkpoint_dir: dir.join(CHECKPOINT_DIR),
+            }))
+    }
+
+    /// Links the tablet's current snapshot unless the same one (equal
+    /// MANIFEST) is linked already. `None` when the tablet has no usable
+    /// snapshot (no MANIFEST, or one without a name or with count 0, as
+    /// OpenMLDB treats it): the partition is then read from the binlog.
+    pub fn link_snapshot(
+        &self,
+        tid: u32,
+        pid: u32,
+        tablet_snapshot_dir: &Path,
+    ) -> Result<Option<LinkedSnapshot>, WorkDirError> {
+        let manifest_path = tablet_snapshot_dir.join(MANIFEST_FILE);
+        let Some(manifest) = self.read_manifest(&manifest_path)? else {
+            return Ok(None);
+        };
+        let Some(name) = manifest.name.as_deref().filter(|n| !n.is_empty()) else {
+            return Err(WorkDirError::ManifestWithoutName { path: manifest_path });
+        };
+        if manifest.count() == 0 {
+            return Ok(None);
+        }
+        if let Some(linked) = self.linked_snapshot(tid, pid)?
+            && linked.manifest == manifest
+        {
+            return Ok(Some(linked));
+        }
+        let dest = self.task_dir(tid, pid).join(SNAPSHOT_DIR);
+        self.store.remove_dir_all(&dest)?;
+        let checkpoint_dir = dest.join(CHECKPOINT_DIR);
+        self.store.create_dir_all(&checkpoint_dir)?;
+        self.link_files(&tablet_snapshot_dir.join(name), &checkpoint_dir, |_| true)?;
+        self.link_files(tablet_snapshot_dir, &dest, |file| file != MANIFEST_FILE)?;
+        // The MANIFEST last, and as read rather than linked: the tablet may have
+        // replaced its MANIFEST since, and ours must describe the linked checkpoint.
+        // A linked MANIFEST thus always means a complete checkpoint.
+        self.store
+            .write_atomic(&dest.join(MANIFEST_FILE), format_manifest(&manifest).as_bytes())?;
+        Ok(Some(LinkedSnapshot {
+            manifest,
+            checkpoint_dir,
+        }))
+    }
+
+    /// Links the tablet's binlog files that are not linked yet; returns the
+    /// file indexes newly linked, in order.
+    pub fn link_new_binlogs(&self, tid: u32, pid: u32, tablet_binlog_dir: &Path) -> Result<Vec<u64>, WorkDirError> {
+        let tablet_files = match self.store.list_dir(tablet_binlog_dir) {
+            Ok(entries) => entries,
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(WorkDirError::NoTabletBinlogDir(tablet_binlog_dir.to_path_buf()));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let dest = self.binlog_dir(tid, pid);
+        self.store.create_dir_all(&dest)?;
+        let linked: std::collections::BTreeSet<String> =
+            self.store.list_dir(&dest)?.into_iter().map(|e| e.name).collect();
+        let mut new_files = Vec::new();
+        for entry in tablet_files {
+            let Some(index) = parse_binlog_file_name(&entry.name) else {
+                continue;
+            };
+            if entry.is_dir || linked.contains(&entry.name) {
+                continue;
+            }
+            self.store
+                .hard_link(&tablet_binlog_dir.join(&entry.name), &dest.join(&entry.name))?;
+            new_files.push(index);
+        }
+        Ok(new_files)
+    }
+
+    /// The binlog files linked for a task: (file index, size), by index.
+    pub fn linked_binlogs(&self, tid: u32, pid: u32) -> Result<Vec<(u64, u64)>, WorkDirError> {
+        let dir = self.binlog_dir(tid, pid);
+        let entries = match self.store.list_dir(&dir) {
+            Ok(entries) => entries,
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(err) => return Err(err.into()),
+        };
+        let mut files: Vec<(u64, u64)> = entries
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .filter_map(|e| parse_binlog_file_name(&e.name).map(|i| (i, e.len)))
+            .collect();
+        files.sort_unstable();
+        Ok(files)
+    }
+
+    /// Unlinks binlog files with an index below `keep_from` (files wholly
+    /// before the committed point); returns how many were released.
+    pub fn release_binlogs_before(&self, tid: u32, pid: u32, keep_from: u64) -> Result<usize, WorkDirError> {
+        let dir = self.binlog_dir(tid, pid);
+        let mut released = 0;
+        for (index, _) in self.linked_binlogs(tid, pid)? {
+            if index >= keep_from {
+                break;
+            }
+            self.store
+                .remove_file(&dir.join(sync_core::binlog::binlog_file_name(index)))?;
+            released += 1;
+        }
+        Ok(released)
+    }
+
+    fn read_manifest(&self, path: &Path) -> Result<Option<Manifest>, WorkDirError> {
+        let Some(bytes) = self.store.read(path)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        parse_manifest(&text).map(Some).map_err(|source| WorkDirError::Manifest {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Links every regular file directly in `from` into `to` (not recursive).
+    fn link_files(&self, from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<(), WorkDirError> {
+        for entry in self.store.list_dir(from)? {
+            if entry.is_dir || !keep(&entry.name) {
+                continue;
+            }
+            self.store.hard_link(&from.join(&entry.name), &to.join(&entry.name))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_core::binlog::binlog_file_name;
+    use sync_core::manifest::format_manifest;
+    use sync_infra::store::FsStore;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        tablet: PathBuf,
+        work: WorkDir<FsStore>,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tablet = dir.path().join("db/1_0");
+        std::fs::create_dir_all(tablet.join("binlog")).expect("mkdir");
+        let work = WorkDir::new(FsStore, dir.path().join("collector"));
+        Fixture { tablet, work, _dir: dir }
+    }
+
+    fn write_snapshot(tablet: &Path, name: &str, offset: u64, count: u64) {
+        let snap = tablet.join("snapshot");
+        std::fs::create_dir_all(snap.join(name)).expect("mkdir");
+        std::fs::write(snap.join(name).join("000001.sst"), name.as_bytes()).expect("sst");
+        std::fs::write(snap.join(name).join("CURRENT"), b"MANIFEST-1\n").expect("current");
+        let manifest = Manifest {
+            offset: Some(offset),
+            name: Some(name.into()),
+            count: Some(count),
+            term: Some(1),
+        };
+        std::fs::write(snap.join("MANIFEST"), format_manifest(&manifest)).expect("manifest");
+    }
+
+    #[test]
+    fn links_the_snapshot_once_and_relinks_a_new_one() {
+        let f = fixture();
+        assert_eq!(f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("no snapshot"), None);
+
+        write_snapshot(&f.tablet, "202611251300", 10, 5);
+        let linked = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("link").expect("linked");
+        assert_eq!(linked.manifest.offset(), 10);
+        assert_eq!(std::fs::read(linked.checkpoint_dir.join("000001.sst")).expect("sst"), b"202611251300");
+        assert_eq!(f.work.linked_snapshot(1, 0).expect("read"), Some(linked.clone()));
+        assert_eq!(f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("same"), Some(linked));
+
+        // The tablet replaces its snapshot and deletes the old checkpoint.
+        std::fs::remove_dir_all(f.tablet.join("snapshot/202611251300")).expect("gc");
+        write_snapshot(&f.tablet, "202611251400", 20, 7);
+        let relinked = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("link").expect("linked");
+        assert_eq!(relinked.manifest.offset(), 20);
+        assert_eq!(std::fs::read(relinked.checkpoint_dir.join("000001.sst")).expect("sst"), b"202611251400");
+    }
+
+    #[test]
+    fn an_empty_snapshot_is_read_from_the_binlog() {
+        let f = fixture();
+        write_snapshot(&f.tablet, "202611251300", 0, 0);
+        assert_eq!(f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect("count 0"), None);
+        std::fs::write(f.tablet.join("snapshot/MANIFEST"), "offset: 3\n").expect("manifest");
+        let err = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect_err("no name");
+        assert!(matches!(err, WorkDirError::ManifestWithoutName { .. }), "{err}");
+        std::fs::write(f.tablet.join("snapshot/MANIFEST"), "offset: x\n").expect("manifest");
+        let err = f.work.link_snapshot(1, 0, &f.tablet.join("snapshot")).expect_err("bad");
+        assert!(err.to_string().contains("MANIFEST"), "{err}");
+    }
+
+    #[test]
+    fn binlogs_are_linked_as_they_appear_and_released_before_the_committed_file() {
+        let f = fixture();
+        let tablet_binlog = f.tablet.join("binlog");
+        for i in 0..2 {
+            std::fs::write(tablet_binlog.join(binlog_file_name(i)), [i as u8; 3]).expect("log");
+        }
+        std::fs::write(tablet_binlog.join("README"), b"not a log").expect("other file");
+        assert_eq!(f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("link"), vec![0, 1]);
+        assert_eq!(f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("again"), Vec::<u64>::new());
+        std::fs::write(tablet_binlog.join(binlog_file_name(2)), [2u8; 5]).expect("log");
+        // The tablet deletes its oldest file: our link keeps it.
+        std::fs::remove_file(tablet_binlog.join(binlog_file_name(0))).expect("gc");
+        assert_eq!(f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("link"), vec![2]);
+        assert_eq!(f.work.linked_binlogs(1, 0).expect("list"), vec![(0, 3), (1, 3), (2, 5)]);
+
+        assert_eq!(f.work.release_binlogs_before(1, 0, 2).expect("release"), 2);
+        assert_eq!(f.work.linked_binlogs(1, 0).expect("list"), vec![(2, 5)]);
+
+        let err = f.work.link_new_binlogs(1, 0, &f.tablet.join("missing")).expect_err("no dir");
+        assert!(matches!(err, WorkDirError::NoTabletBinlogDir(_)), "{err}");
+    }
+
+    #[test]
+    fn tasks_persist_and_bad_records_are_reported() {
+        let f = fixture();
+        let task = AddSyncTaskRequest {
+            tid: Some(1),
+            pid: Some(0),
+            token: Some("t-1".into()),
+            ..AddSyncTaskRequest::default()
+        };
+        f.work.save_task(&task).expect("save");
+        std::fs::create_dir_all(f.work.task_dir(2, 0)).expect("mkdir");
+        std::fs::write(f.work.task_dir(2, 0).join(PROGRESS_FILE), [0xff, 0xff]).expect("garbage");
+        std::fs::create_dir_all(f.work.task_dir(3, 0)).expect("dir without progress");
+        let (tasks, unreadable) = f.work.load_tasks().expect("load");
+        assert_eq!(tasks, vec![task]);
+        assert_eq!(unreadable.len(), 1);
+        assert!(unreadable[0].to_string().contains("2-0"), "{}", unreadable[0]);
+        f.work.remove_task(1, 0).expect("remove");
+        assert!(f.work.load_tasks().expect("load").0.is_empty());
+    }
+}
