@@ -4,6 +4,7 @@
 
 pub mod flags;
 pub mod packer;
+pub mod sender;
 pub mod source;
 pub mod tailer;
 pub mod workdir;
