@@ -3,4 +3,6 @@
 //! the sender. The formats it reads live in `sync-core`.
 
 pub mod flags;
+pub mod snapshot;
+pub mod tablet_client;
 pub mod workdir;

@@ -19,7 +19,8 @@ use prost_reflect::{
     DescriptorPool, DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions,
 };
 
-static DESCRIPTOR_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openmldb_descriptor.bin"));
+static DESCRIPTOR_BYTES: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/openmldb_descriptor.bin"));
 
 static POOL: LazyLock<Result<DescriptorPool, String>> =
     LazyLock::new(|| DescriptorPool::decode(DESCRIPTOR_BYTES).map_err(|e| e.to_string()));
@@ -45,7 +46,9 @@ pub enum JsonError {
 
 /// The descriptor of message type `M`.
 pub fn descriptor<M: Name>() -> Result<MessageDescriptor, JsonError> {
-    let pool = POOL.as_ref().map_err(|e| JsonError::Descriptors(e.clone()))?;
+    let pool = POOL
+        .as_ref()
+        .map_err(|e| JsonError::Descriptors(e.clone()))?;
     let name = M::full_name();
     pool.get_message_by_name(&name)
         .ok_or(JsonError::UnknownMessage(name))
@@ -61,9 +64,11 @@ fn serialize_options() -> SerializeOptions {
 
 fn dynamic<M: Message + Name>(msg: &M) -> Result<DynamicMessage, JsonError> {
     let desc = descriptor::<M>()?;
-    DynamicMessage::decode(desc, msg.encode_to_vec().as_slice()).map_err(|source| JsonError::Decode {
-        message: M::full_name(),
-        source,
+    DynamicMessage::decode(desc, msg.encode_to_vec().as_slice()).map_err(|source| {
+        JsonError::Decode {
+            message: M::full_name(),
+            source,
+        }
     })
 }
 
@@ -97,7 +102,9 @@ pub fn from_json<M: Message + Default + Name>(json: &str) -> Result<M, JsonError
 }
 
 /// Reads a message from a JSON value.
-pub fn from_json_value<M: Message + Default + Name>(value: serde_json::Value) -> Result<M, JsonError> {
+pub fn from_json_value<M: Message + Default + Name>(
+    value: serde_json::Value,
+) -> Result<M, JsonError> {
     from_deserializer::<M, _>(value).map_err(|source| JsonError::Json {
         message: M::full_name(),
         source,

@@ -25,7 +25,9 @@ impl TableEmulator {
     /// table exists with the same spec).
     pub fn create(root: &Path, table: EmulatedTable) -> Result<Self, EmuError> {
         if table.partitions == 0 {
-            return Err(EmuError::Spec("a table needs at least one partition".into()));
+            return Err(EmuError::Spec(
+                "a table needs at least one partition".into(),
+            ));
         }
         RowGenerator::new(&table)?;
         let state = match TableState::load(root, table.tid) {

@@ -22,8 +22,8 @@ use crate::error::{EmuError, io, rdb};
 use crate::rocks::open_live;
 use crate::rows::{GeneratedRow, RowGenerator};
 use crate::snapshot_name::snapshot_name_now;
-use crate::state::PartitionState;
 use crate::spec::EmulatedTable;
+use crate::state::PartitionState;
 
 /// `<root>/<tid>_<pid>`.
 pub fn partition_dir(root: &Path, tid: u32, pid: u32) -> PathBuf {
@@ -328,12 +328,10 @@ impl Partition {
 /// Reads a MANIFEST; `None` if there is none.
 pub fn read_manifest(path: &Path) -> Result<Option<Manifest>, EmuError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_manifest(&text)
-            .map(Some)
-            .map_err(|e| EmuError::Data {
-                path: path.to_path_buf(),
-                msg: e.to_string(),
-            }),
+        Ok(text) => parse_manifest(&text).map(Some).map_err(|e| EmuError::Data {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(path)(e)),
     }

@@ -93,7 +93,10 @@ impl RowGenerator {
 
     fn value(&self, pid: u32, seq: u64, col: usize, ty: ColumnType) -> Value {
         let t = &self.table;
-        let h = mix(t.seed ^ (u64::from(pid) << 40) ^ seq.wrapping_mul(0x1000_0001) ^ (col as u64) << 20);
+        let h = mix(t.seed
+            ^ (u64::from(pid) << 40)
+            ^ seq.wrapping_mul(0x1000_0001)
+            ^ (col as u64) << 20);
         let card = t.key_cardinality.max(1);
         let time = t.base_time_ms + seq * 1000 + u64::from(pid);
         if self.ts_cols.contains(&col) {
@@ -148,7 +151,11 @@ impl RowGenerator {
             ColumnType::Timestamp => Value::Timestamp(time as i64 - (r % 86_400_000) as i64),
             ColumnType::String | ColumnType::Varchar => {
                 let len = (r % 40) as usize;
-                Value::String((0..len).map(|i| b'a' + ((r >> (i % 48)) % 26) as u8).collect())
+                Value::String(
+                    (0..len)
+                        .map(|i| b'a' + ((r >> (i % 48)) % 26) as u8)
+                        .collect(),
+                )
             }
         }
     }

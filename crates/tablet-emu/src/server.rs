@@ -48,7 +48,11 @@ fn json_response(body: Result<String, sync_proto::json::JsonError>) -> Response 
 }
 
 fn bad_request(e: impl std::fmt::Display) -> Response {
-    (StatusCode::BAD_REQUEST, format!("invalid request body: {e}")).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        format!("invalid request body: {e}"),
+    )
+        .into_response()
 }
 
 fn with_slash(path: &Path) -> String {
@@ -60,7 +64,10 @@ fn with_slash(path: &Path) -> String {
 }
 
 /// The `TableStatus` list for a request.
-pub fn table_status(root: &Path, req: &GetTableStatusRequest) -> Result<GetTableStatusResponse, EmuError> {
+pub fn table_status(
+    root: &Path,
+    req: &GetTableStatusRequest,
+) -> Result<GetTableStatusResponse, EmuError> {
     let mut all = Vec::new();
     for state in TableState::load_all(root)? {
         let t = &state.table;
@@ -110,7 +117,10 @@ pub fn table_status(root: &Path, req: &GetTableStatusRequest) -> Result<GetTable
 }
 
 /// The schema answer for a request.
-pub fn table_schema(root: &Path, req: &GetTableSchemaRequest) -> Result<GetTableSchemaResponse, EmuError> {
+pub fn table_schema(
+    root: &Path,
+    req: &GetTableSchemaRequest,
+) -> Result<GetTableSchemaResponse, EmuError> {
     let not_found = GetTableSchemaResponse {
         code: Some(CODE_TABLE_NOT_EXIST),
         msg: Some("table does not exist".into()),

@@ -9,7 +9,11 @@ pub fn snapshot_name(ms: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 /// The name for now.

@@ -177,7 +177,10 @@ impl EmulatedTable {
                 ColumnType::from_sql_name(&c.sql_type)
                     .map(|ty| Column::new(c.name.clone(), ty))
                     .ok_or_else(|| {
-                        EmuError::Spec(format!("column `{}`: unknown type `{}`", c.name, c.sql_type))
+                        EmuError::Spec(format!(
+                            "column `{}`: unknown type `{}`",
+                            c.name, c.sql_type
+                        ))
                     })
             })
             .collect()

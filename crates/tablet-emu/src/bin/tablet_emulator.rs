@@ -177,7 +177,11 @@ async fn main() -> Result<()> {
                 emu.snapshot_all(snapshot_name)?;
             }
             emu.append_all(rows - first)?;
-            println!("created table {} under {}", target.tid, target.root.display());
+            println!(
+                "created table {} under {}",
+                target.tid,
+                target.root.display()
+            );
         }
         Cmd::Append { target, rows } => {
             TableEmulator::open(&target.root, target.tid)?.append_all(rows)?;
