@@ -7,6 +7,7 @@ pub mod packer;
 pub mod sender;
 pub mod snapshot;
 pub mod source;
+pub mod table_read;
 pub mod tablet_client;
 pub mod tailer;
 pub mod workdir;
