@@ -4,6 +4,7 @@
 
 pub mod flags;
 pub mod packer;
+pub mod prepare;
 pub mod sender;
 pub mod snapshot;
 pub mod source;

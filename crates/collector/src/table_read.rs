@@ -23,7 +23,8 @@ const BATCH_ROWS: usize = 4096;
 
 /// Opens cursors over one linked checkpoint.
 pub struct CheckpointOpener {
-    reader: Arc<SnapshotReader>,
+    /// `None` when the partition has no snapshot (the plan never opens one).
+    reader: Option<Arc<SnapshotReader>>,
     /// The effective offset of this checkpoint; other offsets are refused.
     snapshot_offset: u64,
     now_ms: u64,
@@ -33,9 +34,18 @@ impl CheckpointOpener {
     /// `now_ms` is the time TTL is applied at (fixed for the task's read).
     pub fn new(reader: Arc<SnapshotReader>, snapshot_offset: u64, now_ms: u64) -> Self {
         Self {
-            reader,
+            reader: Some(reader),
             snapshot_offset,
             now_ms,
+        }
+    }
+
+    /// For a partition read from the binlog only.
+    pub fn without_snapshot() -> Self {
+        Self {
+            reader: None,
+            snapshot_offset: 0,
+            now_ms: 0,
         }
     }
 }
@@ -48,6 +58,11 @@ impl SnapshotOpener for CheckpointOpener {
         snapshot_offset: u64,
         from: Option<RowKey>,
     ) -> Result<CheckpointCursor, SourceError> {
+        let Some(reader) = &self.reader else {
+            return Err(SourceError::Snapshot(format!(
+                "the plan reads the snapshot at offset {snapshot_offset} but none is linked"
+            )));
+        };
         if snapshot_offset != self.snapshot_offset {
             return Err(SourceError::Snapshot(format!(
                 "the plan reads the snapshot at offset {snapshot_offset} but the linked one is at {}",
@@ -55,7 +70,7 @@ impl SnapshotOpener for CheckpointOpener {
             )));
         }
         Ok(CheckpointCursor {
-            reader: self.reader.clone(),
+            reader: reader.clone(),
             position: from,
             buffer: VecDeque::new(),
             exhausted: false,
