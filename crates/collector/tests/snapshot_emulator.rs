@@ -20,8 +20,16 @@ fn checkpoint(root: &Path, tid: u32, pid: u32) -> std::path::PathBuf {
 }
 
 fn read(root: &Path, table: &EmulatedTable, from: Option<&RowKey>, now: u64) -> Vec<SnapshotRow> {
-    let reader = SnapshotReader::open(&checkpoint(root, table.tid, 0), &table.table_meta(0).unwrap()).unwrap();
-    reader.iter(from, now).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+    let reader = SnapshotReader::open(
+        &checkpoint(root, table.tid, 0),
+        &table.table_meta(0).unwrap(),
+    )
+    .unwrap();
+    reader
+        .iter(from, now)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
 }
 
 fn expected(emu: &mut TableEmulator, puts: u64) -> Vec<SnapshotRow> {
@@ -31,7 +39,10 @@ fn expected(emu: &mut TableEmulator, puts: u64) -> Vec<SnapshotRow> {
         .expected_rows(0, puts)
         .unwrap()
         .into_iter()
-        .map(|r| SnapshotRow { key: r.key, row: r.row })
+        .map(|r| SnapshotRow {
+            key: r.key,
+            row: r.row,
+        })
         .collect()
 }
 
@@ -72,8 +83,14 @@ fn layout_matches_a_tablet() {
         assert!(p.join("binlog/00000000.log").is_file());
         assert!(p.join("snapshot/202401010000/CURRENT").is_file());
         let text = std::fs::read_to_string(p.join("snapshot/MANIFEST")).unwrap();
-        assert_eq!(text, "offset: 10\nname: \"202401010000\"\ncount: 10\nterm: 1\n");
-        let entries: Vec<_> = std::fs::read_dir(p.join("snapshot")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            text,
+            "offset: 10\nname: \"202401010000\"\ncount: 10\nterm: 1\n"
+        );
+        let entries: Vec<_> = std::fs::read_dir(p.join("snapshot"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(entries.len(), 2, "{entries:?}");
     }
 }
@@ -88,12 +105,22 @@ fn snapshot_reads_exactly_the_rows_as_of_the_snapshot() {
     assert!(got.windows(2).all(|w| w[0].key < w[1].key));
     // Resume in the middle, inclusive.
     let mid = &want[237].key;
-    assert_eq!(read(dir.path(), emu.table(), Some(mid), NOW), want[237..].to_vec());
+    assert_eq!(
+        read(dir.path(), emu.table(), Some(mid), NOW),
+        want[237..].to_vec()
+    );
     // A position between keys starts at the next key.
     let between = RowKey::new(mid.pk.clone(), mid.ts + 1);
-    assert_eq!(read(dir.path(), emu.table(), Some(&between), NOW)[0], want[237]);
+    assert_eq!(
+        read(dir.path(), emu.table(), Some(&between), NOW)[0],
+        want[237]
+    );
     // next_position reports the first row not read yet.
-    let reader = SnapshotReader::open(&checkpoint(dir.path(), 6, 0), &emu.table().table_meta(0).unwrap()).unwrap();
+    let reader = SnapshotReader::open(
+        &checkpoint(dir.path(), 6, 0),
+        &emu.table().table_meta(0).unwrap(),
+    )
+    .unwrap();
     let mut it = reader.iter(None, NOW).unwrap();
     for _ in 0..10 {
         it.next().unwrap().unwrap();
@@ -112,12 +139,18 @@ fn shared_cf_and_snappy() {
     let got = read(dir.path(), emu.table(), None, NOW);
     assert_eq!(got, want);
     let mid = &want[150].key;
-    assert_eq!(read(dir.path(), emu.table(), Some(mid), NOW), want[150..].to_vec());
+    assert_eq!(
+        read(dir.path(), emu.table(), Some(mid), NOW),
+        want[150..].to_vec()
+    );
     // index 2 first: its CF is shared with idx0 and its ts is the put time.
     let mut swapped = emu.table().clone();
     swapped.indexes.swap(0, 2);
     swapped.indexes.swap(1, 2);
-    let reader = SnapshotReader::open(&checkpoint(dir.path(), 7, 0), &swapped.table_meta(0).unwrap());
+    let reader = SnapshotReader::open(
+        &checkpoint(dir.path(), 7, 0),
+        &swapped.table_meta(0).unwrap(),
+    );
     assert!(matches!(reader, Err(SnapshotError::MissingCf { .. })));
 }
 
@@ -126,13 +159,21 @@ fn ttl_of_index_zero_is_applied() {
     let mut table = EmulatedTable::demo(8, 1);
     table.key_cardinality = 5;
     let base = table.base_time_ms;
-    table.indexes[0] = table.indexes[0].clone().with_ttl(Ttl { kind: TtlKind::Latest, abs_minutes: 0, lat: 3 });
+    table.indexes[0] = table.indexes[0].clone().with_ttl(Ttl {
+        kind: TtlKind::Latest,
+        abs_minutes: 0,
+        lat: 3,
+    });
     let (dir, mut emu) = build(table.clone(), 200, 0);
     let all = expected(&mut emu, 200);
     let mut want = Vec::new();
     let mut rank = 0;
     for (i, row) in all.iter().enumerate() {
-        rank = if i > 0 && all[i - 1].key.pk == row.key.pk { rank + 1 } else { 1 };
+        rank = if i > 0 && all[i - 1].key.pk == row.key.pk {
+            rank + 1
+        } else {
+            1
+        };
         if rank <= 3 {
             want.push(row.clone());
         }
@@ -140,15 +181,25 @@ fn ttl_of_index_zero_is_applied() {
     assert!(want.len() < all.len() && want.len() >= 3);
     assert_eq!(read(dir.path(), emu.table(), None, NOW), want);
     // Resume at the 2nd row of a pk still keeps only ranks 2..=3.
-    assert_eq!(read(dir.path(), emu.table(), Some(&want[1].key), NOW), want[1..].to_vec());
+    assert_eq!(
+        read(dir.path(), emu.table(), Some(&want[1].key), NOW),
+        want[1..].to_vec()
+    );
 
     // Absolute TTL: 1 minute before `now` = base + 100 s.
     let mut abs = EmulatedTable::demo(9, 1);
-    abs.indexes[0] = abs.indexes[0].clone().with_ttl(Ttl { kind: TtlKind::Absolute, abs_minutes: 1, lat: 0 });
+    abs.indexes[0] = abs.indexes[0].clone().with_ttl(Ttl {
+        kind: TtlKind::Absolute,
+        abs_minutes: 1,
+        lat: 0,
+    });
     let (dir, mut emu) = build(abs, 200, 0);
     let now = base + 160_000;
     let bound = now - 60_000;
-    let want: Vec<_> = expected(&mut emu, 200).into_iter().filter(|r| r.key.ts > bound).collect();
+    let want: Vec<_> = expected(&mut emu, 200)
+        .into_iter()
+        .filter(|r| r.key.ts > bound)
+        .collect();
     assert_eq!(want.len(), 99);
     assert_eq!(read(dir.path(), emu.table(), None, now), want);
 }
@@ -160,7 +211,13 @@ fn binlog_holds_the_puts_after_the_snapshot_across_rotations() {
     let (dir, mut emu) = build(table.clone(), 100, 150);
     let (names, entries, tails) = binlog_entries(dir.path(), 10, 0);
     assert!(names.len() >= 3, "{names:?}");
-    assert!(tails[..tails.len() - 1].iter().all(|t| matches!(t, Tail::Eof { trailing_bytes: 0, .. })));
+    assert!(tails[..tails.len() - 1].iter().all(|t| matches!(
+        t,
+        Tail::Eof {
+            trailing_bytes: 0,
+            ..
+        }
+    )));
     assert_eq!(entries.len(), 250);
     let rows = emu.partition(0).unwrap().generator().clone();
     for (i, e) in entries.iter().enumerate() {
@@ -219,12 +276,16 @@ fn corrupt_data_is_a_typed_error() {
         )
         .unwrap();
         let cf = db.cf_handle("idx0").unwrap();
-        db.put_cf(cf, b"zzzzzzzz\x01\0\0\0\0\0\0\0", b"\x01\x01\xff\0\0\0").unwrap();
+        db.put_cf(cf, b"zzzzzzzz\x01\0\0\0\0\0\0\0", b"\x01\x01\xff\0\0\0")
+            .unwrap();
     }
     let reader = SnapshotReader::open(&cp, &table.table_meta(0).unwrap()).unwrap();
     let results: Vec<_> = reader.iter(None, NOW).unwrap().collect();
     assert_eq!(results.len(), 21);
-    assert!(matches!(results.last(), Some(Err(SnapshotError::BadRow { .. }))));
+    assert!(matches!(
+        results.last(),
+        Some(Err(SnapshotError::BadRow { .. }))
+    ));
     {
         let db = DB::open_cf_descriptors(
             &Options::default(),
@@ -236,7 +297,8 @@ fn corrupt_data_is_a_typed_error() {
             ],
         )
         .unwrap();
-        db.put_cf(db.cf_handle("idx0").unwrap(), b"abc", b"x").unwrap();
+        db.put_cf(db.cf_handle("idx0").unwrap(), b"abc", b"x")
+            .unwrap();
     }
     let reader = SnapshotReader::open(&cp, &table.table_meta(0).unwrap()).unwrap();
     let first = reader.iter(None, NOW).unwrap().next().unwrap();
