@@ -77,8 +77,9 @@
 //! Nothing is read from local state.
 //!
 //! **Clean-up** ([`Sink::clear_staging`]): deletes staged files (and
-//! temporaries) and *uncommitted* records of seqs `≥ from_seq`; committed
-//! segments are never touched.
+//! temporaries) and *uncommitted* records of seqs `≥ from_seq`, and staged
+//! leftovers of committed segments (S3: a crash between copy and delete);
+//! committed records and visible files are never touched.
 //!
 //! Assumed: one writer per partition task at a time (the SyncTool leader;
 //! fencing a stale leader is the daemon's job).

@@ -52,7 +52,8 @@ pub trait Sink: Send + Sync {
     async fn commit(&self, seg: &CommitSegment) -> Result<CommitOutcome, SinkError>;
 
     /// Removes staged files and uncommitted commit records of segments
-    /// `from_seq..` of a partition task. Never touches committed segments.
+    /// `from_seq..` of a partition task, and staged leftovers of its committed
+    /// segments. Never touches a committed segment's record or visible file.
     async fn clear_staging(
         &self,
         tid: u32,

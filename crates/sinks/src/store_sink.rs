@@ -291,11 +291,17 @@ impl Sink for StoreSink {
         from_seq: u64,
     ) -> Result<(), SinkError> {
         let store = self.store(dest)?;
-        let ours = |id: &SegmentId| {
-            id.tid == tid && id.pid == pid && id.task_id == task_id && id.seq >= from_seq
-        };
         for name in store.list(STAGING_DIR).await? {
-            if parse_staging_name(&name).is_some_and(|id| ours(&id)) {
+            let Some(id) = parse_staging_name(&name) else {
+                continue;
+            };
+            if (id.tid, id.pid, id.task_id) != (tid, pid, task_id) {
+                continue;
+            }
+            // From `from_seq` on: uncommitted leftovers. Before it: what a
+            // crash between the S3 copy and the delete left of a committed
+            // segment (deleted only once the segment is known committed).
+            if id.seq >= from_seq || self.committed_record(&store, dest, &id).await?.is_some() {
                 store.delete(&format!("{STAGING_DIR}{name}")).await?;
             }
         }

@@ -68,20 +68,11 @@ fn two_versions_read_back_equal() {
     // Logical types.
     let descr = meta.file_metadata().schema_descr();
     let logical = |i: usize| descr.column(i).logical_type_ref().cloned();
-    assert_eq!(
-        logical(1),
-        Some(LogicalType::Integer {
-            bit_width: 16,
-            is_signed: true
-        })
-    );
+    assert_eq!(logical(1), Some(LogicalType::integer(16, true)));
     assert_eq!(logical(6), Some(LogicalType::Date));
     assert_eq!(
         logical(7),
-        Some(LogicalType::Timestamp {
-            is_adjusted_to_utc: true,
-            unit: PqTimeUnit::MILLIS
-        })
+        Some(LogicalType::timestamp(true, PqTimeUnit::MILLIS))
     );
     assert_eq!(logical(8), Some(LogicalType::String));
     assert_eq!(descr.num_columns(), 12);
