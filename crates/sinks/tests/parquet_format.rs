@@ -81,7 +81,7 @@ fn two_versions_read_back_equal() {
     for batch in &batches {
         assert_eq!(batch.num_columns(), 12);
         for r in 0..batch.num_rows() {
-            let version = if k % 2 == 0 { 1 } else { 2 };
+            let version = if k.is_multiple_of(2) { 1 } else { 2 };
             let mut want = common::row_values(k, version);
             want.resize(12, Value::Null);
             let got: Vec<Value> = (0..12).map(|c| value_at(batch, c, r)).collect();

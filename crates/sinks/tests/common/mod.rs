@@ -42,7 +42,7 @@ pub fn table() -> TableSchema {
 pub fn row_values(n: u64, version: u8) -> Vec<Value> {
     let k = n as i64;
     let mut v = vec![
-        Value::Bool(n % 2 == 0),
+        Value::Bool(n.is_multiple_of(2)),
         Value::SmallInt((n % 30_000) as i16),
         Value::Int(k as i32 - 5),
         Value::BigInt(k * 1_000_003),
@@ -58,7 +58,7 @@ pub fn row_values(n: u64, version: u8) -> Vec<Value> {
         ),
         Value::Timestamp(1_700_000_000_000 + k),
         Value::string(format!("v{n}")),
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             Value::Null
         } else {
             Value::string(format!("s,\"{n}\"\n"))
@@ -75,7 +75,7 @@ pub fn row_values(n: u64, version: u8) -> Vec<Value> {
 pub fn rows(schema: &TableSchema, first: u64, count: u64) -> Vec<u8> {
     let mut out = Vec::new();
     for n in first..first + count {
-        let version = if n % 2 == 0 { 1 } else { 2 };
+        let version = if n.is_multiple_of(2) { 1 } else { 2 };
         let row = schema
             .versions()
             .encode(version, &row_values(n, version))
