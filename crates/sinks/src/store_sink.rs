@@ -1,0 +1,363 @@
+//! [`StoreSink`]: the [`Sink`] over opendal stores (local fs, HDFS, S3),
+//! implementing the commit protocol of the crate docs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sync_core::point::Point;
+use sync_core::task::{CommitSegment, SegmentId, SinkProgress, StageSegment};
+
+use crate::dest::{SinkConfig, resolve};
+use crate::error::SinkError;
+use crate::format::SegmentError;
+use crate::layout::{
+    STAGING_DIR, SYNC_DIR, TMP_SUFFIX, is_visible, parse_record_dir, parse_record_name,
+    parse_staging_name, record_dir, record_path, staging_path, visible_path,
+};
+use crate::record::CommitRecord;
+use crate::schema::TableSchema;
+use crate::sink::{CommitOutcome, Sink, Step};
+use crate::store::Store;
+
+/// A committed segment's record and points.
+struct Committed {
+    record: CommitRecord,
+    start: Point,
+    end: Point,
+}
+
+/// The [`Sink`] over local fs, HDFS and S3 destinations.
+pub struct StoreSink {
+    config: SinkConfig,
+    stores: Mutex<HashMap<String, Arc<Store>>>,
+    crash_after: Mutex<Option<Step>>,
+}
+
+impl StoreSink {
+    /// A sink writing with `config`.
+    pub fn new(config: SinkConfig) -> Self {
+        StoreSink {
+            config,
+            stores: Mutex::new(HashMap::new()),
+            crash_after: Mutex::new(None),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SinkConfig {
+        &self.config
+    }
+
+    /// Fault injection: the next time `step` is reached, stop right after it
+    /// and return [`SinkError::InjectedCrash`] (once).
+    pub fn crash_after(&self, step: Step) {
+        if let Ok(mut slot) = self.crash_after.lock() {
+            *slot = Some(step);
+        }
+    }
+
+    /// Every file in `dest`, hidden ones included (relative paths, sorted).
+    pub async fn all_files(&self, dest: &str) -> Result<Vec<String>, SinkError> {
+        self.store(dest)?.list_all().await
+    }
+
+    /// The contents of the file `path` in `dest` (`None` if absent).
+    pub async fn read_file(&self, dest: &str, path: &str) -> Result<Option<Vec<u8>>, SinkError> {
+        self.store(dest)?.read(path).await
+    }
+
+    fn store(&self, dest: &str) -> Result<Arc<Store>, SinkError> {
+        let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(store) = stores.get(dest) {
+            return Ok(store.clone());
+        }
+        let location = resolve(dest, &self.config)?;
+        let store = Arc::new(Store::open(dest, &location, &self.config.s3)?);
+        stores.insert(dest.to_owned(), store.clone());
+        Ok(store)
+    }
+
+    fn check_crash(&self, step: Step, dest: &str, id: &SegmentId) -> Result<(), SinkError> {
+        let mut slot = self.crash_after.lock().unwrap_or_else(|p| p.into_inner());
+        if *slot == Some(step) {
+            *slot = None;
+            return Err(SinkError::InjectedCrash {
+                dest: dest.to_owned(),
+                segment: id.name(),
+                step,
+            });
+        }
+        Ok(())
+    }
+
+    /// The record of segment `id` if the segment is committed: the record
+    /// exists and, when it names a file, that file is visible.
+    async fn committed_record(
+        &self,
+        store: &Store,
+        dest: &str,
+        id: &SegmentId,
+    ) -> Result<Option<Committed>, SinkError> {
+        let path = record_path(id);
+        self.committed_at(store, dest, &path).await
+    }
+
+    async fn committed_at(
+        &self,
+        store: &Store,
+        dest: &str,
+        path: &str,
+    ) -> Result<Option<Committed>, SinkError> {
+        let Some(bytes) = store.read(path).await? else {
+            return Ok(None);
+        };
+        let (record, start, end) =
+            CommitRecord::decode(&bytes).map_err(|reason| SinkError::CorruptRecord {
+                dest: dest.to_owned(),
+                path: path.to_owned(),
+                reason,
+            })?;
+        if let Some(file) = &record.file
+            && !store.exists(file).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(Committed { record, start, end }))
+    }
+
+    /// Writes `bytes` to `path` so that `path` is complete or absent: via a
+    /// temporary name and a rename where the store renames; a plain write on
+    /// S3, whose objects appear whole.
+    async fn put_whole(
+        &self,
+        store: &Store,
+        path: &str,
+        bytes: Vec<u8>,
+        written: Option<(Step, &str, &SegmentId)>,
+    ) -> Result<(), SinkError> {
+        if !store.can_rename() {
+            return store.write(path, bytes).await;
+        }
+        let tmp = format!("{path}{TMP_SUFFIX}");
+        store.write(&tmp, bytes).await?;
+        if let Some((step, dest, id)) = written {
+            self.check_crash(step, dest, id)?;
+        }
+        store.rename(&tmp, path, true).await
+    }
+
+    fn segment_error(
+        dest: &str,
+        id: &SegmentId,
+        e: SegmentError,
+        format: &'static str,
+    ) -> SinkError {
+        match e {
+            SegmentError::Row { index, source } => SinkError::Row {
+                dest: dest.to_owned(),
+                segment: id.name(),
+                index,
+                source,
+            },
+            SegmentError::RowCount { expected, found } => SinkError::RowCount {
+                dest: dest.to_owned(),
+                segment: id.name(),
+                expected,
+                found,
+            },
+            SegmentError::Encode(reason) => SinkError::Encode {
+                dest: dest.to_owned(),
+                segment: id.name(),
+                format,
+                reason,
+            },
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for StoreSink {
+    async fn stage(&self, seg: &StageSegment, schema: &TableSchema) -> Result<(), SinkError> {
+        let store = self.store(&seg.dest)?;
+        if self
+            .committed_record(&store, &seg.dest, &seg.id)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let format = &self.config.format;
+        let bytes = format
+            .encode(schema, &seg.rows, seg.row_count)
+            .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, format.name()))?;
+        if seg.row_count == 0 {
+            // Nothing to show: the commit record alone commits the segment.
+            return self.check_crash(Step::Staged, &seg.dest, &seg.id);
+        }
+        let path = staging_path(&seg.id, format.extension());
+        self.put_whole(
+            &store,
+            &path,
+            bytes,
+            Some((Step::StageWritten, &seg.dest, &seg.id)),
+        )
+        .await?;
+        self.check_crash(Step::Staged, &seg.dest, &seg.id)
+    }
+
+    async fn commit(&self, seg: &CommitSegment) -> Result<CommitOutcome, SinkError> {
+        let dest = seg.dest.as_str();
+        let store = self.store(dest)?;
+        let ext = self.config.format.extension();
+        let staged = staging_path(&seg.id, ext);
+
+        // 1. Already committed? Then the same commit is a no-op.
+        if let Some(done) = self.committed_record(&store, dest, &seg.id).await? {
+            let conflict = |what| SinkError::CommitConflict {
+                dest: dest.to_owned(),
+                segment: seg.id.name(),
+                what,
+            };
+            if done.start != seg.start {
+                return Err(conflict("start"));
+            }
+            if done.end != seg.end {
+                return Err(conflict("end"));
+            }
+            if done.record.row_count != seg.row_count || done.record.rows_total != seg.rows_total {
+                return Err(conflict("row count"));
+            }
+            // A crash after an S3 copy may have left the staged object.
+            if !store.can_rename() {
+                store.delete(&staged).await?;
+            }
+            return Ok(CommitOutcome::AlreadyCommitted);
+        }
+
+        // 2. The previous segment must be committed and end where this starts.
+        if seg.id.seq > 0 {
+            let prev = SegmentId {
+                seq: seg.id.seq - 1,
+                ..seg.id
+            };
+            let prev = self.committed_record(&store, dest, &prev).await?;
+            if prev.as_ref().map(|p| &p.end) != Some(&seg.start) {
+                return Err(SinkError::StartMismatch {
+                    dest: dest.to_owned(),
+                    segment: seg.id.name(),
+                    start: Box::new(seg.start.clone()),
+                    previous_end: prev.map(|p| Box::new(p.end)),
+                });
+            }
+        }
+
+        // 3. A segment with rows must be staged.
+        let visible = (seg.row_count > 0).then(|| visible_path(&seg.id, ext));
+        if visible.is_some() && !store.exists(&staged).await? {
+            return Err(SinkError::NotStaged {
+                dest: dest.to_owned(),
+                segment: seg.id.name(),
+                path: staged,
+            });
+        }
+
+        // 4. The record (hidden). For a segment without rows this is the commit.
+        let record = CommitRecord::new(seg, visible.clone());
+        self.put_whole(&store, &record_path(&seg.id), record.encode(), None)
+            .await?;
+        self.check_crash(Step::RecordWritten, dest, &seg.id)?;
+
+        // 5. The atomic step: the staged file takes its visible name.
+        if let Some(visible) = &visible {
+            if store.can_rename() {
+                store.rename(&staged, visible, false).await?;
+                self.check_crash(Step::Published, dest, &seg.id)?;
+            } else {
+                store.copy(&staged, visible).await?;
+                self.check_crash(Step::Published, dest, &seg.id)?;
+                store.delete(&staged).await?;
+            }
+        }
+        self.check_crash(Step::Committed, dest, &seg.id)?;
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn clear_staging(
+        &self,
+        tid: u32,
+        pid: u32,
+        task_id: u64,
+        dest: &str,
+        from_seq: u64,
+    ) -> Result<(), SinkError> {
+        let store = self.store(dest)?;
+        for name in store.list(STAGING_DIR).await? {
+            let Some(id) = parse_staging_name(&name) else {
+                continue;
+            };
+            if (id.tid, id.pid, id.task_id) != (tid, pid, task_id) {
+                continue;
+            }
+            // From `from_seq` on: uncommitted leftovers. Before it: what a
+            // crash between the S3 copy and the delete left of a committed
+            // segment (deleted only once the segment is known committed).
+            if id.seq >= from_seq || self.committed_record(&store, dest, &id).await?.is_some() {
+                store.delete(&format!("{STAGING_DIR}{name}")).await?;
+            }
+        }
+        let dir = record_dir(tid, pid, task_id);
+        for name in store.list(&dir).await? {
+            let path = format!("{dir}{name}");
+            if let Some(seq) = name.strip_suffix(TMP_SUFFIX).and_then(parse_record_name) {
+                if seq >= from_seq {
+                    store.delete(&path).await?;
+                }
+            } else if let Some(seq) = parse_record_name(&name)
+                && seq >= from_seq
+                && self.committed_at(&store, dest, &path).await?.is_none()
+            {
+                store.delete(&path).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn committed(
+        &self,
+        dest: &str,
+        tid: Option<u32>,
+    ) -> Result<Vec<SinkProgress>, SinkError> {
+        let store = self.store(dest)?;
+        let mut out = Vec::new();
+        for dir in store.list(SYNC_DIR).await? {
+            let Some((t, _, _)) = parse_record_dir(&dir) else {
+                continue;
+            };
+            if tid.is_some_and(|want| want != t) {
+                continue;
+            }
+            let dir = format!("{SYNC_DIR}{}/", dir.trim_end_matches('/'));
+            let mut seqs: Vec<u64> = store
+                .list(&dir)
+                .await?
+                .iter()
+                .filter_map(|n| parse_record_name(n))
+                .collect();
+            seqs.sort_unstable_by(|a, b| b.cmp(a));
+            for seq in seqs {
+                let path = format!("{dir}{seq:012}.commit");
+                if let Some(done) = self.committed_at(&store, dest, &path).await? {
+                    out.push(done.record.progress(done.end));
+                    break;
+                }
+            }
+        }
+        out.sort_by_key(|p| (p.tid, p.pid, p.task_id));
+        Ok(out)
+    }
+
+    async fn visible_files(&self, dest: &str) -> Result<Vec<String>, SinkError> {
+        let files = self.store(dest)?.list_all().await?;
+        Ok(files.into_iter().filter(|f| is_visible(f)).collect())
+    }
+}
