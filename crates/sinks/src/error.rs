@@ -139,7 +139,7 @@ pub enum SinkError {
         /// What is wrong.
         reason: String,
     },
-    /// A fault injected for tests ([`crate::Faults`]): the sink stopped after `step`.
+    /// A fault injected for tests ([`crate::StoreSink::crash_after`]): the sink stopped after `step`.
     #[error("{dest}: injected crash after {step:?} of {segment}")]
     InjectedCrash {
         /// The destination.

@@ -86,9 +86,9 @@
 //!
 //! # Modules
 //!
-//! [`sink`] (trait), [`store_sink`] (protocol), [`store`] (opendal + atomic
+//! [`sink`] (trait), [`store_sink`] (protocol), `store` (opendal + atomic
 //! moves), [`dest`] (destinations), [`layout`] (names), [`record`] (commit
-//! record), [`schema`], [`format`] ([`format::csv`], [`format::parquet`]).
+//! record), [`schema`], [`format`](mod@format) ([`format::csv`], [`format::parquet`]).
 
 pub mod dest;
 pub mod error;
