@@ -3,5 +3,8 @@
 //! the sender. The formats it reads live in `sync-core`.
 
 pub mod flags;
+pub mod packer;
+pub mod sender;
+pub mod source;
 pub mod tailer;
 pub mod workdir;

@@ -28,3 +28,6 @@ pub mod openmldb {
 pub use openmldb::r#type as types;
 pub use openmldb::{api, common, datasync, nameserver};
 pub use prost::Message;
+
+#[cfg(feature = "json")]
+pub mod json;

@@ -1,0 +1,119 @@
+//! Cuts a partition's stream into packs for SyncTool: up to `max_pack_size`
+//! bytes of concatenated rows, except that a single row larger than that goes
+//! alone (OpenMLDB's collector stalls on such a row). A pack starts at the
+//! point the previous one ended; mode 1 drops rows older than `start_ts`
+//! (their position still advances); mode 0 marks the pack `finished` when the
+//! stream has caught up with the end of the binlog.
+
+use sync_core::point::Point;
+use sync_core::task::Mode;
+use sync_infra::store::LocalStore;
+
+use crate::source::{EntryDecoder, PartitionSource, SnapshotOpener, SourceError, SourceItem};
+
+/// One pack, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltPack {
+    pub start: Point,
+    pub next: Point,
+    /// Concatenated encoded rows.
+    pub rows: Vec<u8>,
+    pub count: u64,
+    /// Mode 0 only: the binlog end was reached; this is the last pack.
+    pub finished: bool,
+    /// Everything written so far has been read (wait before the next pack).
+    pub caught_up: bool,
+}
+
+/// Builds consecutive packs from a partition source.
+pub struct Packer<O: SnapshotOpener> {
+    source: PartitionSource<O>,
+    pending: Option<SourceItem>,
+    point: Point,
+    mode: Mode,
+    start_ts: u64,
+    max_pack_size: usize,
+}
+
+impl<O: SnapshotOpener> Packer<O> {
+    /// Packs `source` from `start` (the point the task was assigned, echoed
+    /// exactly in the first pack).
+    pub fn new(
+        source: PartitionSource<O>,
+        start: Point,
+        mode: Mode,
+        start_ts: u64,
+        max_pack_size: usize,
+    ) -> Self {
+        Self {
+            source,
+            pending: None,
+            point: start,
+            mode,
+            start_ts,
+            max_pack_size: max_pack_size.max(1),
+        }
+    }
+
+    /// Where the next pack starts.
+    pub fn point(&self) -> &Point {
+        &self.point
+    }
+
+    pub fn source_mut(&mut self) -> &mut PartitionSource<O> {
+        &mut self.source
+    }
+
+    /// The next pack (possibly without rows: a heartbeat that may still move the point).
+    pub fn next_pack<S: LocalStore>(
+        &mut self,
+        store: &S,
+        decoder: &impl EntryDecoder,
+    ) -> Result<BuiltPack, SourceError> {
+        let start = self.point.clone();
+        let mut rows = Vec::new();
+        let mut count = 0u64;
+        let mut caught_up = false;
+        loop {
+            let item = match self.pending.take() {
+                Some(item) => item,
+                None => match self.source.next(store, decoder)? {
+                    Some(item) => item,
+                    None => {
+                        caught_up = true;
+                        break;
+                    }
+                },
+            };
+            match item {
+                SourceItem::Skip { next } => self.point = next,
+                SourceItem::Row { ts, next, .. }
+                    if self.mode == Mode::IncrementalByTimestamp && ts < self.start_ts =>
+                {
+                    self.point = next;
+                }
+                SourceItem::Row { row, ts, next } => {
+                    if count > 0 && rows.len() + row.len() > self.max_pack_size {
+                        self.pending = Some(SourceItem::Row { row, ts, next });
+                        break;
+                    }
+                    rows.extend_from_slice(&row);
+                    count += 1;
+                    self.point = next;
+                    if rows.len() >= self.max_pack_size {
+                        break;
+                    }
+                }
+            }
+        }
+        let finished = self.mode == Mode::Full && caught_up && self.source.in_binlog();
+        Ok(BuiltPack {
+            start,
+            next: self.point.clone(),
+            rows,
+            count,
+            finished,
+            caught_up,
+        })
+    }
+}

@@ -1,0 +1,274 @@
+//! Streams one partition task's packs to SyncTool over `SendDataStream`, with
+//! flow control, and applies SyncTool's answers.
+//!
+//! A producer thread builds packs (file and RocksDB reads are blocking) into a
+//! bounded queue; the async side forwards them on one long-lived, ordered gRPC
+//! stream and reads the replies in order. At most `window` packs are unanswered
+//! at a time, so a slow SyncTool slows the collector down instead of failing
+//! it (OpenMLDB answers "server is overcrowded"). Per reply:
+//! - code 0: the pack is accepted; its next point becomes the task's accepted
+//!   point (reported through [`SendObserver::accepted`], which persists it),
+//!   and the committed point it carries is reported too (the work dir keeps
+//!   data back to there);
+//! - `delete_task`: the task is over for this collector (stale token, deleted
+//!   task, finished part); the stream ends with [`SendEnd::Dropped`];
+//! - any other error: every unanswered pack is discarded and the producer
+//!   rewinds to the accepted point after a pause (OpenMLDB re-reads too).
+//!
+//! When the producer has caught up it sends an empty pack every
+//! `heartbeat` as a sign of life. A transport error ends the stream with
+//! [`SendEnd::Transport`]; the caller reconnects and resumes from the
+//! accepted point.
+
+use std::collections::VecDeque;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use sync_core::point::Point;
+use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
+use sync_core::proto::datasync::{SendDataRequest, SendDataResponse};
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+use crate::packer::BuiltPack;
+
+/// Builds packs for the producer thread; rebuilt from a point on rewind.
+pub trait PackSource: Send + 'static {
+    /// The next pack (empty when caught up).
+    fn next_pack(&mut self) -> Result<BuiltPack, String>;
+    /// Restart reading at `point` (an accepted point).
+    fn rewind(&mut self, point: &Point) -> Result<(), String>;
+}
+
+/// Told about progress as replies come in.
+pub trait SendObserver: Send {
+    /// SyncTool accepted the pack ending at `next` (`committed` is its committed point, if sent).
+    fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64);
+    /// SyncTool refused a pack; the producer rewinds.
+    fn rejected(&mut self, message: &str);
+}
+
+/// How to stream.
+#[derive(Debug, Clone)]
+pub struct SendSettings {
+    pub tid: u32,
+    pub pid: u32,
+    pub token: String,
+    /// Unanswered packs at most.
+    pub window: usize,
+    /// Between heartbeats when caught up, and before re-reading after a refusal.
+    pub idle_interval: Duration,
+}
+
+/// Why a stream ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendEnd {
+    /// Mode 0: the last pack was accepted.
+    Finished,
+    /// SyncTool told this collector to drop the task.
+    Dropped { message: String },
+    /// The connection or the stream broke; resume from the accepted point.
+    Transport(String),
+    /// The producer failed (e.g. corrupt binlog); the task reports it.
+    Source(String),
+    /// The caller stopped the task.
+    Cancelled,
+}
+
+enum Control {
+    Rewind(Point),
+}
+
+struct Produced {
+    generation: u64,
+    pack: Result<BuiltPack, String>,
+}
+
+/// Streams packs from `start` until the task ends; returns why it ended.
+pub async fn stream_task(
+    client: &mut SyncToolClient<Channel>,
+    settings: &SendSettings,
+    start: Point,
+    mut source: impl PackSource,
+    observer: &mut impl SendObserver,
+    mut cancel: tokio::sync::watch::Receiver<bool>,
+) -> SendEnd {
+    let (pack_tx, mut pack_rx) = mpsc::channel::<Produced>(settings.window.max(1));
+    let (control_tx, control_rx) = std_mpsc::channel::<Control>();
+    let idle = settings.idle_interval;
+    let producer = std::thread::spawn(move || produce(&mut source, &pack_tx, &control_rx, idle));
+
+    let (request_tx, request_rx) = mpsc::channel::<SendDataRequest>(settings.window.max(1));
+    let end = match client
+        .send_data_stream(tokio_stream::wrappers::ReceiverStream::new(request_rx))
+        .await
+    {
+        Ok(response) => {
+            let mut replies = response.into_inner();
+            let mut state = StreamState {
+                accepted: start,
+                generation: 0,
+                unanswered: VecDeque::new(),
+            };
+            let mut producer_done = false;
+            loop {
+                let window_open = !producer_done && state.unanswered.len() < settings.window.max(1);
+                tokio::select! {
+                    _ = cancel.changed() => break SendEnd::Cancelled,
+                    reply = replies.message() => match reply {
+                        Ok(Some(reply)) => {
+                            if let Some(end) = state.on_reply(&reply, observer, &control_tx) {
+                                break end;
+                            }
+                            if producer_done && state.unanswered.is_empty() {
+                                break SendEnd::Source("the pack producer stopped".into());
+                            }
+                        }
+                        Ok(None) => break SendEnd::Transport("SyncTool closed the stream".into()),
+                        Err(status) => break SendEnd::Transport(status.to_string()),
+                    },
+                    produced = pack_rx.recv(), if window_open => match produced {
+                        Some(Produced { generation, .. }) if generation != state.generation => {}
+                        Some(Produced { pack: Err(err), .. }) => break SendEnd::Source(err),
+                        Some(Produced { pack: Ok(pack), .. }) => {
+                            let request = SendDataRequest {
+                                tid: Some(settings.tid),
+                                pid: Some(settings.pid),
+                                start_point: pack.start.to_proto().ok(),
+                                count: Some(pack.count),
+                                token: Some(settings.token.clone()),
+                                finished: Some(pack.finished),
+                                next_point: pack.next.to_proto().ok(),
+                                rows: Some(pack.rows),
+                            };
+                            if request.start_point.is_none() || request.next_point.is_none() {
+                                break SendEnd::Source(format!("pack points cannot be encoded: {:?} → {:?}", pack.start, pack.next));
+                            }
+                            state.unanswered.push_back(Unanswered { next: pack.next, rows: pack.count, finished: pack.finished, stale: false });
+                            if request_tx.send(request).await.is_err() {
+                                break SendEnd::Transport("the request stream closed".into());
+                            }
+                        }
+                        // The producer stops after the last (finished) pack: wait for its answer.
+                        None if state.unanswered.is_empty() => break SendEnd::Source("the pack producer stopped".into()),
+                        None => producer_done = true,
+                    },
+                }
+            }
+        }
+        Err(status) => SendEnd::Transport(status.to_string()),
+    };
+    drop(pack_rx);
+    drop(control_tx);
+    if producer.join().is_err() {
+        tracing::error!(
+            tid = settings.tid,
+            pid = settings.pid,
+            "the pack producer panicked"
+        );
+    }
+    end
+}
+
+struct Unanswered {
+    next: Point,
+    rows: u64,
+    finished: bool,
+    /// Sent after a pack that was refused: its answer is ignored.
+    stale: bool,
+}
+
+struct StreamState {
+    accepted: Point,
+    generation: u64,
+    unanswered: VecDeque<Unanswered>,
+}
+
+impl StreamState {
+    fn on_reply(
+        &mut self,
+        reply: &SendDataResponse,
+        observer: &mut impl SendObserver,
+        control: &std_mpsc::Sender<Control>,
+    ) -> Option<SendEnd> {
+        let Some(sent) = self.unanswered.pop_front() else {
+            return Some(SendEnd::Transport(
+                "SyncTool answered a pack that was not sent".into(),
+            ));
+        };
+        let message = reply.response.msg().to_string();
+        if reply.delete_task() {
+            return Some(SendEnd::Dropped { message });
+        }
+        if sent.stale {
+            return None;
+        }
+        if reply.response.code() == 0 {
+            let committed = reply
+                .committed_point
+                .as_ref()
+                .and_then(|p| Point::from_proto(p).ok());
+            self.accepted = sent.next;
+            observer.accepted(&self.accepted, committed.as_ref(), sent.rows);
+            return sent.finished.then_some(SendEnd::Finished);
+        }
+        observer.rejected(&message);
+        // Packs sent after the refused one were built on it: their answers
+        // are ignored and the producer re-reads from the accepted point.
+        for later in &mut self.unanswered {
+            later.stale = true;
+        }
+        self.generation += 1;
+        if control
+            .send(Control::Rewind(self.accepted.clone()))
+            .is_err()
+        {
+            return Some(SendEnd::Source("the pack producer stopped".into()));
+        }
+        None
+    }
+}
+
+/// The producer thread: builds packs until the queue closes; pauses when
+/// caught up (a heartbeat pack goes out each pause).
+fn produce(
+    source: &mut impl PackSource,
+    packs: &mpsc::Sender<Produced>,
+    control: &std_mpsc::Receiver<Control>,
+    idle: Duration,
+) {
+    let mut generation = 0u64;
+    loop {
+        let mut pause = false;
+        loop {
+            match control.try_recv() {
+                Ok(Control::Rewind(point)) => {
+                    generation += 1;
+                    if let Err(err) = source.rewind(&point) {
+                        let _ = packs.blocking_send(Produced {
+                            generation,
+                            pack: Err(err),
+                        });
+                        return;
+                    }
+                    pause = true;
+                }
+                Err(std_mpsc::TryRecvError::Empty) => break,
+                Err(std_mpsc::TryRecvError::Disconnected) => return,
+            }
+        }
+        if pause {
+            std::thread::sleep(idle);
+        }
+        let pack = source.next_pack();
+        let caught_up = pack.as_ref().map_or(true, |p| p.caught_up && !p.finished);
+        let failed = pack.is_err();
+        let finished = pack.as_ref().is_ok_and(|p| p.finished);
+        if packs.blocking_send(Produced { generation, pack }).is_err() || failed || finished {
+            return;
+        }
+        if caught_up {
+            std::thread::sleep(idle);
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The pack stream against an in-process SyncTool over real loopback gRPC:
+//! ordered delivery with a bounded window, heartbeats, a refusal that makes
+//! the collector re-read from the accepted point (no row lost or sent past a
+//! refusal), `delete_task`, and mode 0's finish.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use data_collector::packer::BuiltPack;
+use data_collector::sender::{PackSource, SendEnd, SendObserver, SendSettings, stream_task};
+use sync_core::point::Point;
+use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
+use sync_core::proto::datasync::sync_tool_server::{SyncTool, SyncToolServer};
+use sync_core::proto::datasync::*;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+/// What the fake SyncTool did.
+#[derive(Default)]
+struct Log {
+    accepted_rows: Vec<u8>,
+    packs_seen: usize,
+    heartbeats: usize,
+}
+
+/// Accepts a pack iff it starts at the accepted point; refuses pack number
+/// `refuse_at` once; sends `delete_task` after `drop_after` accepted packs.
+#[derive(Clone)]
+struct FakeSyncTool {
+    log: Arc<Mutex<Log>>,
+    refuse_at: Option<usize>,
+    drop_after: Option<usize>,
+}
+
+fn reply(code: i32, delete: bool, committed: Option<SyncPoint>) -> SendDataResponse {
+    SendDataResponse {
+        response: GeneralResponse {
+            code: Some(code),
+            msg: Some(if code == 0 {
+                "ok".into()
+            } else {
+                "refused".into()
+            }),
+        },
+        delete_task: Some(delete),
+        committed_point: committed,
+    }
+}
+
+#[tonic::async_trait]
+impl SyncTool for FakeSyncTool {
+    async fn create_sync_task(
+        &self,
+        _: Request<CreateSyncTaskRequest>,
+    ) -> Result<Response<GeneralResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+    async fn delete_sync_task(
+        &self,
+        _: Request<DeleteSyncTaskRequest>,
+    ) -> Result<Response<GeneralResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+    async fn task_status(
+        &self,
+        _: Request<TaskStatusRequest>,
+    ) -> Result<Response<TaskStatusResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+    async fn send_data(
+        &self,
+        _: Request<SendDataRequest>,
+    ) -> Result<Response<SendDataResponse>, Status> {
+        Err(Status::unimplemented("streams only in this test"))
+    }
+
+    type SendDataStreamStream =
+        Pin<Box<dyn Stream<Item = Result<SendDataResponse, Status>> + Send>>;
+
+    async fn send_data_stream(
+        &self,
+        request: Request<Streaming<SendDataRequest>>,
+    ) -> Result<Response<Self::SendDataStreamStream>, Status> {
+        let mut packs = request.into_inner();
+        let this = self.clone();
+        let mut accepted_point = Point::Binlog { offset: 0 }.to_proto().ok();
+        let mut accepted_packs = 0usize;
+        let output = async_stream(move |tx| async move {
+            while let Some(Ok(pack)) = packs.next().await {
+                let response = {
+                    let mut log = this.log.lock().expect("lock");
+                    log.packs_seen += 1;
+                    if pack.count() == 0 {
+                        log.heartbeats += 1;
+                    }
+                    let refuse = this.refuse_at == Some(log.packs_seen);
+                    let in_order = pack.start_point == accepted_point;
+                    if this.drop_after.is_some_and(|n| accepted_packs >= n) {
+                        reply(-1, true, None)
+                    } else if refuse || !in_order {
+                        reply(-1, false, None)
+                    } else {
+                        log.accepted_rows.extend_from_slice(pack.rows());
+                        accepted_point = pack.next_point.clone();
+                        accepted_packs += 1;
+                        reply(0, false, accepted_point.clone())
+                    }
+                };
+                if tx.send(Ok(response)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(output)))
+    }
+}
+
+/// A stream fed by a spawned task through a channel.
+fn async_stream<F, Fut>(body: F) -> impl Stream<Item = Result<SendDataResponse, Status>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<SendDataResponse, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(body(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// Rows 0..n (one byte each), two per pack; points are Binlog{i}.
+struct Rows {
+    n: u64,
+    at: u64,
+    finish: bool,
+}
+
+impl PackSource for Rows {
+    fn next_pack(&mut self) -> Result<BuiltPack, String> {
+        let start = Point::Binlog { offset: self.at };
+        let end = (self.at + 2).min(self.n);
+        let rows: Vec<u8> = (self.at..end).map(|i| i as u8).collect();
+        let count = end - self.at;
+        self.at = end;
+        let caught_up = self.at == self.n;
+        Ok(BuiltPack {
+            start,
+            next: Point::Binlog { offset: self.at },
+            rows,
+            count,
+            finished: self.finish && caught_up,
+            caught_up,
+        })
+    }
+    fn rewind(&mut self, point: &Point) -> Result<(), String> {
+        match point {
+            Point::Binlog { offset } => {
+                self.at = *offset;
+                Ok(())
+            }
+            other => Err(format!("unexpected point {other:?}")),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    accepted: Vec<Point>,
+    rejected: usize,
+}
+
+impl SendObserver for Progress {
+    fn accepted(&mut self, next: &Point, _committed: Option<&Point>, _rows: u64) {
+        self.accepted.push(next.clone());
+    }
+    fn rejected(&mut self, _message: &str) {
+        self.rejected += 1;
+    }
+}
+
+async fn serve(fake: FakeSyncTool) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(SyncToolServer::new(fake))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+async fn run(fake: FakeSyncTool, rows: Rows, window: usize) -> (SendEnd, Progress) {
+    let addr = serve(fake).await;
+    let mut client = SyncToolClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+    let settings = SendSettings {
+        tid: 1,
+        pid: 0,
+        token: "t".into(),
+        window,
+        idle_interval: Duration::from_millis(20),
+    };
+    let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let mut progress = Progress::default();
+    let end = tokio::time::timeout(
+        Duration::from_secs(20),
+        stream_task(
+            &mut client,
+            &settings,
+            Point::Binlog { offset: 0 },
+            rows,
+            &mut progress,
+            cancel,
+        ),
+    )
+    .await
+    .expect("the stream ends");
+    (end, progress)
+}
+
+fn fake(refuse_at: Option<usize>, drop_after: Option<usize>) -> (FakeSyncTool, Arc<Mutex<Log>>) {
+    let log = Arc::new(Mutex::new(Log::default()));
+    (
+        FakeSyncTool {
+            log: log.clone(),
+            refuse_at,
+            drop_after,
+        },
+        log,
+    )
+}
+
+#[tokio::test]
+async fn streams_every_row_once_in_order_and_finishes() {
+    let (fake, log) = fake(None, None);
+    let (end, progress) = run(
+        fake,
+        Rows {
+            n: 25,
+            at: 0,
+            finish: true,
+        },
+        4,
+    )
+    .await;
+    assert_eq!(end, SendEnd::Finished);
+    assert_eq!(
+        log.lock().expect("lock").accepted_rows,
+        (0..25).collect::<Vec<u8>>()
+    );
+    assert_eq!(
+        progress.accepted.last(),
+        Some(&Point::Binlog { offset: 25 })
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_rewinds_to_the_accepted_point_without_loss_or_duplicates() {
+    let (fake, log) = fake(Some(3), None);
+    let (end, progress) = run(
+        fake,
+        Rows {
+            n: 25,
+            at: 0,
+            finish: true,
+        },
+        4,
+    )
+    .await;
+    assert_eq!(end, SendEnd::Finished);
+    assert!(progress.rejected >= 1, "the refusal was seen");
+    assert_eq!(
+        log.lock().expect("lock").accepted_rows,
+        (0..25).collect::<Vec<u8>>(),
+        "each row accepted once"
+    );
+}
+
+#[tokio::test]
+async fn delete_task_ends_the_stream() {
+    let (fake, _log) = fake(None, Some(2));
+    let (end, progress) = run(
+        fake,
+        Rows {
+            n: 25,
+            at: 0,
+            finish: true,
+        },
+        1,
+    )
+    .await;
+    assert!(matches!(end, SendEnd::Dropped { .. }), "{end:?}");
+    assert_eq!(progress.accepted.len(), 2);
+}
+
+#[tokio::test]
+async fn heartbeats_keep_flowing_when_caught_up() {
+    let (fake, log) = fake(None, None);
+    let addr = serve(fake).await;
+    let mut client = SyncToolClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+    let settings = SendSettings {
+        tid: 1,
+        pid: 0,
+        token: "t".into(),
+        window: 2,
+        idle_interval: Duration::from_millis(10),
+    };
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let mut progress = Progress::default();
+    let rows = Rows {
+        n: 3,
+        at: 0,
+        finish: false,
+    };
+    let task = async {
+        stream_task(
+            &mut client,
+            &settings,
+            Point::Binlog { offset: 0 },
+            rows,
+            &mut progress,
+            cancel,
+        )
+        .await
+    };
+    let stopper = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel_tx.send(true).expect("cancel");
+    };
+    let (end, ()) = tokio::join!(task, stopper);
+    assert_eq!(end, SendEnd::Cancelled);
+    let log = log.lock().expect("lock");
+    assert_eq!(log.accepted_rows, vec![0, 1, 2]);
+    assert!(log.heartbeats >= 3, "heartbeats: {}", log.heartbeats);
+}
