@@ -7,11 +7,14 @@
 //! * `TaskStatusRequest` `{"clear_all"}`;
 //! * replies `GeneralResponse` `{"code":0,"msg":"ok"}` and
 //!   `TaskStatusResponse` `{"response":{..},"task":[..],"readableInfo":[..]}`.
+//!
+//! The mapping itself is `sync_proto::json` (prost-reflect); this module adds
+//! field-by-field checks so a wrong type gets a message naming the field.
 
 use serde_json::{Map, Value, json};
 use sync_proto::datasync::{
-    AddSyncTaskRequest, CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SyncMode,
-    SyncPoint, SyncType, Task, TaskStatusRequest, TaskStatusResponse,
+    CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SyncMode, TaskStatusRequest,
+    TaskStatusResponse,
 };
 
 /// A request body that cannot be used.
@@ -89,138 +92,80 @@ fn mode(map: &Map<String, Value>) -> Result<Option<i32>, JsonError> {
     }
 }
 
+/// The body as an object with `mode` normalised to its number, then decoded
+/// with the brpc-style mapping of `sync_proto::json`.
+fn decode<M: prost::Message + prost::Name + Default>(body: &[u8]) -> Result<M, JsonError> {
+    let mut map = object(body)?;
+    if let Some(m) = mode(&map)? {
+        map.insert("mode".into(), json!(m));
+    }
+    sync_proto::json::from_json_value(Value::Object(map))
+        .map_err(|e| JsonError::Malformed(e.to_string()))
+}
+
 /// `CreateSyncTaskRequest` from JSON.
 pub fn create_from_json(body: &[u8]) -> Result<CreateSyncTaskRequest, JsonError> {
     let map = object(body)?;
-    Ok(CreateSyncTaskRequest {
-        db: string(&map, "db")?,
-        name: string(&map, "name")?,
-        mode: mode(&map)?,
-        start_ts: unsigned(&map, "start_ts")?,
-        dest: string(&map, "dest")?,
-    })
+    // Typed checks first, for messages that name the field.
+    string(&map, "db")?;
+    string(&map, "name")?;
+    string(&map, "dest")?;
+    let start_ts = unsigned(&map, "start_ts")?;
+    let mode = mode(&map)?;
+    let mut req: CreateSyncTaskRequest = decode(body)?;
+    req.start_ts = start_ts;
+    req.mode = mode;
+    Ok(req)
 }
 
 /// `DeleteSyncTaskRequest` from JSON (also the body of the added retry call).
 pub fn delete_from_json(body: &[u8]) -> Result<DeleteSyncTaskRequest, JsonError> {
     let map = object(body)?;
-    Ok(DeleteSyncTaskRequest {
-        db: string(&map, "db")?,
-        name: string(&map, "name")?,
-    })
+    string(&map, "db")?;
+    string(&map, "name")?;
+    decode(body)
 }
 
 /// `TaskStatusRequest` from JSON (an empty body is `{}`).
 pub fn status_from_json(body: &[u8]) -> Result<TaskStatusRequest, JsonError> {
     let map = object(body)?;
-    let clear_all = match map.get("clear_all") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(other) => {
-            return Err(JsonError::Field {
-                field: "clear_all",
-                problem: format!("expected true or false, got {other}"),
-            });
-        }
-    };
-    Ok(TaskStatusRequest { clear_all })
+    if let Some(v) = map.get("clear_all")
+        && !matches!(v, Value::Bool(_) | Value::Null)
+    {
+        return Err(JsonError::Field {
+            field: "clear_all",
+            problem: format!("expected true or false, got {v}"),
+        });
+    }
+    decode(body)
+}
+
+fn encode<M: prost::Message + prost::Name>(msg: &M) -> Value {
+    sync_proto::json::to_json(msg).unwrap_or_else(
+        |e| json!({"code": -1, "msg": format!("cannot write the reply as JSON: {e}")}),
+    )
 }
 
 /// `GeneralResponse` as JSON.
 pub fn general_to_json(r: &GeneralResponse) -> Value {
-    let mut map = Map::new();
-    if let Some(code) = r.code {
-        map.insert("code".into(), json!(code));
-    }
-    if let Some(msg) = &r.msg {
-        map.insert("msg".into(), json!(msg));
-    }
-    Value::Object(map)
-}
-
-fn point_to_json(p: &SyncPoint) -> Value {
-    let mut map = Map::new();
-    let kind =
-        SyncType::try_from(p.r#type).map_or_else(|_| json!(p.r#type), |t| json!(t.as_str_name()));
-    map.insert("type".into(), kind);
-    if let Some(pk) = &p.pk {
-        map.insert("pk".into(), json!(pk));
-    }
-    if let Some(ts) = p.ts {
-        map.insert("ts".into(), json!(ts));
-    }
-    if let Some(offset) = p.offset {
-        map.insert("offset".into(), json!(offset));
-    }
-    if let Some(o) = p.snapshot_offset {
-        map.insert("snapshot_offset".into(), json!(o));
-    }
-    Value::Object(map)
-}
-
-fn progress_to_json(p: &AddSyncTaskRequest) -> Value {
-    let mut map = Map::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            map.insert(k.into(), v);
-        }
-    };
-    put("tid", p.tid.map(|v| json!(v)));
-    put("pid", p.pid.map(|v| json!(v)));
-    put(
-        "mode",
-        p.mode
-            .map(|m| SyncMode::try_from(m).map_or_else(|_| json!(m), |m| json!(m.as_str_name()))),
-    );
-    put("start_ts", p.start_ts.map(|v| json!(v)));
-    put("sync_point", p.sync_point.as_ref().map(point_to_json));
-    put(
-        "tablet_endpoint",
-        p.tablet_endpoint.as_ref().map(|v| json!(v)),
-    );
-    put("des_endpoint", p.des_endpoint.as_ref().map(|v| json!(v)));
-    put("token", p.token.as_ref().map(|v| json!(v)));
-    put("dest", p.dest.as_ref().map(|v| json!(v)));
-    Value::Object(map)
-}
-
-fn task_to_json(t: &Task) -> Value {
-    let mut map = Map::new();
-    if let Some(p) = &t.progress {
-        map.insert("progress".into(), progress_to_json(p));
-    }
-    if let Some(c) = &t.data_collector {
-        map.insert("data_collector".into(), json!(c));
-    }
-    if let Some(c) = t.count {
-        map.insert("count".into(), json!(c));
-    }
-    if let Some(s) = &t.status {
-        map.insert("status".into(), json!(s));
-    }
-    if let Some(r) = &t.failure_reason {
-        map.insert("failure_reason".into(), json!(r));
-    }
-    Value::Object(map)
+    encode(r)
 }
 
 /// `TaskStatusResponse` as JSON (`readableInfo` keeps OpenMLDB's spelling).
 pub fn status_to_json(r: &TaskStatusResponse) -> Value {
-    let mut map = Map::new();
-    if let Some(resp) = &r.response {
-        map.insert("response".into(), general_to_json(resp));
+    let mut v = encode(r);
+    // brpc writes repeated fields even when empty; the helper indexes them.
+    if let Value::Object(map) = &mut v {
+        map.entry("task").or_insert_with(|| json!([]));
+        map.entry("readableInfo").or_insert_with(|| json!([]));
     }
-    map.insert(
-        "task".into(),
-        Value::Array(r.task.iter().map(task_to_json).collect()),
-    );
-    map.insert("readableInfo".into(), json!(r.readable_info));
-    Value::Object(map)
+    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sync_proto::datasync::{AddSyncTaskRequest, SyncPoint, SyncType, Task};
 
     #[test]
     fn create_accepts_the_helpers_json() {
