@@ -372,3 +372,54 @@ async fn a_corrupt_state_file_stops_start_up_with_its_path() {
     };
     assert!(err.contains("state.pb"), "{err}");
 }
+
+#[tokio::test]
+async fn a_moved_leader_is_polled_fails_without_a_collector_and_can_be_retried() {
+    use sync_proto::common::StorageMode;
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    env.collectors.wait_for(1).await;
+
+    // The leader moves to a host without a collector.
+    let mut moved = table_info(7, "db1", "t1", 1, StorageMode::KHdd);
+    moved.table_partition[0].partition_meta[0].endpoint = "127.0.0.2:9527".into();
+    StandaloneCoordinator::put_table_info(&env.metadata_dir(), &moved).unwrap();
+    synctool::daemon::poll_once(&h).await.unwrap();
+    let report = h.status_report().await.unwrap();
+    let part = &report.tables[0].partitions[0];
+    assert_eq!(part.tablet_endpoint, "127.0.0.2:9527");
+    assert_eq!(part.status, Status::Failed, "{}", report.summary());
+    assert!(
+        part.failure_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("127.0.0.2"),
+        "{:?}",
+        part.failure_reason
+    );
+
+    // It moves back; the operator retries the failed part.
+    StandaloneCoordinator::put_table_info(
+        &env.metadata_dir(),
+        &table_info(7, "db1", "t1", 1, StorageMode::KHdd),
+    )
+    .unwrap();
+    synctool::daemon::poll_once(&h).await.unwrap();
+    let retried = h
+        .retry(DeleteSyncTaskRequest {
+            db: Some("db1".into()),
+            name: Some("t1".into()),
+        })
+        .await;
+    assert_eq!(retried.code, Some(0), "{:?}", retried.msg);
+    let assign = env.collectors.wait_for(2).await;
+    assert_eq!(assign.tablet_endpoint.as_deref(), Some(TABLET));
+    let token = assign.token.unwrap();
+    let r = h.send_data(pack(7, 0, &token, 0)).await;
+    assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
+}
