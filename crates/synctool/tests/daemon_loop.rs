@@ -423,3 +423,43 @@ async fn a_moved_leader_is_polled_fails_without_a_collector_and_can_be_retried()
     let r = h.send_data(pack(7, 0, &token, 0)).await;
     assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
 }
+
+#[tokio::test]
+async fn task_status_clear_all_deletes_every_task() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    assert_eq!(
+        h.create(create_request("db1", "t2", 0, "/data/offline/t2"))
+            .await
+            .code,
+        Some(0)
+    );
+    assert_eq!(
+        h.task_status(TaskStatusRequest::default()).await.task.len(),
+        3
+    );
+    let cleared = h
+        .task_status(TaskStatusRequest {
+            clear_all: Some(true),
+        })
+        .await;
+    assert_eq!(cleared.response.unwrap().code, Some(0));
+    assert!(cleared.task.is_empty());
+    // Deleted for good: a restart brings nothing back.
+    daemon.shutdown().await;
+    let daemon = env.start().await;
+    assert!(
+        daemon
+            .handle()
+            .status_report()
+            .await
+            .unwrap()
+            .tables
+            .is_empty()
+    );
+}
