@@ -463,3 +463,46 @@ async fn task_status_clear_all_deletes_every_task() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn the_ticker_rolls_by_age_and_the_poller_follows_leaders() {
+    use sync_proto::common::StorageMode;
+    let env = Env::new();
+    let mut options = env.options();
+    options.tick = Some(Duration::from_millis(20));
+    options.poll_period = Some(Duration::from_millis(50));
+    // Longer than the age roll, so the silent part is not reassigned first.
+    options.supervisor.timeout_ms = 120_000;
+    let daemon = synctool::daemon::Daemon::start(options, env.parts())
+        .await
+        .unwrap();
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    assert_eq!(
+        h.send_data(pack(7, 0, &token, 0)).await.response.code,
+        Some(0)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        env.store.committed_segments(DEST).is_empty(),
+        "rolled before max_age"
+    );
+    // One row, far below max_rows: only its age (60 s by the daemon's clock) rolls it.
+    env.clock.advance(61_000);
+    wait_committed(&h, 7, 0, 1).await;
+    assert_eq!(committed_text(&env.store, DEST), "row0;");
+
+    let mut moved = table_info(7, "db1", "t1", 1, StorageMode::KHdd);
+    moved.table_partition[0].partition_meta[0].endpoint = "127.0.0.1:9528".into();
+    StandaloneCoordinator::put_table_info(&env.metadata_dir(), &moved).unwrap();
+    // Same host, so the part is reassigned to the collector there with a new token.
+    let assign = env.collectors.wait_for(2).await;
+    assert_eq!(assign.tablet_endpoint.as_deref(), Some("127.0.0.1:9528"));
+    assert_ne!(assign.token.as_deref(), Some(token.as_str()));
+    let resume = Point::from_proto(assign.sync_point.as_ref().unwrap()).unwrap();
+    assert_eq!(resume, Point::Binlog { offset: 1 });
+}
