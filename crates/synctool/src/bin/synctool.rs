@@ -110,7 +110,7 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
         cluster: cluster(&config).await?,
     };
     let listener = server::bind(&config.listen_address()).await?;
-    let daemon = Daemon::start(DaemonOptions::from_config(&config, seed), parts).await?;
+    let mut daemon = Daemon::start(DaemonOptions::from_config(&config, seed), parts).await?;
     info!(
         listen = %config.listen_address(),
         advertised = %config.advertised_endpoint,
@@ -121,7 +121,11 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         info!("stopping");
     };
-    server::serve(listener, daemon.handle(), shutdown).await?;
+    let serving = server::serve(listener, daemon.handle(), shutdown);
+    tokio::select! {
+        served = serving => served?,
+        why = daemon.failed() => anyhow::bail!("{why}"),
+    }
     daemon.shutdown().await;
     Ok(())
 }

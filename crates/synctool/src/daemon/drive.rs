@@ -94,6 +94,8 @@ impl DriveLoop {
                     let now = self.clock.now_ms();
                     let actions = self.sup.handle(now, input);
                     self.execute(actions, reply).await;
+                    let sup = &self.sup;
+                    self.workers.retain_tables(|tid| sup.table(tid).is_some());
                 }
                 Command::Status(tx) => {
                     let _ = tx.send(self.sup.status(self.clock.now_ms()));
@@ -155,7 +157,6 @@ impl DriveLoop {
                     table,
                 } => {
                     info!(tid, task_id, "sync task of {db}.{table} completed");
-                    self.workers.forget_table(tid);
                 }
             }
         }

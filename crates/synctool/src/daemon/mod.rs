@@ -155,6 +155,18 @@ impl Daemon {
         self.handle.clone()
     }
 
+    /// Waits until a background task (the drive loop, the ticker, the poller)
+    /// ends, which only happens on a bug; returns why, so the binary exits
+    /// instead of serving without a supervisor.
+    pub async fn failed(&mut self) -> String {
+        match self.tasks.join_next().await {
+            Some(Ok(())) => "a SyncTool background task stopped unexpectedly".into(),
+            Some(Err(e)) if e.is_panic() => format!("a SyncTool background task panicked: {e}"),
+            Some(Err(e)) => format!("a SyncTool background task ended: {e}"),
+            None => "SyncTool has no background tasks".into(),
+        }
+    }
+
     /// Stops everything and waits until the tasks are gone.
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;

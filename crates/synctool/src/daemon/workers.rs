@@ -51,9 +51,9 @@ impl Workers {
         self.push(c.tid, c.pid, Job::Clear(c));
     }
 
-    /// Lets the workers of a removed table end (after their queued jobs).
-    pub fn forget_table(&mut self, tid: u32) {
-        self.queues.retain(|(t, _), _| *t != tid);
+    /// Lets the workers of tables without a task end (after their queued jobs).
+    pub fn retain_tables(&mut self, keep: impl Fn(u32) -> bool) {
+        self.queues.retain(|(tid, _), _| keep(*tid));
     }
 
     fn push(&mut self, tid: u32, pid: u32, job: Job) {
