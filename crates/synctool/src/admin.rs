@@ -152,14 +152,10 @@ pub fn general_to_json(r: &GeneralResponse) -> Value {
 }
 
 /// `TaskStatusResponse` as JSON (`readableInfo` keeps OpenMLDB's spelling).
+/// Empty repeated fields are left out, as brpc does: OpenMLDB's helper prints
+/// `no task` when `readableInfo` is absent.
 pub fn status_to_json(r: &TaskStatusResponse) -> Value {
-    let mut v = encode(r);
-    // brpc writes repeated fields even when empty; the helper indexes them.
-    if let Value::Object(map) = &mut v {
-        map.entry("task").or_insert_with(|| json!([]));
-        map.entry("readableInfo").or_insert_with(|| json!([]));
-    }
-    v
+    encode(r)
 }
 
 #[cfg(test)]

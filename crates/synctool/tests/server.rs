@@ -260,6 +260,15 @@ async fn http_json_admin_as_openmldb_helper_uses_it() {
             .unwrap()
             .contains("no sync task")
     );
+    // No task: brpc leaves the empty repeated fields out (the helper prints `no task`).
+    let (_, body) = http(addr, "GET", &format!("{base}/TaskStatus"), "{}").await;
+    let v = json(&body);
+    assert_eq!(v["response"]["code"], 0);
+    assert!(
+        v.get("readableInfo").is_none() && v.get("task").is_none(),
+        "{body}"
+    );
+
     running.stop().await;
 }
 

@@ -241,12 +241,8 @@ impl SyncToolHandle {
                     .tables
                     .iter()
                     .flat_map(|t| t.partitions.iter())
-                    .map(|p| {
-                        format!(
-                            "lastUpdateTime={};progressPath={path};acceptedPoint={}",
-                            p.last_heard_ms, p.accepted
-                        )
-                    })
+                    // Exactly OpenMLDB's two keys: its helper splits on `;` and `=`.
+                    .map(|p| format!("lastUpdateTime={};progressPath={path}", p.last_heard_ms))
                     .collect();
                 resp
             }
