@@ -195,7 +195,9 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
                 s(p, "committed"),
                 s(p, "accepted"),
                 s(p, "rows"),
-                s(p, "last_heard_ms"),
+                p.get("last_heard_ms")
+                    .and_then(Value::as_u64)
+                    .map_or_else(String::new, utc),
                 s(t, "dest"),
             );
             let reason = s(p, "failure_reason");
@@ -207,6 +209,28 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
     }
     write!(out, "{}", s(&value, "summary"))?;
     Ok(())
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+pub fn utc(ms: u64) -> String {
+    let (secs, millis) = (ms / 1000, ms % 1000);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 /// `collectors`: the live DataCollectors, one per line.
@@ -296,6 +320,13 @@ pub fn tool_status(conf: &Path, out: &mut dyn Write) -> Result<(), HelperError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_print_in_utc() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 
     #[test]
     fn table_names_split_on_the_dot() {
