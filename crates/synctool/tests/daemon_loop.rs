@@ -506,3 +506,101 @@ async fn the_ticker_rolls_by_age_and_the_poller_follows_leaders() {
     let resume = Point::from_proto(assign.sync_point.as_ref().unwrap()).unwrap();
     assert_eq!(resume, Point::Binlog { offset: 1 });
 }
+
+#[tokio::test]
+async fn mode_0_finishes_commits_everything_and_removes_the_task() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 0, DEST)).await.code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..4 {
+        let mut p = pack(7, 0, &token, i);
+        p.finished = Some(i == 3);
+        let r = h.send_data(p).await;
+        assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
+    }
+    // Rows 0..2 roll by count; row 3 is sealed by the finish.
+    for _ in 0..500 {
+        if h.status_report().await.unwrap().tables.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(h.status_report().await.unwrap().tables.is_empty());
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;row3;");
+    // The collector's next pack learns that the task is gone.
+    let r = h.send_data(pack(7, 0, &token, 4)).await;
+    assert_eq!(r.delete_task, Some(true));
+    // And it stays gone after a restart.
+    daemon.shutdown().await;
+    let daemon = env.start().await;
+    assert!(
+        daemon
+            .handle()
+            .status_report()
+            .await
+            .unwrap()
+            .tables
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let old = env.collectors.wait_for(1).await.token.unwrap();
+    env.store.fail_next_commits(100);
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &old, i)).await.response.code,
+            Some(0)
+        );
+    }
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.store.staged_count(DEST), 1);
+    daemon.shutdown().await;
+
+    env.store.fail_next_commits(0);
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    let assign = env.collectors.wait_for(2).await;
+    assert_eq!(
+        Point::from_proto(assign.sync_point.as_ref().unwrap()).unwrap(),
+        Point::start()
+    );
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        env.store.staged_count(DEST),
+        0,
+        "recovery clears the leftover staging"
+    );
+    let token = assign.token.unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+}
