@@ -5,6 +5,8 @@
 pub mod flags;
 pub mod packer;
 pub mod sender;
+pub mod snapshot;
 pub mod source;
+pub mod tablet_client;
 pub mod tailer;
 pub mod workdir;
