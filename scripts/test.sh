@@ -12,6 +12,8 @@ source scripts/lib/services.sh
 source scripts/lib/zookeeper.sh
 
 ensure_rust_components
+# System RocksDB (linked, see .cargo/config.toml) and libclang for its bindings.
+ensure_debian_packages librocksdb-dev libclang-dev
 services_begin
 
 if [ "${SKIP_LINT:-0}" != 1 ]; then

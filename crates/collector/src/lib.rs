@@ -4,9 +4,11 @@
 
 pub mod flags;
 pub mod packer;
+pub mod prepare;
 pub mod sender;
 pub mod snapshot;
 pub mod source;
+pub mod table_read;
 pub mod tablet_client;
 pub mod tailer;
 pub mod workdir;

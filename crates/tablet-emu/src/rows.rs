@@ -118,7 +118,7 @@ impl RowGenerator {
                         Value::string(format!("k{k:04}"))
                     }
                 }
-                ColumnType::Bool => Value::Bool(k % 2 == 0),
+                ColumnType::Bool => Value::Bool(k.is_multiple_of(2)),
                 ColumnType::SmallInt => Value::SmallInt((k % 30000) as i16),
                 ColumnType::Int => Value::Int(k as i32),
                 ColumnType::BigInt => Value::BigInt(k as i64),
@@ -132,7 +132,7 @@ impl RowGenerator {
                 ColumnType::Double => Value::Double(k as f64),
             };
         }
-        if h % 13 == 0 {
+        if h.is_multiple_of(13) {
             return Value::Null;
         }
         let r = h >> 8;
