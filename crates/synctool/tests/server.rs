@@ -233,6 +233,16 @@ async fn http_json_admin_as_openmldb_helper_uses_it() {
     let (code, body) = http(addr, "GET", "/status", "").await;
     assert_eq!(code, 200);
     assert!(body.contains("<html") && body.contains("db1.t2"), "{body}");
+    let (code, body) = http(addr, "GET", "/metrics", "").await;
+    assert_eq!(code, 200);
+    assert!(
+        body.contains(r#"synctool_rows_committed{tid="9",pid="1",db="db1",table="t2"} 0"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"status="INIT"} 1"#) && body.contains("synctool_table_tasks 1"),
+        "{body}"
+    );
     let (code, body) = http(addr, "GET", "/collectors", "").await;
     assert_eq!(
         (code, json(&body)["collectors"][0].as_str()),
