@@ -604,3 +604,53 @@ async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
     wait_committed(&h, 7, 0, 3).await;
     assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
 }
+
+#[tokio::test]
+async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    env.store.fail_next_commits(100);
+    for i in 3..6 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.store.staged_count(DEST), 1);
+    let r = h
+        .delete(DeleteSyncTaskRequest {
+            db: Some("db1".into()),
+            name: Some("t1".into()),
+        })
+        .await;
+    assert_eq!(r.code, Some(0));
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.store.staged_count(DEST), 0);
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+    let r = h.send_data(pack(7, 0, &token, 6)).await;
+    assert_eq!(r.delete_task, Some(true));
+}
