@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use synctool::dump::{DumpOptions, dump_binlog_path, dump_hex_row};
+use synctool::helper::{self, DEFAULT_SERVER};
 use synctool::schema_file::load_schema;
 
 #[derive(Parser)]
@@ -25,6 +26,64 @@ enum Command {
     /// Print binlog records (a NNNNNNNN.log file or a binlog directory) or one
     /// hex-encoded row as JSON lines.
     Dump(DumpArgs),
+    /// Create the sync task of a table.
+    Create(CreateArgs),
+    /// Delete the sync task of a table (data already written stays).
+    Delete(TableArgs),
+    /// Retry the FAILED partitions of a table's task.
+    Retry(TableArgs),
+    /// Per-partition status, then the table scope (FAILED parts and reasons).
+    Status(ServerArgs),
+    /// The live DataCollectors.
+    Collectors(ServerArgs),
+    /// The config and the persisted task state (run on the SyncTool host).
+    #[command(name = "tool-status")]
+    ToolStatus(ToolStatusArgs),
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// SyncTool address.
+    #[arg(short = 's', long = "server", default_value = DEFAULT_SERVER)]
+    server: String,
+}
+
+#[derive(Args)]
+struct TableArgs {
+    /// The table, as db.table.
+    #[arg(short = 't')]
+    table: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// The table, as db.table.
+    #[arg(short = 't')]
+    table: String,
+    /// 0 FULL, 1 INCREMENTAL_BY_TIMESTAMP, 2 FULL_AND_CONTINUOUS.
+    #[arg(short = 'm', long = "mode", allow_negative_numbers = true)]
+    mode: i64,
+    /// Start timestamp (ms), mode 1 only; written `-ts` as in OpenMLDB.
+    #[arg(long = "ts")]
+    ts: Option<u64>,
+    /// Destination path (under one of the SyncTool's allowed roots).
+    #[arg(short = 'd', long = "dest")]
+    dest: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Args)]
+struct ToolStatusArgs {
+    /// The SyncTool's properties file.
+    #[arg(
+        short = 'f',
+        long = "synctool_conf",
+        default_value = "conf/synctool.properties"
+    )]
+    conf: PathBuf,
 }
 
 #[derive(Args)]
@@ -48,10 +107,28 @@ struct DumpArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // OpenMLDB's helper spells the start timestamp `-ts`; clap wants `--ts`.
+    let args = std::env::args_os().map(|a| if a == "-ts" { "--ts".into() } else { a });
+    let cli = Cli::parse_from(args);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     let result = match cli.command {
         Command::Dump(args) => run_dump(args),
+        Command::Create(a) => {
+            helper::create(&a.server.server, &a.table, a.mode, a.ts, &a.dest, &mut out)
+                .map_err(Into::into)
+        }
+        Command::Delete(a) => {
+            helper::delete(&a.server.server, &a.table, &mut out).map_err(Into::into)
+        }
+        Command::Retry(a) => {
+            helper::retry(&a.server.server, &a.table, &mut out).map_err(Into::into)
+        }
+        Command::Status(a) => helper::status(&a.server, &mut out).map_err(Into::into),
+        Command::Collectors(a) => helper::collectors(&a.server, &mut out).map_err(Into::into),
+        Command::ToolStatus(a) => helper::tool_status(&a.conf, &mut out).map_err(Into::into),
     };
+    let _ = out.flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

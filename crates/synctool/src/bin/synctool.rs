@@ -1,0 +1,131 @@
+//! `synctool`: the SyncTool daemon. `synctool -f conf/synctool.properties`
+//! (OpenMLDB's start script passes the properties file the same way).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::Parser;
+use sync_infra::coordinator::standalone::StandaloneCoordinator;
+use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
+use sync_infra::store::FsStore;
+use synctool::config::SyncToolConfig;
+use synctool::daemon::clock::SystemClock;
+use synctool::daemon::cluster::{ClusterView, CoordinatorView};
+use synctool::daemon::collector_client::GrpcCollectorClient;
+use synctool::daemon::segment_store::SegmentStore;
+use synctool::daemon::{Daemon, DaemonOptions, DaemonParts, server};
+use tracing::{error, info};
+
+#[derive(Parser)]
+#[command(
+    name = "synctool",
+    version,
+    about = "OpenMLDB online→offline SyncTool daemon"
+)]
+struct Cli {
+    /// The properties file.
+    #[arg(
+        short = 'f',
+        long = "config",
+        default_value = "conf/synctool.properties"
+    )]
+    config: PathBuf,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = match SyncToolConfig::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads)
+        .enable_all()
+        .build();
+    let result = runtime
+        .context("cannot start the tokio runtime")
+        .and_then(|rt| rt.block_on(run(config)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn cluster(config: &SyncToolConfig) -> anyhow::Result<Arc<dyn ClusterView>> {
+    if config.zk_cluster.is_empty() {
+        let dir = config
+            .standalone_metadata_dir
+            .clone()
+            .context("standalone mode needs standalone.metadata_dir")?;
+        info!(collectors = ?config.standalone_collectors, metadata = %dir.display(), "standalone mode (no ZooKeeper)");
+        let c = StandaloneCoordinator::new(config.standalone_collectors.clone(), dir);
+        return Ok(Arc::new(CoordinatorView(Arc::new(c))));
+    }
+    let zk = ZkCoordinator::connect(ZkConfig {
+        cluster: config.zk_cluster.clone(),
+        root_path: config.zk_root_path.clone(),
+        session_timeout: std::time::Duration::from_secs(10),
+        cert: config.zk_cert.clone(),
+    })
+    .await?;
+    Ok(Arc::new(CoordinatorView(Arc::new(zk))))
+}
+
+/// The offline store. The `sync-sinks` adapter is wired here once that crate
+/// provides its `Sink`; until then the daemon refuses to start rather than
+/// accept data it could not write.
+fn segment_store(_config: &SyncToolConfig) -> anyhow::Result<Arc<dyn SegmentStore>> {
+    anyhow::bail!(
+        "this build has no offline sink: the sync-sinks adapter (SegmentStore over sync_sinks::Sink) is not wired yet"
+    )
+}
+
+async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id());
+    let parts = DaemonParts {
+        clock: Arc::new(SystemClock),
+        local: Arc::new(FsStore),
+        store: segment_store(&config)?,
+        collectors: Arc::new(GrpcCollectorClient::new(config.request_timeout)),
+        cluster: cluster(&config).await?,
+    };
+    let listener = server::bind(&config.listen_address()).await?;
+    let mut daemon = Daemon::start(DaemonOptions::from_config(&config, seed), parts).await?;
+    info!(
+        listen = %config.listen_address(),
+        advertised = %config.advertised_endpoint,
+        progress = %config.progress_path.display(),
+        "SyncTool serving"
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        info!("stopping");
+    };
+    let serving = server::serve(listener, daemon.handle(), shutdown);
+    tokio::select! {
+        served = serving => served?,
+        why = daemon.failed() => anyhow::bail!("{why}"),
+    }
+    daemon.shutdown().await;
+    Ok(())
+}

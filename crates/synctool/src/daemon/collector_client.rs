@@ -1,0 +1,97 @@
+//! Outbound calls to DataCollectors: `DataCollector.AddSyncTask`, behind a
+//! small trait so tests can use a fake. [`GrpcCollectorClient`] is the tonic
+//! client: one lazily connected channel per collector, each call bounded by
+//! `request.timeout`, never retried here (the supervisor decides retries).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sync_proto::datasync::AddSyncTaskRequest;
+use sync_proto::datasync::data_collector_client::DataCollectorClient;
+use tonic::transport::{Channel, Endpoint};
+
+use super::segment_store::BoxFuture;
+
+/// Calls collectors.
+pub trait CollectorClient: Send + Sync + 'static {
+    /// `AddSyncTask` on `collector` (`ip:port`); `Err` holds a message naming
+    /// the collector and the cause.
+    fn add_sync_task(
+        &self,
+        collector: String,
+        request: AddSyncTaskRequest,
+    ) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// The tonic client.
+#[derive(Debug)]
+pub struct GrpcCollectorClient {
+    timeout: Duration,
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl GrpcCollectorClient {
+    /// A client whose calls time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            channels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn channel(&self, collector: &str) -> Result<Channel, String> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = channels.get(collector) {
+            return Ok(c.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{collector}"))
+            .map_err(|e| format!("collector endpoint `{collector}` is invalid: {e}"))?
+            .connect_timeout(self.timeout)
+            .timeout(self.timeout)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true);
+        let channel = endpoint.connect_lazy();
+        channels.insert(collector.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+impl CollectorClient for GrpcCollectorClient {
+    fn add_sync_task(
+        &self,
+        collector: String,
+        request: AddSyncTaskRequest,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let channel = self.channel(&collector)?;
+            let mut client = DataCollectorClient::new(channel);
+            let call = client.add_sync_task(request);
+            let reply = match tokio::time::timeout(self.timeout, call).await {
+                Err(_) => {
+                    return Err(format!(
+                        "AddSyncTask to collector {collector} timed out after {:?}",
+                        self.timeout
+                    ));
+                }
+                Ok(Err(status)) => {
+                    return Err(format!(
+                        "AddSyncTask to collector {collector} failed: {} ({:?})",
+                        status.message(),
+                        status.code()
+                    ));
+                }
+                Ok(Ok(reply)) => reply.into_inner(),
+            };
+            match reply.code {
+                Some(0) => Ok(()),
+                code => Err(format!(
+                    "collector {collector} refused the task (code {}): {}",
+                    code.unwrap_or(-1),
+                    reply.msg.unwrap_or_default()
+                )),
+            }
+        })
+    }
+}

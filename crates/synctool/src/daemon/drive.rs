@@ -1,0 +1,198 @@
+//! The drive loop: the one task that owns the [`Supervisor`].
+//!
+//! Everything else (gRPC and HTTP handlers, pack streams, sink workers,
+//! assignment calls, the ticker, the coordinator poller) sends a [`Command`]
+//! over one mpsc channel. For each input the loop reads the clock once, calls
+//! [`Supervisor::handle`] and executes the actions **in order**:
+//!
+//! * `Persist` is written with `write_atomic` (temp + fsync + rename) and
+//!   awaited before any later action, so a reply never overtakes the state it
+//!   depends on; if the write fails, the replies of that step become errors
+//!   (a collector then resends the pack, which the core acknowledges as a
+//!   duplicate);
+//! * `Assign` becomes a spawned `AddSyncTask` call whose result comes back as
+//!   [`Input::AssignResult`];
+//! * `Stage` / `Commit` / `ClearStaging` go to the partition's ordered sink
+//!   worker ([`super::workers`]);
+//! * the reply actions (`CreateReply`, `DeleteReply`, `RetryReply`,
+//!   `PackReply`) answer the command's oneshot.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sync_core::task::{Action, Assignment, Input, StatusReport, Supervisor};
+use sync_infra::store::LocalStore;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use super::clock::Clock;
+use super::collector_client::CollectorClient;
+use super::segment_store::SegmentStore;
+use super::workers::Workers;
+
+/// What a waiting caller gets: the reply action, or why there is none.
+pub type Reply = Result<Action, String>;
+
+/// A message for the drive loop (most are inputs; the size difference is fine
+/// for a channel of short-lived messages).
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Feed an input; the reply action (if any) goes to `reply`.
+    Input {
+        /// The input.
+        input: Input,
+        /// Where the reply action goes.
+        reply: Option<oneshot::Sender<Reply>>,
+    },
+    /// The status report now.
+    Status(oneshot::Sender<StatusReport>),
+    /// The table ids with a task.
+    Tids(oneshot::Sender<Vec<u32>>),
+}
+
+/// The loop's state.
+pub struct DriveLoop {
+    pub(crate) sup: Supervisor,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) local: Arc<dyn LocalStore>,
+    pub(crate) state_path: PathBuf,
+    pub(crate) collectors: Arc<dyn CollectorClient>,
+    pub(crate) workers: Workers,
+    pub(crate) commands: mpsc::WeakSender<Command>,
+}
+
+impl DriveLoop {
+    /// A loop around `sup`; `commands` is the loop's own channel (weak, so
+    /// the loop ends when every handle is gone).
+    pub fn new(
+        sup: Supervisor,
+        clock: Arc<dyn Clock>,
+        local: Arc<dyn LocalStore>,
+        state_path: PathBuf,
+        collectors: Arc<dyn CollectorClient>,
+        store: Arc<dyn SegmentStore>,
+        commands: mpsc::WeakSender<Command>,
+    ) -> Self {
+        Self {
+            sup,
+            clock,
+            local,
+            state_path,
+            collectors,
+            workers: Workers::new(store, commands.clone()),
+            commands,
+        }
+    }
+
+    /// Executes the start-up actions (recovery), then serves commands until
+    /// every sender is gone.
+    pub async fn run(mut self, initial: Vec<Action>, mut rx: mpsc::Receiver<Command>) {
+        self.execute(initial, None).await;
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Command::Input { input, reply } => {
+                    let now = self.clock.now_ms();
+                    let actions = self.sup.handle(now, input);
+                    self.execute(actions, reply).await;
+                    let sup = &self.sup;
+                    self.workers.retain_tables(|tid| sup.table(tid).is_some());
+                }
+                Command::Status(tx) => {
+                    let _ = tx.send(self.sup.status(self.clock.now_ms()));
+                }
+                Command::Tids(tx) => {
+                    let _ = tx.send(self.sup.tables().keys().copied().collect());
+                }
+            }
+        }
+        debug!("drive loop stopped: no more senders");
+    }
+
+    async fn execute(&mut self, actions: Vec<Action>, mut reply: Option<oneshot::Sender<Reply>>) {
+        let mut persist_error: Option<String> = None;
+        for action in actions {
+            match action {
+                Action::Persist(state) => {
+                    if let Err(e) = self.persist(state.to_bytes()).await {
+                        error!(path = %self.state_path.display(), "cannot persist the task state: {e}");
+                        persist_error = Some(e);
+                    }
+                }
+                Action::CreateReply(_)
+                | Action::DeleteReply(_)
+                | Action::RetryReply(_)
+                | Action::PackReply(_) => match reply.take() {
+                    Some(tx) => {
+                        let answer = match &persist_error {
+                            Some(e) => Err(format!("cannot persist the task state: {e}")),
+                            None => Ok(action),
+                        };
+                        let _ = tx.send(answer);
+                    }
+                    None => debug!(?action, "reply with no one waiting"),
+                },
+                Action::Assign(a) => self.assign(a),
+                Action::Stage(s) => self.workers.stage(s),
+                Action::Commit(c) => self.workers.commit(c),
+                Action::ClearStaging {
+                    tid,
+                    pid,
+                    task_id,
+                    dest,
+                    from_seq,
+                } => self.workers.clear(super::segment_store::ClearStaging {
+                    dest,
+                    tid,
+                    pid,
+                    task_id,
+                    from_seq,
+                }),
+                Action::PartFailed { tid, pid, reason } => {
+                    warn!(tid, pid, "partition task FAILED: {reason}");
+                }
+                Action::TableCompleted {
+                    tid,
+                    task_id,
+                    db,
+                    table,
+                } => {
+                    info!(tid, task_id, "sync task of {db}.{table} completed");
+                }
+            }
+        }
+    }
+
+    async fn persist(&self, bytes: Vec<u8>) -> Result<(), String> {
+        let local = Arc::clone(&self.local);
+        let path = self.state_path.clone();
+        match tokio::task::spawn_blocking(move || local.write_atomic(&path, &bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(format!("persist task failed: {e}")),
+        }
+    }
+
+    fn assign(&self, a: Assignment) {
+        let client = Arc::clone(&self.collectors);
+        let commands = self.commands.clone();
+        info!(tid = a.tid, pid = a.pid, collector = %a.collector, point = %a.point, "assigning");
+        tokio::spawn(async move {
+            let result = match a.to_proto() {
+                Ok(request) => client.add_sync_task(a.collector.clone(), request).await,
+                Err(e) => Err(format!("cannot encode the assignment's point: {e}")),
+            };
+            if let Err(e) = &result {
+                warn!(tid = a.tid, pid = a.pid, "assignment failed: {e}");
+            }
+            let input = Input::AssignResult {
+                tid: a.tid,
+                pid: a.pid,
+                token: a.token,
+                result,
+            };
+            if let Some(tx) = commands.upgrade() {
+                let _ = tx.send(Command::Input { input, reply: None }).await;
+            }
+        });
+    }
+}

@@ -1,0 +1,291 @@
+//! [`SyncToolHandle`]: the daemon's request API, shared by the gRPC service,
+//! the HTTP+JSON admin and tests. It checks requests that need the cluster
+//! (table lookup, storage mode, leaders) or the configuration (destination
+//! roots) itself, then hands an [`Input`] to the drive loop and waits for the
+//! reply action.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sync_core::task::{Action, Input, Mode, Pack, StatusReport, TableTaskSpec};
+use sync_proto::datasync::{
+    CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SendDataRequest,
+    SendDataResponse, TaskStatusRequest, TaskStatusResponse,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use super::cluster::{ClusterView, syncable_leaders};
+use super::drive::{Command, Reply};
+use crate::dest::check_dest;
+
+/// The message when the drive loop is gone.
+const STOPPED: &str = "SyncTool is shutting down";
+
+/// A cheap, cloneable handle to a running daemon.
+#[derive(Clone)]
+pub struct SyncToolHandle {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) cluster: Arc<dyn ClusterView>,
+    pub(crate) allowed_dest_roots: Arc<Vec<String>>,
+    pub(crate) state_path: PathBuf,
+}
+
+/// A pack reply that may still be on its way (for ordered streams).
+pub enum PendingPack {
+    /// Answered without the drive loop (the request did not parse).
+    Ready(SendDataResponse),
+    /// The drive loop will answer.
+    Waiting(oneshot::Receiver<Reply>),
+}
+
+impl PendingPack {
+    /// Waits for the reply.
+    pub async fn resolve(self) -> SendDataResponse {
+        match self {
+            PendingPack::Ready(r) => r,
+            PendingPack::Waiting(rx) => match rx.await {
+                Ok(Ok(Action::PackReply(r))) => r.to_proto(),
+                Ok(Ok(other)) => pack_error(format!("internal error: unexpected reply {other:?}")),
+                Ok(Err(msg)) => pack_error(msg),
+                Err(_) => pack_error(STOPPED.into()),
+            },
+        }
+    }
+}
+
+fn pack_error(msg: String) -> SendDataResponse {
+    SendDataResponse {
+        response: error(msg),
+        delete_task: Some(false),
+        committed_point: None,
+    }
+}
+
+/// `{code: 0, msg: "ok"}`.
+pub fn ok() -> GeneralResponse {
+    GeneralResponse {
+        code: Some(0),
+        msg: Some("ok".into()),
+    }
+}
+
+/// `{code: -1, msg}`.
+pub fn error(msg: impl Into<String>) -> GeneralResponse {
+    GeneralResponse {
+        code: Some(-1),
+        msg: Some(msg.into()),
+    }
+}
+
+impl SyncToolHandle {
+    async fn call(&self, input: Input) -> Reply {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Input {
+                input,
+                reply: Some(tx),
+            })
+            .await
+            .map_err(|_| STOPPED.to_string())?;
+        rx.await.map_err(|_| STOPPED.to_string())?
+    }
+
+    /// Feeds an input that has no reply (ticks, metadata, collectors).
+    pub async fn feed(&self, input: Input) -> Result<(), String> {
+        self.commands
+            .send(Command::Input { input, reply: None })
+            .await
+            .map_err(|_| STOPPED.to_string())
+    }
+
+    /// Time passes (timeouts, rolls by age).
+    pub async fn tick(&self) -> Result<(), String> {
+        self.feed(Input::Tick).await
+    }
+
+    /// `CreateSyncTask`.
+    pub async fn create(&self, req: CreateSyncTaskRequest) -> GeneralResponse {
+        match self.try_create(req).await {
+            Ok(task_id) => {
+                info!(task_id, "sync task created");
+                ok()
+            }
+            Err(msg) => error(msg),
+        }
+    }
+
+    async fn try_create(&self, req: CreateSyncTaskRequest) -> Result<u64, String> {
+        let db = req.db.unwrap_or_default();
+        let name = req.name.unwrap_or_default();
+        if db.is_empty() || name.is_empty() {
+            return Err("db and name are required (the table as db.table)".into());
+        }
+        let mode_number = req.mode.ok_or(
+            "mode is required: 0 (kFull), 1 (kIncrementalByTimestamp) or 2 (kFullAndContinuous)",
+        )?;
+        let mode = Mode::from_i32(mode_number).map_err(|_| {
+            format!("mode {mode_number} is not a sync mode: use 0 (kFull), 1 (kIncrementalByTimestamp) or 2 (kFullAndContinuous)")
+        })?;
+        let start_ts = match mode {
+            Mode::IncrementalByTimestamp => Some(
+                req.start_ts
+                    .ok_or("mode 1 (kIncrementalByTimestamp) needs start_ts")?,
+            ),
+            _ => None,
+        };
+        let dest = req.dest.unwrap_or_default().trim().to_string();
+        check_dest(&dest, &self.allowed_dest_roots).map_err(|e| e.to_string())?;
+        let info = self
+            .cluster
+            .find_table(&db, &name)
+            .await
+            .map_err(|e| format!("cannot read the metadata of {db}.{name}: {e}"))?
+            .ok_or_else(|| format!("table {db}.{name} does not exist"))?;
+        let partitions = syncable_leaders(&info).map_err(|e| e.to_string())?;
+        // Assign against the collectors alive now, not the last poll.
+        let live = self
+            .cluster
+            .live_collectors()
+            .await
+            .map_err(|e| format!("cannot list the live data collectors: {e}"))?;
+        self.feed(Input::Collectors { live }).await?;
+        let spec = TableTaskSpec {
+            db,
+            table: name,
+            tid: info.tid(),
+            mode,
+            start_ts,
+            dest,
+        };
+        match self.call(Input::Create { spec, partitions }).await? {
+            Action::CreateReply(r) => r.map_err(|e| e.to_string()),
+            other => Err(format!("internal error: unexpected reply {other:?}")),
+        }
+    }
+
+    /// `DeleteSyncTask`.
+    pub async fn delete(&self, req: DeleteSyncTaskRequest) -> GeneralResponse {
+        let (db, table) = (req.db.unwrap_or_default(), req.name.unwrap_or_default());
+        if db.is_empty() || table.is_empty() {
+            return error("db and name are required (the table as db.table)");
+        }
+        match self.call(Input::Delete { db, table }).await {
+            Ok(Action::DeleteReply(Ok(()))) => ok(),
+            Ok(Action::DeleteReply(Err(e))) => error(e.to_string()),
+            Ok(other) => error(format!("internal error: unexpected reply {other:?}")),
+            Err(msg) => error(msg),
+        }
+    }
+
+    /// Retries the FAILED parts of a table (added; `RetrySyncTask`).
+    pub async fn retry(&self, req: DeleteSyncTaskRequest) -> GeneralResponse {
+        let (db, table) = (req.db.unwrap_or_default(), req.name.unwrap_or_default());
+        if db.is_empty() || table.is_empty() {
+            return error("db and name are required (the table as db.table)");
+        }
+        match self.call(Input::RetryFailed { db, table }).await {
+            Ok(Action::RetryReply(Ok(n))) => GeneralResponse {
+                code: Some(0),
+                msg: Some(format!("ok: {n} failed part(s) retried")),
+            },
+            Ok(Action::RetryReply(Err(e))) => error(e.to_string()),
+            Ok(other) => error(format!("internal error: unexpected reply {other:?}")),
+            Err(msg) => error(msg),
+        }
+    }
+
+    /// The status report.
+    pub async fn status_report(&self) -> Result<StatusReport, String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Status(tx))
+            .await
+            .map_err(|_| STOPPED.to_string())?;
+        rx.await.map_err(|_| STOPPED.to_string())
+    }
+
+    /// Table ids with a task.
+    pub async fn tids(&self) -> Result<Vec<u32>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Tids(tx))
+            .await
+            .map_err(|_| STOPPED.to_string())?;
+        rx.await.map_err(|_| STOPPED.to_string())
+    }
+
+    /// `TaskStatus` (`clear_all` deletes every task first, as OpenMLDB).
+    pub async fn task_status(&self, req: TaskStatusRequest) -> TaskStatusResponse {
+        if req.clear_all == Some(true) {
+            match self.status_report().await {
+                Ok(report) => {
+                    for t in report.tables {
+                        let _ = self
+                            .call(Input::Delete {
+                                db: t.db,
+                                table: t.table,
+                            })
+                            .await;
+                    }
+                }
+                Err(msg) => return status_error(msg),
+            }
+        }
+        match self.status_report().await {
+            Ok(report) => {
+                let mut resp = report.to_proto();
+                resp.response = Some(ok());
+                let path = self.state_path.display().to_string();
+                resp.readable_info = report
+                    .tables
+                    .iter()
+                    .flat_map(|t| t.partitions.iter())
+                    // Exactly OpenMLDB's two keys: its helper splits on `;` and `=`.
+                    .map(|p| format!("lastUpdateTime={};progressPath={path}", p.last_heard_ms))
+                    .collect();
+                resp
+            }
+            Err(msg) => status_error(msg),
+        }
+    }
+
+    /// Hands a pack to the drive loop; the reply is awaited separately, so a
+    /// stream can keep several packs in flight and still answer in order.
+    pub async fn submit_pack(&self, req: SendDataRequest) -> PendingPack {
+        let pack = match Pack::from_proto(req) {
+            Ok(p) => p,
+            Err(e) => return PendingPack::Ready(pack_error(format!("bad SendDataRequest: {e}"))),
+        };
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command::Input {
+            input: Input::Pack(pack),
+            reply: Some(tx),
+        };
+        if self.commands.send(cmd).await.is_err() {
+            return PendingPack::Ready(pack_error(STOPPED.into()));
+        }
+        PendingPack::Waiting(rx)
+    }
+
+    /// `SendData` (one pack).
+    pub async fn send_data(&self, req: SendDataRequest) -> SendDataResponse {
+        self.submit_pack(req).await.resolve().await
+    }
+
+    /// The live collectors, from the coordinator.
+    pub async fn live_collectors(&self) -> Result<Vec<String>, String> {
+        self.cluster
+            .live_collectors()
+            .await
+            .map_err(|e| format!("cannot list the live data collectors: {e}"))
+    }
+}
+
+fn status_error(msg: String) -> TaskStatusResponse {
+    TaskStatusResponse {
+        response: Some(error(msg)),
+        task: Vec::new(),
+        readable_info: Vec::new(),
+    }
+}

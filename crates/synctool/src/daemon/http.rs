@@ -1,0 +1,302 @@
+//! The HTTP+JSON admin (on the gRPC port, see [`super::server`]):
+//!
+//! * `POST|GET /openmldb.datasync.SyncTool/{CreateSyncTask,DeleteSyncTask,TaskStatus}`
+//!   with OpenMLDB's JSON (see [`crate::admin`]), as brpc served it, so
+//!   `synctool_helper.py` keeps working; plus the added `RetrySyncTask`
+//!   (`{"db","name"}`);
+//! * `GET /status` (HTML), `GET /status?format=json` (tables, parts, points,
+//!   rows, lag, failures, the table-scope summary);
+//! * `GET /collectors` (`{"collectors":[..]}`);
+//! * `GET /metrics` (Prometheus text format: committed rows, status and
+//!   silence per partition task).
+//!
+//! A body that is not JSON, or a field of the wrong type, gets HTTP 400 with
+//! `{"code":-1,"msg":...}`; an unknown method 404.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use sync_core::task::StatusReport;
+
+use super::handle::{SyncToolHandle, error};
+use crate::admin;
+
+/// The admin router.
+pub fn router(handle: SyncToolHandle) -> Router {
+    Router::new()
+        .route("/openmldb.datasync.SyncTool/{method}", any(method))
+        .route("/status", get(status))
+        .route("/collectors", get(collectors))
+        .route("/metrics", get(metrics))
+        .with_state(handle)
+}
+
+fn json_response(code: StatusCode, value: &Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+fn bad_request(msg: String) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &admin::general_to_json(&error(msg)),
+    )
+}
+
+async fn method(
+    State(handle): State<SyncToolHandle>,
+    Path(method): Path<String>,
+    body: Bytes,
+) -> Response {
+    let reply = match method.as_str() {
+        "CreateSyncTask" => match admin::create_from_json(&body) {
+            Ok(req) => admin::general_to_json(&handle.create(req).await),
+            Err(e) => return bad_request(e.to_string()),
+        },
+        "DeleteSyncTask" => match admin::delete_from_json(&body) {
+            Ok(req) => admin::general_to_json(&handle.delete(req).await),
+            Err(e) => return bad_request(e.to_string()),
+        },
+        "RetrySyncTask" => match admin::delete_from_json(&body) {
+            Ok(req) => admin::general_to_json(&handle.retry(req).await),
+            Err(e) => return bad_request(e.to_string()),
+        },
+        "TaskStatus" => match admin::status_from_json(&body) {
+            Ok(req) => admin::status_to_json(&handle.task_status(req).await),
+            Err(e) => return bad_request(e.to_string()),
+        },
+        other => {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &admin::general_to_json(&error(format!(
+                    "no method `{other}` on openmldb.datasync.SyncTool over HTTP \
+                     (CreateSyncTask, DeleteSyncTask, TaskStatus, RetrySyncTask)"
+                ))),
+            );
+        }
+    };
+    json_response(StatusCode::OK, &reply)
+}
+
+/// The status report as JSON.
+pub fn report_to_json(report: &StatusReport) -> Value {
+    let tables: Vec<Value> = report
+        .tables
+        .iter()
+        .map(|t| {
+            let parts: Vec<Value> = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    json!({
+                        "pid": p.pid,
+                        "status": p.status.as_str(),
+                        "collector": p.collector,
+                        "tablet_endpoint": p.tablet_endpoint,
+                        "accepted": p.accepted.to_string(),
+                        "committed": p.committed.to_string(),
+                        "rows": p.rows_committed,
+                        "last_heard_ms": p.last_heard_ms,
+                        "lag_ms": report.now_ms.saturating_sub(p.last_heard_ms),
+                        "failure_reason": p.failure_reason,
+                    })
+                })
+                .collect();
+            json!({
+                "tid": t.tid,
+                "task_id": t.task_id,
+                "db": t.db,
+                "table": t.table,
+                "mode": t.mode.to_proto().as_str_name(),
+                "start_ts": t.start_ts,
+                "dest": t.dest,
+                "rows": t.partitions.iter().map(|p| p.rows_committed).sum::<u64>(),
+                "failed": t.failed().map(|p| p.pid).collect::<Vec<_>>(),
+                "parts": parts,
+            })
+        })
+        .collect();
+    json!({
+        "now_ms": report.now_ms,
+        "des_endpoint": report.des_endpoint,
+        "tables": tables,
+        "summary": report.summary(),
+    })
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn report_to_html(report: &StatusReport) -> String {
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>SyncTool status</title>\
+         <style>td,th{padding:2px 8px;border:1px solid #ccc}table{border-collapse:collapse}\
+         .FAILED{background:#fdd}</style></head><body><h1>SyncTool</h1>",
+    );
+    html.push_str(&format!(
+        "<p>endpoint {} &middot; {} table task(s)</p>",
+        escape(&report.des_endpoint),
+        report.tables.len()
+    ));
+    for t in &report.tables {
+        html.push_str(&format!(
+            "<h2>{}.{} (tid {}, task {}, {}) &rarr; {}</h2><table><tr><th>pid</th><th>status</th>\
+             <th>collector</th><th>leader</th><th>committed</th><th>accepted</th><th>rows</th>\
+             <th>lag (ms)</th><th>failure</th></tr>",
+            escape(&t.db),
+            escape(&t.table),
+            t.tid,
+            t.task_id,
+            t.mode.to_proto().as_str_name(),
+            escape(&t.dest)
+        ));
+        for p in &t.partitions {
+            html.push_str(&format!(
+                "<tr class=\"{status}\"><td>{}</td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                p.pid,
+                escape(p.collector.as_deref().unwrap_or("")),
+                escape(&p.tablet_endpoint),
+                escape(&p.committed.to_string()),
+                escape(&p.accepted.to_string()),
+                p.rows_committed,
+                report.now_ms.saturating_sub(p.last_heard_ms),
+                escape(p.failure_reason.as_deref().unwrap_or("")),
+                status = p.status.as_str(),
+            ));
+        }
+        html.push_str("</table>");
+    }
+    html.push_str(&format!(
+        "<pre>{}</pre></body></html>",
+        escape(&report.summary())
+    ));
+    html
+}
+
+async fn status(State(handle): State<SyncToolHandle>, RawQuery(query): RawQuery) -> Response {
+    let want_json = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .any(|kv| kv == "format=json");
+    let report = match handle.status_report().await {
+        Ok(r) => r,
+        Err(msg) => {
+            return json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &admin::general_to_json(&error(msg)),
+            );
+        }
+    };
+    if want_json {
+        json_response(StatusCode::OK, &report_to_json(&report))
+    } else {
+        Response::builder()
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Body::from(report_to_html(&report)))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    }
+}
+
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The status report in the Prometheus text format.
+pub fn report_to_metrics(report: &StatusReport) -> String {
+    use std::fmt::Write as _;
+    let mut m = String::from(
+        "# HELP synctool_rows_committed Rows committed to the offline store per partition task.\n\
+         # TYPE synctool_rows_committed counter\n",
+    );
+    let parts = || {
+        report
+            .tables
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
+    };
+    let labels = |t: &sync_core::task::TableView, p: &sync_core::task::PartitionView| {
+        format!(
+            "tid=\"{}\",pid=\"{}\",db=\"{}\",table=\"{}\"",
+            t.tid,
+            p.pid,
+            label(&t.db),
+            label(&t.table)
+        )
+    };
+    for (t, p) in parts() {
+        let _ = writeln!(
+            m,
+            "synctool_rows_committed{{{}}} {}",
+            labels(t, p),
+            p.rows_committed
+        );
+    }
+    m.push_str(
+        "# HELP synctool_part_status 1 for the status the partition task is in.\n\
+         # TYPE synctool_part_status gauge\n",
+    );
+    for (t, p) in parts() {
+        let _ = writeln!(
+            m,
+            "synctool_part_status{{{},status=\"{}\"}} 1",
+            labels(t, p),
+            p.status.as_str()
+        );
+    }
+    m.push_str(
+        "# HELP synctool_silence_ms Milliseconds since the partition task was last heard of.\n\
+         # TYPE synctool_silence_ms gauge\n",
+    );
+    for (t, p) in parts() {
+        let _ = writeln!(
+            m,
+            "synctool_silence_ms{{{}}} {}",
+            labels(t, p),
+            report.now_ms.saturating_sub(p.last_heard_ms)
+        );
+    }
+    let _ = writeln!(
+        m,
+        "# HELP synctool_table_tasks Table tasks.\n# TYPE synctool_table_tasks gauge\nsynctool_table_tasks {}",
+        report.tables.len()
+    );
+    m
+}
+
+async fn metrics(State(handle): State<SyncToolHandle>) -> Response {
+    match handle.status_report().await {
+        Ok(report) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            report_to_metrics(&report),
+        )
+            .into_response(),
+        Err(msg) => (StatusCode::SERVICE_UNAVAILABLE, msg).into_response(),
+    }
+}
+
+async fn collectors(State(handle): State<SyncToolHandle>) -> Response {
+    match handle.live_collectors().await {
+        Ok(list) => json_response(StatusCode::OK, &json!({ "collectors": list })),
+        Err(msg) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &admin::general_to_json(&error(msg)),
+        ),
+    }
+}

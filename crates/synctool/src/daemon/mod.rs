@@ -1,0 +1,221 @@
+//! The `synctool` daemon: the drive loop around the pure
+//! [`sync_core::task::Supervisor`], and everything that feeds it.
+//!
+//! * [`drive`]: the loop that owns the supervisor and executes its actions;
+//! * [`handle`]: the request API (create, delete, retry, status, packs);
+//! * [`grpc`], [`http`], [`server`]: `openmldb.datasync.SyncTool` over gRPC
+//!   and OpenMLDB's HTTP+JSON admin paths, on one port;
+//! * [`workers`]: ordered sink workers per partition;
+//! * [`startup`]: recovery on start;
+//! * seams: [`clock::Clock`], [`segment_store::SegmentStore`] (the offline
+//!   store), [`collector_client::CollectorClient`], [`cluster::ClusterView`].
+//!
+//! [`Daemon::start`] recovers, spawns the loop, a ticker (`tick`) and a
+//! coordinator poller (`poll_period`: live collectors and leaders), and
+//! returns a [`Daemon`] whose drop stops them all.
+
+pub mod clock;
+pub mod cluster;
+pub mod collector_client;
+pub mod drive;
+pub mod grpc;
+pub mod handle;
+pub mod http;
+pub mod memory_store;
+pub mod segment_store;
+pub mod server;
+pub mod startup;
+pub mod workers;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sync_core::task::{Input, RollPolicy};
+use sync_infra::store::LocalStore;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::warn;
+
+use crate::config::SyncToolConfig;
+use clock::Clock;
+use cluster::{ClusterView, leaders};
+use collector_client::CollectorClient;
+use drive::DriveLoop;
+pub use handle::SyncToolHandle;
+use segment_store::SegmentStore;
+pub use startup::{STATE_FILE, StartError};
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// `sync_task.progress_path`.
+    pub progress_path: PathBuf,
+    /// The supervisor's settings.
+    pub supervisor: sync_core::task::Config,
+    /// `sync_task.allowed_dest_roots`.
+    pub allowed_dest_roots: Vec<String>,
+    /// How often time passes for the supervisor (timeouts, rolls by age);
+    /// `None`: only when [`SyncToolHandle::tick`] is called (tests).
+    pub tick: Option<Duration>,
+    /// How often live collectors and leaders are polled; `None`: never.
+    pub poll_period: Option<Duration>,
+    /// Seeds the assignment tokens.
+    pub seed: u64,
+}
+
+impl DaemonOptions {
+    /// From `synctool.properties`.
+    pub fn from_config(config: &SyncToolConfig, seed: u64) -> Self {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            progress_path: config.progress_path.clone(),
+            supervisor: sync_core::task::Config {
+                timeout_ms: ms(config.task_timeout),
+                des_endpoint: config.advertised_endpoint.clone(),
+                roll: RollPolicy {
+                    max_rows: config.roll_max_rows,
+                    max_bytes: config.roll_max_bytes,
+                    max_age_ms: ms(config.roll_max_age),
+                },
+                ..Default::default()
+            },
+            allowed_dest_roots: config.allowed_dest_roots.clone(),
+            tick: Some(Duration::from_secs(1)),
+            poll_period: Some(config.check_period),
+            seed,
+        }
+    }
+}
+
+/// What the daemon talks to.
+pub struct DaemonParts {
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Local files (the progress dir).
+    pub local: Arc<dyn LocalStore>,
+    /// The offline store.
+    pub store: Arc<dyn SegmentStore>,
+    /// Calls to collectors.
+    pub collectors: Arc<dyn CollectorClient>,
+    /// Membership and metadata.
+    pub cluster: Arc<dyn ClusterView>,
+}
+
+/// A running daemon; dropping it stops the loop and its helpers.
+pub struct Daemon {
+    handle: SyncToolHandle,
+    tasks: JoinSet<()>,
+}
+
+impl Daemon {
+    /// Recovers and starts the drive loop (call inside a tokio runtime).
+    pub async fn start(options: DaemonOptions, parts: DaemonParts) -> Result<Daemon, StartError> {
+        let now = parts.clock.now_ms();
+        let (sup, initial) = startup::start_supervisor(
+            options.supervisor.clone(),
+            options.seed,
+            now,
+            parts.local.as_ref(),
+            &options.progress_path,
+            parts.cluster.as_ref(),
+            parts.store.as_ref(),
+        )
+        .await?;
+        let (tx, rx) = mpsc::channel(1024);
+        let state_path = options.progress_path.join(STATE_FILE);
+        let drive = DriveLoop::new(
+            sup,
+            parts.clock,
+            parts.local,
+            state_path.clone(),
+            parts.collectors,
+            parts.store,
+            tx.downgrade(),
+        );
+        let handle = SyncToolHandle {
+            commands: tx,
+            cluster: parts.cluster,
+            allowed_dest_roots: Arc::new(options.allowed_dest_roots),
+            state_path,
+        };
+        let mut tasks = JoinSet::new();
+        tasks.spawn(drive.run(initial, rx));
+        if let Some(period) = options.tick {
+            tasks.spawn(ticker(handle.clone(), period));
+        }
+        if let Some(period) = options.poll_period {
+            tasks.spawn(poller(handle.clone(), period));
+        }
+        Ok(Daemon { handle, tasks })
+    }
+
+    /// The request API.
+    pub fn handle(&self) -> SyncToolHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until a background task (the drive loop, the ticker, the poller)
+    /// ends, which only happens on a bug; returns why, so the binary exits
+    /// instead of serving without a supervisor.
+    pub async fn failed(&mut self) -> String {
+        match self.tasks.join_next().await {
+            Some(Ok(())) => "a SyncTool background task stopped unexpectedly".into(),
+            Some(Err(e)) if e.is_panic() => format!("a SyncTool background task panicked: {e}"),
+            Some(Err(e)) => format!("a SyncTool background task ended: {e}"),
+            None => "SyncTool has no background tasks".into(),
+        }
+    }
+
+    /// Stops everything and waits until the tasks are gone.
+    pub async fn shutdown(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+async fn ticker(handle: SyncToolHandle, period: Duration) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if handle.tick().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Feeds the live collectors and each task's current leaders.
+pub async fn poll_once(handle: &SyncToolHandle) -> Result<(), String> {
+    let cluster: &dyn ClusterView = handle.cluster.as_ref();
+    match cluster.live_collectors().await {
+        Ok(live) => handle.feed(Input::Collectors { live }).await?,
+        Err(e) => warn!("cannot list the live data collectors: {e}"),
+    }
+    for tid in handle.tids().await? {
+        match cluster.table_info(tid).await {
+            Ok(Some(info)) => match leaders(&info) {
+                Ok(partitions) => {
+                    handle
+                        .feed(Input::TableMetadata { tid, partitions })
+                        .await?
+                }
+                Err(e) => warn!(tid, "table metadata unusable: {e}"),
+            },
+            Ok(None) => warn!(tid, "the table of a sync task is gone from the cluster"),
+            Err(e) => warn!(tid, "cannot read table metadata: {e}"),
+        }
+    }
+    Ok(())
+}
+
+async fn poller(handle: SyncToolHandle, period: Duration) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        if poll_once(&handle).await.is_err() {
+            return;
+        }
+    }
+}

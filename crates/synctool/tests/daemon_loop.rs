@@ -1,0 +1,656 @@
+//! The drive loop end to end with an in-memory segment store and a fake
+//! collector client: create → assign → packs → stage/commit → status;
+//! restart from the same progress dir and store; persist before reply; bad
+//! requests.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use sync_core::point::Point;
+use sync_core::task::Status;
+use sync_infra::coordinator::standalone::StandaloneCoordinator;
+use sync_proto::datasync::{DeleteSyncTaskRequest, SyncType, TaskStatusRequest};
+
+const DEST: &str = "/data/offline/t1";
+
+#[tokio::test]
+async fn create_assign_pack_commit_and_status() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    let reply = h.create(create_request("db1", "t1", 2, DEST)).await;
+    assert_eq!((reply.code, reply.msg.as_deref()), (Some(0), Some("ok")));
+
+    let assign = env.collectors.wait_for(1).await;
+    assert_eq!(env.collectors.calls()[0].0, COLLECTOR);
+    assert_eq!((assign.tid, assign.pid), (Some(7), Some(0)));
+    assert_eq!(assign.tablet_endpoint.as_deref(), Some(TABLET));
+    assert_eq!(assign.des_endpoint.as_deref(), Some("127.0.0.1:8848"));
+    assert_eq!(assign.dest.as_deref(), Some(DEST));
+    let sp = assign.sync_point.clone().unwrap();
+    assert_eq!(Point::from_proto(&sp).unwrap(), Point::start());
+    let token = assign.token.clone().unwrap();
+
+    for i in 0..4 {
+        let r = h.send_data(pack(7, 0, &token, i)).await;
+        assert_eq!(r.response.code, Some(0), "pack {i}: {:?}", r.response.msg);
+        assert_eq!(r.delete_task, Some(false));
+    }
+    // max_rows = 3: the first three rows form segment 0, the fourth stays open.
+    wait_committed(&h, 7, 0, 3).await;
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+    assert_eq!(env.store.committed_segments(DEST).len(), 1);
+
+    // The next reply carries the committed point.
+    let r = h.send_data(pack(7, 0, &token, 4)).await;
+    assert_eq!(r.response.code, Some(0));
+    let committed = Point::from_proto(&r.committed_point.unwrap()).unwrap();
+    assert_eq!(committed, Point::Binlog { offset: 3 });
+
+    let status = h.task_status(TaskStatusRequest { clear_all: None }).await;
+    assert_eq!(status.response.as_ref().unwrap().code, Some(0));
+    assert_eq!(status.task.len(), 1);
+    let task = &status.task[0];
+    assert_eq!(task.status.as_deref(), Some("RUNNING"));
+    assert_eq!(task.count, Some(3));
+    assert_eq!(task.data_collector.as_deref(), Some(COLLECTOR));
+    let progress = task.progress.as_ref().unwrap();
+    let point = progress.sync_point.as_ref().unwrap();
+    assert_eq!(
+        (point.r#type, point.offset),
+        (SyncType::KBinlog as i32, Some(3))
+    );
+    let info = &status.readable_info[0];
+    assert!(
+        info.starts_with("lastUpdateTime=1700000000000;progressPath="),
+        "{info}"
+    );
+    assert!(info.contains("state.pb"), "{info}");
+    assert!(env.progress_path().join("state.pb").exists());
+}
+
+#[tokio::test]
+async fn restart_resumes_from_the_committed_point_without_duplicates() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let old_token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..5 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &old_token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    // Rows 3 and 4 are accepted but not committed when SyncTool dies.
+    daemon.shutdown().await;
+    drop(h);
+
+    env.clock.advance(5_000);
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    let assign = env.collectors.wait_for(2).await;
+    let new_token = assign.token.clone().unwrap();
+    assert_ne!(new_token, old_token);
+    let resume = Point::from_proto(assign.sync_point.as_ref().unwrap()).unwrap();
+    assert_eq!(resume, Point::Binlog { offset: 3 });
+
+    // The old assignment is fenced off.
+    let stale = h.send_data(pack(7, 0, &old_token, 5)).await;
+    assert_eq!(stale.response.code, Some(-1));
+    assert_eq!(stale.delete_task, Some(true));
+
+    for i in 3..6 {
+        let r = h.send_data(pack(7, 0, &new_token, i)).await;
+        assert_eq!(r.response.code, Some(0), "pack {i}: {:?}", r.response.msg);
+    }
+    wait_committed(&h, 7, 0, 6).await;
+    assert_eq!(
+        committed_text(&env.store, DEST),
+        "row0;row1;row2;row3;row4;row5;"
+    );
+    let report = h.status_report().await.unwrap();
+    assert_eq!(report.tables[0].partitions[0].status, Status::Running);
+}
+
+#[tokio::test]
+async fn replies_wait_for_the_persisted_state() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+
+    // A create persists the new task before it answers.
+    env.local.set_hold(true);
+    let create = tokio::spawn({
+        let h = h.clone();
+        async move { h.create(create_request("db1", "t1", 2, DEST)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !create.is_finished(),
+        "create answered before its state was persisted"
+    );
+    env.local.set_hold(false);
+    assert_eq!(create.await.unwrap().code, Some(0));
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    let writes = env.local.write_count();
+    assert!(writes >= 1);
+
+    // A commit persists the new committed point; no pack reply overtakes it.
+    env.local.set_hold(true);
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    // Let the segment reach the store and its Committed input reach the loop,
+    // whose persist is now held.
+    for _ in 0..500 {
+        if !env.store.committed_segments(DEST).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.store.committed_segments(DEST).len(), 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pending = h.submit_pack(pack(7, 0, &token, 3)).await;
+    let reply = tokio::spawn(pending.resolve());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !reply.is_finished(),
+        "a pack was answered while a persist was pending"
+    );
+    assert_eq!(env.local.write_count(), writes);
+    env.local.set_hold(false);
+    let reply = tokio::time::timeout(Duration::from_secs(5), reply)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.response.code, Some(0));
+    let committed = Point::from_proto(reply.committed_point.as_ref().unwrap()).unwrap();
+    assert_eq!(committed, Point::Binlog { offset: 3 });
+    let state =
+        synctool::daemon::startup::read_state(&sync_infra::store::FsStore, &env.progress_path())
+            .unwrap()
+            .unwrap();
+    assert_eq!(state.tables[0].partitions[0].rows_committed, 3);
+}
+
+#[tokio::test]
+async fn a_failed_persist_turns_the_reply_into_an_error() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    env.local.fail.store(true, Ordering::SeqCst);
+    let r = h.create(create_request("db1", "t1", 2, DEST)).await;
+    assert_eq!(r.code, Some(-1));
+    let msg = r.msg.unwrap();
+    assert!(
+        msg.contains("cannot persist") && msg.contains("injected disk failure"),
+        "{msg}"
+    );
+    assert!(!env.progress_path().join("state.pb").exists());
+
+    // The next persist writes the whole state, the task included.
+    env.local.fail.store(false, Ordering::SeqCst);
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..3 {
+        let r = h.send_data(pack(7, 0, &token, i)).await;
+        assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    let state =
+        synctool::daemon::startup::read_state(&sync_infra::store::FsStore, &env.progress_path())
+            .unwrap()
+            .unwrap();
+    assert_eq!(state.tables.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_commit_is_retried_on_tick_without_duplicates() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    env.store.fail_next_commits(1);
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(env.store.committed_segments(DEST).len(), 0);
+    env.clock.advance(1_000);
+    h.tick().await.unwrap();
+    wait_committed(&h, 7, 0, 3).await;
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+}
+
+#[tokio::test]
+async fn bad_create_requests_get_clear_errors() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    let cases = [
+        (
+            create_request("db1", "nope", 0, DEST),
+            "table db1.nope does not exist",
+        ),
+        (
+            create_request("db1", "mem", 0, DEST),
+            "only SSD and HDD are supported",
+        ),
+        (
+            create_request("db1", "t1", 5, DEST),
+            "mode 5 is not a sync mode",
+        ),
+        (create_request("db1", "t1", 1, DEST), "needs start_ts"),
+        (
+            create_request("db1", "t1", 0, "/tmp/elsewhere"),
+            "outside the allowed roots",
+        ),
+        (create_request("db1", "t1", 0, ""), "destination is empty"),
+        (
+            create_request("", "t1", 0, DEST),
+            "db and name are required",
+        ),
+    ];
+    for (req, want) in cases {
+        let r = h.create(req.clone()).await;
+        let msg = r.msg.unwrap_or_default();
+        assert_eq!(r.code, Some(-1), "{req:?}");
+        assert!(msg.contains(want), "{req:?}: `{msg}` lacks `{want}`");
+    }
+    assert!(env.collectors.calls().is_empty());
+
+    let mut with_ts = create_request("db1", "t1", 1, DEST);
+    with_ts.start_ts = Some(1_000);
+    assert_eq!(h.create(with_ts.clone()).await.code, Some(0));
+    let again = h.create(with_ts).await;
+    assert!(again.msg.unwrap().contains("already exists"));
+    let assign = env.collectors.wait_for(1).await;
+    assert_eq!(assign.start_ts, Some(1_000));
+
+    let bad_pack = {
+        let mut p = pack(7, 0, "x", 0);
+        p.token = None;
+        p
+    };
+    let r = h.send_data(bad_pack).await;
+    assert_eq!(r.response.code, Some(-1));
+    assert!(r.response.msg.unwrap().contains("bad SendDataRequest"));
+    let r = h.send_data(pack(99, 0, "x", 0)).await;
+    assert_eq!((r.response.code, r.delete_task), (Some(-1), Some(true)));
+}
+
+#[tokio::test]
+async fn delete_and_status_of_unknown_tables() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    let del = |db: &str, t: &str| DeleteSyncTaskRequest {
+        db: Some(db.into()),
+        name: Some(t.into()),
+    };
+    let r = h.delete(del("db1", "t1")).await;
+    assert_eq!(r.code, Some(-1));
+    assert!(r.msg.unwrap().contains("no sync task for db1.t1"));
+    assert_eq!(
+        h.create(create_request("db1", "t2", 0, "/data/offline/t2"))
+            .await
+            .code,
+        Some(0)
+    );
+    let status = h.task_status(TaskStatusRequest::default()).await;
+    assert_eq!(status.task.len(), 2);
+    assert_eq!(h.delete(del("db1", "t2")).await.code, Some(0));
+    let status = h.task_status(TaskStatusRequest::default()).await;
+    assert!(status.task.is_empty());
+    let r = h.retry(del("db1", "t2")).await;
+    assert_eq!(r.code, Some(-1));
+}
+
+#[tokio::test]
+async fn a_table_gone_at_restart_fails_its_task_without_stopping_start_up() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    env.collectors.wait_for(1).await;
+    daemon.shutdown().await;
+    std::fs::remove_file(StandaloneCoordinator::table_info_path(
+        &env.metadata_dir(),
+        7,
+    ))
+    .unwrap();
+
+    let daemon = env.start().await;
+    let report = daemon.handle().status_report().await.unwrap();
+    let part = &report.tables[0].partitions[0];
+    assert_eq!(part.status, Status::Failed);
+    assert!(part.failure_reason.is_some());
+    assert!(
+        report.summary().contains("failed part: pid 0"),
+        "{}",
+        report.summary()
+    );
+    // FAILED is persisted with its reason.
+    daemon.shutdown().await;
+    let daemon = env.start().await;
+    let report = daemon.handle().status_report().await.unwrap();
+    assert_eq!(report.tables[0].partitions[0].status, Status::Failed);
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_stops_start_up_with_its_path() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.progress_path()).unwrap();
+    std::fs::write(
+        env.progress_path().join("state.pb"),
+        b"\xff\xff\xff garbage",
+    )
+    .unwrap();
+    let err = match synctool::daemon::Daemon::start(env.options(), env.parts()).await {
+        Ok(_) => panic!("started on a corrupt state file"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("state.pb"), "{err}");
+}
+
+#[tokio::test]
+async fn a_moved_leader_is_polled_fails_without_a_collector_and_can_be_retried() {
+    use sync_proto::common::StorageMode;
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    env.collectors.wait_for(1).await;
+
+    // The leader moves to a host without a collector.
+    let mut moved = table_info(7, "db1", "t1", 1, StorageMode::KHdd);
+    moved.table_partition[0].partition_meta[0].endpoint = "127.0.0.2:9527".into();
+    StandaloneCoordinator::put_table_info(&env.metadata_dir(), &moved).unwrap();
+    synctool::daemon::poll_once(&h).await.unwrap();
+    let report = h.status_report().await.unwrap();
+    let part = &report.tables[0].partitions[0];
+    assert_eq!(part.tablet_endpoint, "127.0.0.2:9527");
+    assert_eq!(part.status, Status::Failed, "{}", report.summary());
+    assert!(
+        part.failure_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("127.0.0.2"),
+        "{:?}",
+        part.failure_reason
+    );
+
+    // It moves back; the operator retries the failed part.
+    StandaloneCoordinator::put_table_info(
+        &env.metadata_dir(),
+        &table_info(7, "db1", "t1", 1, StorageMode::KHdd),
+    )
+    .unwrap();
+    synctool::daemon::poll_once(&h).await.unwrap();
+    let retried = h
+        .retry(DeleteSyncTaskRequest {
+            db: Some("db1".into()),
+            name: Some("t1".into()),
+        })
+        .await;
+    assert_eq!(retried.code, Some(0), "{:?}", retried.msg);
+    let assign = env.collectors.wait_for(2).await;
+    assert_eq!(assign.tablet_endpoint.as_deref(), Some(TABLET));
+    let token = assign.token.unwrap();
+    let r = h.send_data(pack(7, 0, &token, 0)).await;
+    assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
+}
+
+#[tokio::test]
+async fn task_status_clear_all_deletes_every_task() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    assert_eq!(
+        h.create(create_request("db1", "t2", 0, "/data/offline/t2"))
+            .await
+            .code,
+        Some(0)
+    );
+    assert_eq!(
+        h.task_status(TaskStatusRequest::default()).await.task.len(),
+        3
+    );
+    let cleared = h
+        .task_status(TaskStatusRequest {
+            clear_all: Some(true),
+        })
+        .await;
+    assert_eq!(cleared.response.unwrap().code, Some(0));
+    assert!(cleared.task.is_empty());
+    // Deleted for good: a restart brings nothing back.
+    daemon.shutdown().await;
+    let daemon = env.start().await;
+    assert!(
+        daemon
+            .handle()
+            .status_report()
+            .await
+            .unwrap()
+            .tables
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_ticker_rolls_by_age_and_the_poller_follows_leaders() {
+    use sync_proto::common::StorageMode;
+    let env = Env::new();
+    let mut options = env.options();
+    options.tick = Some(Duration::from_millis(20));
+    options.poll_period = Some(Duration::from_millis(50));
+    // Longer than the age roll, so the silent part is not reassigned first.
+    options.supervisor.timeout_ms = 120_000;
+    let daemon = synctool::daemon::Daemon::start(options, env.parts())
+        .await
+        .unwrap();
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    assert_eq!(
+        h.send_data(pack(7, 0, &token, 0)).await.response.code,
+        Some(0)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        env.store.committed_segments(DEST).is_empty(),
+        "rolled before max_age"
+    );
+    // One row, far below max_rows: only its age (60 s by the daemon's clock) rolls it.
+    env.clock.advance(61_000);
+    wait_committed(&h, 7, 0, 1).await;
+    assert_eq!(committed_text(&env.store, DEST), "row0;");
+
+    let mut moved = table_info(7, "db1", "t1", 1, StorageMode::KHdd);
+    moved.table_partition[0].partition_meta[0].endpoint = "127.0.0.1:9528".into();
+    StandaloneCoordinator::put_table_info(&env.metadata_dir(), &moved).unwrap();
+    // Same host, so the part is reassigned to the collector there with a new token.
+    let assign = env.collectors.wait_for(2).await;
+    assert_eq!(assign.tablet_endpoint.as_deref(), Some("127.0.0.1:9528"));
+    assert_ne!(assign.token.as_deref(), Some(token.as_str()));
+    let resume = Point::from_proto(assign.sync_point.as_ref().unwrap()).unwrap();
+    assert_eq!(resume, Point::Binlog { offset: 1 });
+}
+
+#[tokio::test]
+async fn mode_0_finishes_commits_everything_and_removes_the_task() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 0, DEST)).await.code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..4 {
+        let mut p = pack(7, 0, &token, i);
+        p.finished = Some(i == 3);
+        let r = h.send_data(p).await;
+        assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
+    }
+    // Rows 0..2 roll by count; row 3 is sealed by the finish.
+    for _ in 0..500 {
+        if h.status_report().await.unwrap().tables.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(h.status_report().await.unwrap().tables.is_empty());
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;row3;");
+    // The collector's next pack learns that the task is gone.
+    let r = h.send_data(pack(7, 0, &token, 4)).await;
+    assert_eq!(r.delete_task, Some(true));
+    // And it stays gone after a restart.
+    daemon.shutdown().await;
+    let daemon = env.start().await;
+    assert!(
+        daemon
+            .handle()
+            .status_report()
+            .await
+            .unwrap()
+            .tables
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let old = env.collectors.wait_for(1).await.token.unwrap();
+    env.store.fail_next_commits(100);
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &old, i)).await.response.code,
+            Some(0)
+        );
+    }
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.store.staged_count(DEST), 1);
+    daemon.shutdown().await;
+
+    env.store.fail_next_commits(0);
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    let assign = env.collectors.wait_for(2).await;
+    assert_eq!(
+        Point::from_proto(assign.sync_point.as_ref().unwrap()).unwrap(),
+        Point::start()
+    );
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        env.store.staged_count(DEST),
+        0,
+        "recovery clears the leftover staging"
+    );
+    let token = assign.token.unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+}
+
+#[tokio::test]
+async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    env.store.fail_next_commits(100);
+    for i in 3..6 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.store.staged_count(DEST), 1);
+    let r = h
+        .delete(DeleteSyncTaskRequest {
+            db: Some("db1".into()),
+            name: Some("t1".into()),
+        })
+        .await;
+    assert_eq!(r.code, Some(0));
+    for _ in 0..500 {
+        if env.store.staged_count(DEST) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.store.staged_count(DEST), 0);
+    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+    let r = h.send_data(pack(7, 0, &token, 6)).await;
+    assert_eq!(r.delete_task, Some(true));
+}
