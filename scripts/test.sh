@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/env.sh
 source scripts/lib/services.sh
 source scripts/lib/zookeeper.sh
+source scripts/lib/hdfs.sh
+source scripts/lib/s3.sh
 
 ensure_rust_components
 # System RocksDB (linked, see .cargo/config.toml) and libclang for its bindings.
@@ -30,7 +32,10 @@ cargo build --workspace --bins --locked
 
 log "services for the tests"
 export SYNC_REQUIRE_SERVICES=1
-start_zookeeper "${SYNC_TEST_DIR:-/tmp/openmldb-sync-test}/zookeeper"
+test_dir="${SYNC_TEST_DIR:-/tmp/openmldb-sync-test}"
+start_zookeeper "$test_dir/zookeeper"
+start_hdfs "$test_dir/hdfs"
+start_s3 "$test_dir/s3"
 
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast

@@ -23,7 +23,9 @@ fn cat(paths: &[std::path::PathBuf]) -> u64 {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0;
     for p in paths {
-        let Ok(mut f) = std::fs::File::open(p) else { continue };
+        let Ok(mut f) = std::fs::File::open(p) else {
+            continue;
+        };
         while let Ok(n) = f.read(&mut buf) {
             if n == 0 {
                 break;
@@ -44,7 +46,10 @@ fn report(what: &str, rows: u64, bytes: u64, secs: f64) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let rows: u64 = std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let rows: u64 = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     let mut table = EmulatedTable::demo(1, 1);
     table.key_cardinality = 10_000;
@@ -58,7 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("built {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
 
     let snap = dir.path().join("1_0/snapshot");
-    let name = read_manifest(&snap.join("MANIFEST"))?.and_then(|m| m.name).ok_or("no MANIFEST")?;
+    let name = read_manifest(&snap.join("MANIFEST"))?
+        .and_then(|m| m.name)
+        .ok_or("no MANIFEST")?;
     let cp = snap.join(name);
     let cp_files = files(&cp);
     let t = Instant::now();
@@ -72,7 +79,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n += 1;
         row_bytes += row.row.len() as u64;
     }
-    report("snapshot reader (row bytes)", n, row_bytes, t.elapsed().as_secs_f64());
+    report(
+        "snapshot reader (row bytes)",
+        n,
+        row_bytes,
+        t.elapsed().as_secs_f64(),
+    );
 
     let binlogs = files(&dir.path().join("1_0/binlog"));
     let t = Instant::now();

@@ -11,11 +11,13 @@ use clap::Parser;
 use sync_infra::coordinator::standalone::StandaloneCoordinator;
 use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
 use sync_infra::store::FsStore;
+use sync_sinks::StoreSink;
 use synctool::config::SyncToolConfig;
 use synctool::daemon::clock::SystemClock;
 use synctool::daemon::cluster::{ClusterView, CoordinatorView};
 use synctool::daemon::collector_client::GrpcCollectorClient;
 use synctool::daemon::segment_store::SegmentStore;
+use synctool::daemon::sink_store::{SinkStore, sink_config};
 use synctool::daemon::{Daemon, DaemonOptions, DaemonParts, server};
 use tracing::{error, info};
 
@@ -91,10 +93,10 @@ async fn cluster(config: &SyncToolConfig) -> anyhow::Result<Arc<dyn ClusterView>
 /// The offline store. The `sync-sinks` adapter is wired here once that crate
 /// provides its `Sink`; until then the daemon refuses to start rather than
 /// accept data it could not write.
-fn segment_store(_config: &SyncToolConfig) -> anyhow::Result<Arc<dyn SegmentStore>> {
-    anyhow::bail!(
-        "this build has no offline sink: the sync-sinks adapter (SegmentStore over sync_sinks::Sink) is not wired yet"
-    )
+/// The offline store: `sync-sinks` (local fs, HDFS, S3; CSV or Parquet) as configured.
+fn segment_store(config: &SyncToolConfig, cluster: Arc<dyn ClusterView>) -> Arc<dyn SegmentStore> {
+    let sink = StoreSink::new(sink_config(config));
+    Arc::new(SinkStore::new(Arc::new(sink), cluster))
 }
 
 async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
@@ -102,12 +104,13 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id());
+    let cluster = cluster(&config).await?;
     let parts = DaemonParts {
         clock: Arc::new(SystemClock),
         local: Arc::new(FsStore),
-        store: segment_store(&config)?,
+        store: segment_store(&config, cluster.clone()),
         collectors: Arc::new(GrpcCollectorClient::new(config.request_timeout)),
-        cluster: cluster(&config).await?,
+        cluster,
     };
     let listener = server::bind(&config.listen_address()).await?;
     let mut daemon = Daemon::start(DaemonOptions::from_config(&config, seed), parts).await?;

@@ -24,6 +24,7 @@ pub mod http;
 pub mod memory_store;
 pub mod segment_store;
 pub mod server;
+pub mod sink_store;
 pub mod startup;
 pub mod workers;
 
