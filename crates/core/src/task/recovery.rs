@@ -23,7 +23,7 @@
 //! The daemon should also clear staging of task ids it finds in the sink but
 //! not in the persisted state (tables deleted before the crash).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::point::{Point, RowKey, SnapshotPoint};
 use crate::task::assign::TokenSource;
@@ -359,23 +359,7 @@ impl Supervisor {
                 }
             }
         }
-        let done: BTreeSet<u32> = sup
-            .tables
-            .iter()
-            .filter(|(_, t)| t.partitions.values().all(|p| p.status == Status::Success))
-            .map(|(tid, _)| *tid)
-            .collect();
-        for tid in done {
-            if let Some(t) = sup.tables.remove(&tid) {
-                out.dirty = true;
-                out.actions.push(Action::TableCompleted {
-                    tid,
-                    task_id: t.task_id,
-                    db: t.spec.db,
-                    table: t.spec.table,
-                });
-            }
-        }
+        sup.remove_completed(&mut out);
         let actions = sup.finish(out);
         Ok((sup, actions))
     }

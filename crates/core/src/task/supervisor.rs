@@ -881,7 +881,8 @@ impl Supervisor {
         });
     }
 
-    fn remove_completed(&mut self, out: &mut Out) {
+    /// Removes the tables whose parts are all SUCCESS (mode 0 finished).
+    pub(crate) fn remove_completed(&mut self, out: &mut Out) {
         let done: Vec<u32> = self
             .tables
             .iter()
