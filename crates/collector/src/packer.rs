@@ -60,10 +60,6 @@ impl<O: SnapshotOpener> Packer<O> {
         &self.point
     }
 
-    pub fn source_mut(&mut self) -> &mut PartitionSource<O> {
-        &mut self.source
-    }
-
     /// The next pack (possibly without rows: a heartbeat that may still move the point).
     pub fn next_pack<S: LocalStore>(
         &mut self,

@@ -78,8 +78,6 @@ pub struct PartitionSource<O: SnapshotOpener> {
     phase: Phase<O::Cursor>,
     opener: O,
     tailer: BinlogTailer,
-    /// The tailer was (re)created and has not indexed its files yet.
-    tailer_fresh: bool,
     binlog_dir: PathBuf,
     verify_crc: bool,
 }
@@ -121,7 +119,6 @@ impl<O: SnapshotOpener> PartitionSource<O> {
             phase,
             opener,
             tailer: BinlogTailer::new(binlog_dir.clone(), binlog_from, verify_crc),
-            tailer_fresh: true,
             binlog_dir,
             verify_crc,
         })
@@ -130,13 +127,6 @@ impl<O: SnapshotOpener> PartitionSource<O> {
     /// Whether the stream has reached the binlog (mode 0 finishes when it catches up there).
     pub fn in_binlog(&self) -> bool {
         matches!(self.phase, Phase::Binlog)
-    }
-
-    /// Indexes binlog files linked since the last call (call after linking).
-    pub fn refresh_binlog<S: LocalStore>(&mut self, store: &S) -> Result<(), SourceError> {
-        self.tailer.refresh(store)?;
-        self.tailer_fresh = false;
-        Ok(())
     }
 
     /// The next item, or `None` when everything written so far has been read.
@@ -158,7 +148,6 @@ impl<O: SnapshotOpener> PartitionSource<O> {
                         };
                         self.tailer =
                             BinlogTailer::new(self.binlog_dir.clone(), target + 1, self.verify_crc);
-                        self.tailer_fresh = true;
                         continue;
                     }
                     let Some(entry) = self.next_entry(store)? else {
@@ -235,10 +224,14 @@ impl<O: SnapshotOpener> PartitionSource<O> {
         }
     }
 
+    /// The next binlog entry. On reaching the end of the indexed files the
+    /// binlog dir is rescanned once, so files linked since (and a new
+    /// tailer's files) are read without the caller having to ask.
     fn next_entry<S: LocalStore>(&mut self, store: &S) -> Result<Option<LogEntry>, SourceError> {
-        if self.tailer_fresh {
-            self.refresh_binlog(store)?;
+        if let Some(tailed) = self.tailer.next(store)? {
+            return Ok(Some(tailed.entry));
         }
+        self.tailer.refresh(store)?;
         Ok(self.tailer.next(store)?.map(|tailed| tailed.entry))
     }
 }

@@ -323,3 +323,36 @@ fn an_empty_snapshot_switches_to_the_binlog() {
     assert_eq!(rows, vec!["a1"]);
     assert!(packs.last().expect("packs").finished);
 }
+
+#[test]
+fn a_binlog_file_that_appears_after_catching_up_is_read_next() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut first = LogWriter::new(Vec::new());
+    first.add_entry(&put(1, "a", "a1")).expect("write");
+    first.add_eof().expect("eof");
+    std::fs::write(dir.path().join(binlog_file_name(0)), first.into_inner()).expect("write");
+    let available = Available {
+        snapshot_offset: None,
+        binlog_first: 1,
+    };
+    let mut p = packer(
+        dir.path(),
+        Snapshots::default(),
+        &Point::Binlog { offset: 1 },
+        available,
+        Mode::FullAndContinuous,
+        64,
+    );
+    let (rows, _) = run(&mut p);
+    assert_eq!(rows, vec!["a1"]);
+
+    let mut second = LogWriter::new(Vec::new());
+    second.add_entry(&put(2, "b", "b1")).expect("write");
+    std::fs::write(dir.path().join(binlog_file_name(1)), second.into_inner()).expect("write");
+    let (rows, packs) = run(&mut p);
+    assert_eq!(rows, vec!["b1"], "the new file is found by the next pack");
+    assert_eq!(
+        packs.last().expect("packs").next,
+        Point::Binlog { offset: 3 }
+    );
+}
