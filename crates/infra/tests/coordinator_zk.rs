@@ -1,6 +1,7 @@
 //! The ZooKeeper coordinator against a real ZooKeeper server (started by
 //! `scripts/test.sh`, which exports `SYNC_TEST_ZK`): registration, a stale
-//! node from an earlier session, re-registration after session expiry, and
+//! node from an earlier session, re-registration after the session expires
+//! behind a cut network (a proxy the test controls), and
 //! table metadata at OpenMLDB's paths.
 
 use std::time::Duration;
@@ -133,7 +134,13 @@ async fn replaces_a_stale_node_left_by_an_earlier_session() {
 #[tokio::test]
 async fn re_registers_after_the_session_expires() {
     let Some(cluster) = zk_cluster() else { return };
-    let config = config(&cluster, "expiry");
+    // The coordinator reaches ZooKeeper through a proxy the test can cut, so
+    // the session expires the way it does in production: the server hears
+    // nothing for longer than the session timeout.
+    let upstream = cluster.split(',').next().unwrap_or(&cluster).to_string();
+    let proxy = CuttableProxy::start(upstream).await;
+    let mut config = config(&cluster, "expiry");
+    config.cluster = proxy.address.clone();
     let path = paths::collector_node(&config.root_path, "127.0.0.1:7777");
     let coord = ZkCoordinator::connect(config).await.expect("connect");
     coord
@@ -142,25 +149,12 @@ async fn re_registers_after_the_session_expires() {
         .expect("register");
     let first_session = coord.session_id().await;
 
-    // Expire the session the classic way: attach to it and close it. The
-    // coordinator's own connection competes for the session, so an attach may
-    // time out; try again.
-    let session = coord.session().await;
-    let mut attached = None;
-    for _ in 0..10 {
-        match Client::connector()
-            .with_session(session.clone())
-            .connect(&cluster)
-            .await
-        {
-            Ok(thief) => {
-                attached = Some(thief);
-                break;
-            }
-            Err(err) => eprintln!("attach to the session failed ({err}); retrying"),
-        }
-    }
-    drop(attached.expect("attached to the coordinator's session"));
+    proxy.cut(true);
+    wait_for("the server to expire the cut-off session", || async {
+        node_owner(&cluster, &path).await.is_none()
+    })
+    .await;
+    proxy.cut(false);
 
     wait_for("a new session to re-register the node", || async {
         matches!(node_owner(&cluster, &path).await, Some((_, owner)) if owner != first_session && owner != 0)
@@ -173,6 +167,46 @@ async fn re_registers_after_the_session_expires() {
         coord.live_collectors().await.expect("list after renewal"),
         vec!["127.0.0.1:7777"]
     );
+}
+
+/// A loopback TCP proxy to one upstream. While cut, it closes every open
+/// connection and every new one, like a network partition.
+struct CuttableProxy {
+    address: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let address = listener.local_addr().expect("proxy address").to_string();
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut downstream, _)) = listener.accept().await {
+                if *cut_rx.borrow() {
+                    continue; // dropped: the connection closes at once
+                }
+                let upstream = upstream.clone();
+                let mut cut_rx = cut_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut downstream, &mut up) => {}
+                        _ = cut_rx.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy { address, cut }
+    }
+
+    fn cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
 }
 
 #[tokio::test]
