@@ -1,21 +1,33 @@
-//! Shared helpers for the end-to-end tests: finding the workspace's built
-//! binaries and running them as real processes.
+//! End-to-end harness: runs the workspace's real binaries as processes and
+//! checks what they write.
+//!
+//! * [`bins`]: finding the built binaries;
+//! * [`ports`]: free loopback ports;
+//! * [`process`]: child processes killed on drop, signals by PID, log tails;
+//! * [`wait`]: polling with a deadline;
+//! * [`http`]: a tiny blocking HTTP client;
+//! * [`status`]: the daemons' `/status?format=json` pages;
+//! * [`config`]: `synctool.properties` and `data_collector.flags`;
+//! * [`cluster`]: tablet emulator + data_collector + synctool, built and
+//!   driven as one;
+//! * [`rows`]: rows as comparable values, multisets of rows, the source rows;
+//! * [`output`]: reading committed Parquet and CSV files back;
+//! * [`services`]: the test services (ZooKeeper, HDFS, S3) from the
+//!   environment, skipping when absent.
 
-use std::path::PathBuf;
+pub mod bins;
+pub mod cluster;
+pub mod config;
+pub mod http;
+pub mod output;
+pub mod ports;
+pub mod process;
+pub mod rows;
+pub mod services;
+pub mod status;
+pub mod wait;
 
-/// Path of a binary built from this workspace (`target/<profile>/<name>`),
-/// found next to the running test executable (`target/<profile>/deps/…`).
-pub fn workspace_bin(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| anyhow::anyhow!("test executable {} has no profile dir", exe.display()))?;
-    let bin = profile_dir.join(name);
-    anyhow::ensure!(
-        bin.is_file(),
-        "{} not built; run `cargo build --workspace --bins` first",
-        bin.display()
-    );
-    Ok(bin)
-}
+pub use bins::workspace_bin;
+pub use cluster::{Cluster, ClusterBuilder};
+pub use output::Format;
+pub use rows::RowSet;

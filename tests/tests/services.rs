@@ -1,0 +1,114 @@
+//! Against the real services `scripts/test.sh` starts: collectors register in
+//! ZooKeeper (`SYNC_TEST_ZK`) and SyncTool finds them and the table metadata
+//! there; the offline copy goes to HDFS (`SYNC_TEST_HDFS`) or to S3 (moto,
+//! `SYNC_TEST_S3_ENDPOINT`) and is read back from there. Each test prints
+//! "skipped" without its services unless `SYNC_REQUIRE_SERVICES=1`.
+
+use std::time::Duration;
+
+use e2e::config::S3Conf;
+use e2e::output::{CsvSpec, RemoteDest, check_output, read_output};
+use e2e::services::{create_bucket, service, unique};
+use e2e::{Cluster, Format, RowSet};
+use sync_sinks::S3Options;
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+#[test]
+fn zookeeper_and_hdfs() {
+    let Some(zk) = service("SYNC_TEST_ZK") else {
+        return;
+    };
+    let Some(hdfs) = service("SYNC_TEST_HDFS") else {
+        return;
+    };
+    let mut cluster = Cluster::builder()
+        .zookeeper(&zk)
+        .partitions(3)
+        .rows_per_partition(4000)
+        .snapshot_after(2500)
+        .build()
+        .expect("cluster");
+    // The collector registered itself; SyncTool sees it through ZooKeeper.
+    let out = cluster
+        .helper(&["collectors", "-s", &cluster.synctool_endpoint()])
+        .expect("collectors");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(cluster.collector_endpoint()),
+        "{out:?}"
+    );
+    let dest = format!("{}/{}", hdfs.trim_end_matches('/'), unique("e2e-hdfs"));
+    cluster.create_task(0, None, &dest).expect("create task");
+    cluster.wait_task_done(TIMEOUT).expect("sync finishes");
+
+    let expected = cluster
+        .source_rows(|_| true, RowSet::new())
+        .expect("source");
+    let store = RemoteDest::new(&dest, None).expect("hdfs reader");
+    let output = read_output(
+        &store,
+        &cluster.columns().expect("columns"),
+        Format::Parquet,
+        &CsvSpec::default(),
+        RowSet::new(),
+    )
+    .expect("read HDFS");
+    check_output(&expected, &output, true).expect("HDFS output == source");
+    assert_eq!(output.rows.len(), 12_000);
+}
+
+#[test]
+fn zookeeper_and_s3() {
+    let Some(zk) = service("SYNC_TEST_ZK") else {
+        return;
+    };
+    let Some(endpoint) = service("SYNC_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let bucket = unique("e2e-s3");
+    create_bucket(&endpoint, &bucket).expect("bucket");
+    let s3 = S3Conf {
+        endpoint: endpoint.clone(),
+        region: "us-east-1".into(),
+        access_key_id: "test".into(),
+        secret_access_key: "test".into(),
+    };
+    let mut cluster = Cluster::builder()
+        .zookeeper(&zk)
+        .partitions(2)
+        .rows_per_partition(5000)
+        .snapshot_after(3000)
+        .synctool(move |c| {
+            c.format = Format::Csv;
+            c.s3 = Some(s3.clone());
+        })
+        .build()
+        .expect("cluster");
+    let dest = format!("s3://{bucket}/offline/t1");
+    cluster.create_task(0, None, &dest).expect("create task");
+    cluster.wait_task_done(TIMEOUT).expect("sync finishes");
+
+    let expected = cluster
+        .source_rows(|_| true, RowSet::new())
+        .expect("source");
+    let store = RemoteDest::new(
+        &dest,
+        Some(S3Options {
+            endpoint: Some(endpoint),
+            access_key_id: Some("test".into()),
+            secret_access_key: Some("test".into()),
+            ..S3Options::default()
+        }),
+    )
+    .expect("s3 reader");
+    let output = read_output(
+        &store,
+        &cluster.columns().expect("columns"),
+        Format::Csv,
+        &CsvSpec::default(),
+        RowSet::new(),
+    )
+    .expect("read S3");
+    check_output(&expected, &output, true).expect("S3 output == source");
+    assert_eq!(output.rows.len(), 10_000);
+}
