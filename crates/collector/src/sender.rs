@@ -42,8 +42,9 @@ pub trait PackSource: Send + 'static {
 
 /// Told about progress as replies come in.
 pub trait SendObserver: Send {
-    /// SyncTool accepted the pack ending at `next` (`committed` is its committed point, if sent).
-    fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64);
+    /// SyncTool accepted the pack ending at `next` with `rows` rows in
+    /// `bytes` bytes (`committed` is its committed point, if sent).
+    fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64, bytes: u64);
     /// SyncTool refused a pack; the producer rewinds.
     fn rejected(&mut self, message: &str);
 }
@@ -131,6 +132,7 @@ pub async fn stream_task(
                         Some(Produced { generation, .. }) if generation != state.generation => {}
                         Some(Produced { pack: Err(err), .. }) => break SendEnd::Source(err),
                         Some(Produced { pack: Ok(pack), .. }) => {
+                            let bytes = pack.rows.len() as u64;
                             let request = SendDataRequest {
                                 tid: Some(settings.tid),
                                 pid: Some(settings.pid),
@@ -144,7 +146,7 @@ pub async fn stream_task(
                             if request.start_point.is_none() || request.next_point.is_none() {
                                 break SendEnd::Source(format!("pack points cannot be encoded: {:?} → {:?}", pack.start, pack.next));
                             }
-                            state.unanswered.push_back(Unanswered { next: pack.next, rows: pack.count, finished: pack.finished, stale: false });
+                            state.unanswered.push_back(Unanswered { next: pack.next, rows: pack.count, bytes, finished: pack.finished, stale: false });
                             if request_tx.send(request).await.is_err() {
                                 break SendEnd::Transport("the request stream closed".into());
                             }
@@ -173,6 +175,7 @@ pub async fn stream_task(
 struct Unanswered {
     next: Point,
     rows: u64,
+    bytes: u64,
     finished: bool,
     /// Sent after a pack that was refused: its answer is ignored.
     stale: bool,
@@ -209,7 +212,7 @@ impl StreamState {
                 .as_ref()
                 .and_then(|p| Point::from_proto(p).ok());
             self.accepted = sent.next;
-            observer.accepted(&self.accepted, committed.as_ref(), sent.rows);
+            observer.accepted(&self.accepted, committed.as_ref(), sent.rows, sent.bytes);
             return sent.finished.then_some(SendEnd::Finished);
         }
         observer.rejected(&message);
