@@ -1,7 +1,7 @@
 //! Streams one partition task's packs to SyncTool over `SendDataStream`, with
 //! flow control, and applies SyncTool's answers.
 //!
-//! A producer thread builds packs (file and RocksDB reads are blocking) into a
+//! A producer (on a thread of its own: file and RocksDB reads block) builds packs into a
 //! bounded queue; the async side forwards them on one long-lived, ordered gRPC
 //! stream and reads the replies in order. At most `window` packs are unanswered
 //! at a time, so a slow SyncTool slows the collector down instead of failing
@@ -21,7 +21,6 @@
 //! accepted point.
 
 use std::collections::VecDeque;
-use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use sync_core::point::Point;
@@ -49,6 +48,17 @@ pub trait SendObserver: Send {
     fn rejected(&mut self, message: &str);
 }
 
+/// Where the pack producer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProducerMode {
+    /// On a thread of its own (reads block; the daemon's choice).
+    #[default]
+    Thread,
+    /// As a task on the caller's runtime (deterministic simulation, where
+    /// every host runs on one simulated thread and reads are in memory-fast).
+    Inline,
+}
+
 /// How to stream.
 #[derive(Debug, Clone)]
 pub struct SendSettings {
@@ -59,6 +69,8 @@ pub struct SendSettings {
     pub window: usize,
     /// Between heartbeats when caught up, and before re-reading after a refusal.
     pub idle_interval: Duration,
+    /// Where the producer runs.
+    pub producer: ProducerMode,
 }
 
 /// Why a stream ended.
@@ -95,9 +107,11 @@ pub async fn stream_task(
     mut cancel: tokio::sync::watch::Receiver<bool>,
 ) -> SendEnd {
     let (pack_tx, mut pack_rx) = mpsc::channel::<Produced>(settings.window.max(1));
-    let (control_tx, control_rx) = std_mpsc::channel::<Control>();
+    let (control_tx, control_rx) = mpsc::unbounded_channel::<Control>();
     let idle = settings.idle_interval;
-    let producer = std::thread::spawn(move || produce(&mut source, &pack_tx, &control_rx, idle));
+    let producer = spawn_producer(settings.producer, async move {
+        produce(&mut source, &pack_tx, control_rx, idle).await
+    });
 
     let (request_tx, request_rx) = mpsc::channel::<SendDataRequest>(settings.window.max(1));
     let end = match client
@@ -162,7 +176,7 @@ pub async fn stream_task(
     };
     drop(pack_rx);
     drop(control_tx);
-    if producer.join().is_err() {
+    if !producer.join().await {
         tracing::error!(
             tid = settings.tid,
             pid = settings.pid,
@@ -192,7 +206,7 @@ impl StreamState {
         &mut self,
         reply: &SendDataResponse,
         observer: &mut impl SendObserver,
-        control: &std_mpsc::Sender<Control>,
+        control: &mpsc::UnboundedSender<Control>,
     ) -> Option<SendEnd> {
         let Some(sent) = self.unanswered.pop_front() else {
             return Some(SendEnd::Transport(
@@ -232,12 +246,48 @@ impl StreamState {
     }
 }
 
-/// The producer thread: builds packs until the queue closes; pauses when
-/// caught up (a heartbeat pack goes out each pause).
-fn produce(
+/// A running producer.
+enum Producer {
+    Thread(std::thread::JoinHandle<()>),
+    Task(tokio::task::JoinHandle<()>),
+}
+
+impl Producer {
+    /// Waits for the producer to end; false if it panicked.
+    async fn join(self) -> bool {
+        match self {
+            Producer::Thread(handle) => tokio::task::spawn_blocking(move || handle.join().is_ok())
+                .await
+                .unwrap_or(false),
+            Producer::Task(handle) => handle.await.is_ok(),
+        }
+    }
+}
+
+fn spawn_producer(
+    mode: ProducerMode,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Producer {
+    match mode {
+        ProducerMode::Inline => Producer::Task(tokio::spawn(work)),
+        ProducerMode::Thread => Producer::Thread(std::thread::spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(work),
+                Err(e) => tracing::error!("cannot start the pack producer: {e}"),
+            }
+        })),
+    }
+}
+
+/// The producer: builds packs until the queue closes; pauses when caught up
+/// (a heartbeat pack goes out each pause).
+async fn produce(
     source: &mut impl PackSource,
     packs: &mpsc::Sender<Produced>,
-    control: &std_mpsc::Receiver<Control>,
+    mut control: mpsc::UnboundedReceiver<Control>,
     idle: Duration,
 ) {
     let mut generation = 0u64;
@@ -248,30 +298,32 @@ fn produce(
                 Ok(Control::Rewind(point)) => {
                     generation += 1;
                     if let Err(err) = source.rewind(&point) {
-                        let _ = packs.blocking_send(Produced {
-                            generation,
-                            pack: Err(err),
-                        });
+                        let _ = packs
+                            .send(Produced {
+                                generation,
+                                pack: Err(err),
+                            })
+                            .await;
                         return;
                     }
                     pause = true;
                 }
-                Err(std_mpsc::TryRecvError::Empty) => break,
-                Err(std_mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
             }
         }
         if pause {
-            std::thread::sleep(idle);
+            tokio::time::sleep(idle).await;
         }
         let pack = source.next_pack();
         let caught_up = pack.as_ref().map_or(true, |p| p.caught_up && !p.finished);
         let failed = pack.is_err();
         let finished = pack.as_ref().is_ok_and(|p| p.finished);
-        if packs.blocking_send(Produced { generation, pack }).is_err() || failed || finished {
+        if packs.send(Produced { generation, pack }).await.is_err() || failed || finished {
             return;
         }
         if caught_up {
-            std::thread::sleep(idle);
+            tokio::time::sleep(idle).await;
         }
     }
 }

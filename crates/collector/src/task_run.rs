@@ -26,7 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::{info, warn};
 
 use crate::prepare::{PrepareError, Prepared, ReadContext, prepare};
-use crate::sender::{SendEnd, SendObserver, SendSettings, stream_task};
+use crate::sender::{ProducerMode, SendEnd, SendObserver, SendSettings, stream_task};
 use crate::status::{SharedStatus, TaskState};
 use crate::tablet_client::{TabletApi, validate_disk_table};
 use crate::tailer::BinlogTailer;
@@ -55,6 +55,8 @@ pub struct CollectorSettings {
     /// How long a task that failed reading refuses a new assignment of its
     /// partition (so SyncTool sees the reason instead of a retry loop).
     pub failure_hold: Duration,
+    /// Where each stream's pack producer runs.
+    pub producer: ProducerMode,
 }
 
 impl Default for CollectorSettings {
@@ -69,8 +71,17 @@ impl Default for CollectorSettings {
             persist_interval: Duration::from_secs(1),
             release_interval: Duration::from_secs(10),
             failure_hold: Duration::from_secs(60),
+            producer: ProducerMode::Thread,
         }
     }
+}
+
+/// Opens a channel to a SyncTool endpoint (`ip:port`) with a timeout.
+pub type Connector = Arc<dyn Fn(&str, Duration) -> Result<Channel, String> + Send + Sync>;
+
+/// The daemon's connector: TCP, connected lazily, with HTTP/2 keepalive.
+pub fn tcp_connector() -> Connector {
+    Arc::new(synctool_channel)
 }
 
 /// What a task needs from the daemon.
@@ -80,6 +91,8 @@ pub struct TaskEnv<S, T> {
     pub settings: Arc<CollectorSettings>,
     /// Wall-clock ms (TTL and the status page).
     pub clock: fn() -> u64,
+    /// How to reach SyncTool.
+    pub connect: Connector,
 }
 
 impl<S: Clone, T> Clone for TaskEnv<S, T> {
@@ -89,6 +102,7 @@ impl<S: Clone, T> Clone for TaskEnv<S, T> {
             tablet: self.tablet.clone(),
             settings: self.settings.clone(),
             clock: self.clock,
+            connect: self.connect.clone(),
         }
     }
 }
@@ -207,7 +221,7 @@ where
 {
     let (tid, pid) = (task.tid(), task.pid());
     let settings = &env.settings;
-    let channel = match synctool_channel(task.des_endpoint(), settings.request_timeout) {
+    let channel = match (env.connect)(task.des_endpoint(), settings.request_timeout) {
         Ok(c) => c,
         Err(e) => {
             status.lock().error = Some(e);
@@ -227,6 +241,7 @@ where
         token: task.token().to_string(),
         window: settings.window,
         idle_interval: settings.idle_interval,
+        producer: settings.producer,
     };
     loop {
         if *cancel.borrow() {

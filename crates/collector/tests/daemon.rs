@@ -19,7 +19,7 @@ use data_collector::prepare::assigned_point;
 use data_collector::service::{Collector, router};
 use data_collector::status::TaskState;
 use data_collector::tablet_client::HttpTabletClient;
-use data_collector::task_run::{CollectorSettings, TaskEnv};
+use data_collector::task_run::{CollectorSettings, TaskEnv, tcp_connector};
 use data_collector::workdir::WorkDir;
 use sync_core::proto::datasync::data_collector_client::DataCollectorClient;
 use sync_core::proto::datasync::*;
@@ -150,6 +150,7 @@ async fn start_collector(datadir: &Path, verify_crc: bool) -> RunningCollector {
         tablet: Arc::new(HttpTabletClient::new(settings.request_timeout)),
         settings: Arc::new(settings),
         clock: now_ms,
+        connect: tcp_connector(),
     };
     let collector = Arc::new(Collector {
         endpoint: endpoint.clone(),

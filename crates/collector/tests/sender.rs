@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use data_collector::packer::BuiltPack;
-use data_collector::sender::{PackSource, SendEnd, SendObserver, SendSettings, stream_task};
+use data_collector::sender::{
+    PackSource, ProducerMode, SendEnd, SendObserver, SendSettings, stream_task,
+};
 use sync_core::point::Point;
 use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
 use sync_core::proto::datasync::*;
@@ -127,6 +129,7 @@ async fn run(fake: Arc<Rules>, rows: Rows, window: usize) -> (SendEnd, Progress)
         token: "t".into(),
         window,
         idle_interval: Duration::from_millis(20),
+        producer: ProducerMode::Thread,
     };
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();
@@ -234,6 +237,8 @@ async fn heartbeats_keep_flowing_when_caught_up() {
         token: "t".into(),
         window: 2,
         idle_interval: Duration::from_millis(10),
+        // The producer as a task on the test's runtime, as the simulation runs it.
+        producer: ProducerMode::Inline,
     };
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();

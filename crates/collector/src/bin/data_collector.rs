@@ -21,7 +21,7 @@ use data_collector::flags::CollectorConfig;
 use data_collector::manager::TaskManager;
 use data_collector::service::{self, Collector};
 use data_collector::tablet_client::HttpTabletClient;
-use data_collector::task_run::{CollectorSettings, TaskEnv};
+use data_collector::task_run::{CollectorSettings, TaskEnv, tcp_connector};
 use data_collector::workdir::WorkDir;
 use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
 use sync_infra::one_port;
@@ -132,6 +132,7 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
         tablet: Arc::new(HttpTabletClient::new(settings.request_timeout)),
         settings: Arc::new(settings),
         clock: now_ms,
+        connect: tcp_connector(),
     };
     let collector = Arc::new(Collector {
         endpoint: config.endpoint.clone(),
