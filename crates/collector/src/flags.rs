@@ -291,6 +291,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_template_parses() {
+        let template =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf/data_collector.flags");
+        let config = CollectorConfig::from_flagfile(&template).expect("conf template is valid");
+        assert_eq!(config.endpoint, "127.0.0.1:8888");
+        assert_eq!(config.zk_cluster, "127.0.0.1:2181");
+        assert_eq!(config.log_level, "info");
+    }
+
+    #[test]
     fn defaults_are_openmldbs() {
         let config = CollectorConfig::from_args(Vec::new()).expect("defaults are valid");
         assert_eq!(config.max_pack_size, 1_048_576);

@@ -46,6 +46,7 @@ pub enum PrepareError {
 }
 
 /// What reading a partition needs besides the assignment.
+#[derive(Debug, Clone)]
 pub struct ReadContext {
     pub meta: TableMeta,
     pub paths: DiskTablePaths,

@@ -1,7 +1,7 @@
 //! Streams one partition task's packs to SyncTool over `SendDataStream`, with
 //! flow control, and applies SyncTool's answers.
 //!
-//! A producer thread builds packs (file and RocksDB reads are blocking) into a
+//! A producer (on a thread of its own: file and RocksDB reads block) builds packs into a
 //! bounded queue; the async side forwards them on one long-lived, ordered gRPC
 //! stream and reads the replies in order. At most `window` packs are unanswered
 //! at a time, so a slow SyncTool slows the collector down instead of failing
@@ -21,7 +21,6 @@
 //! accepted point.
 
 use std::collections::VecDeque;
-use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use sync_core::point::Point;
@@ -42,10 +41,22 @@ pub trait PackSource: Send + 'static {
 
 /// Told about progress as replies come in.
 pub trait SendObserver: Send {
-    /// SyncTool accepted the pack ending at `next` (`committed` is its committed point, if sent).
-    fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64);
+    /// SyncTool accepted the pack ending at `next` with `rows` rows in
+    /// `bytes` bytes (`committed` is its committed point, if sent).
+    fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64, bytes: u64);
     /// SyncTool refused a pack; the producer rewinds.
     fn rejected(&mut self, message: &str);
+}
+
+/// Where the pack producer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProducerMode {
+    /// On a thread of its own (reads block; the daemon's choice).
+    #[default]
+    Thread,
+    /// As a task on the caller's runtime (deterministic simulation, where
+    /// every host runs on one simulated thread and reads are in memory-fast).
+    Inline,
 }
 
 /// How to stream.
@@ -58,6 +69,8 @@ pub struct SendSettings {
     pub window: usize,
     /// Between heartbeats when caught up, and before re-reading after a refusal.
     pub idle_interval: Duration,
+    /// Where the producer runs.
+    pub producer: ProducerMode,
 }
 
 /// Why a stream ended.
@@ -94,9 +107,11 @@ pub async fn stream_task(
     mut cancel: tokio::sync::watch::Receiver<bool>,
 ) -> SendEnd {
     let (pack_tx, mut pack_rx) = mpsc::channel::<Produced>(settings.window.max(1));
-    let (control_tx, control_rx) = std_mpsc::channel::<Control>();
+    let (control_tx, control_rx) = mpsc::unbounded_channel::<Control>();
     let idle = settings.idle_interval;
-    let producer = std::thread::spawn(move || produce(&mut source, &pack_tx, &control_rx, idle));
+    let producer = spawn_producer(settings.producer, async move {
+        produce(&mut source, &pack_tx, control_rx, idle).await
+    });
 
     let (request_tx, request_rx) = mpsc::channel::<SendDataRequest>(settings.window.max(1));
     let end = match client
@@ -131,6 +146,7 @@ pub async fn stream_task(
                         Some(Produced { generation, .. }) if generation != state.generation => {}
                         Some(Produced { pack: Err(err), .. }) => break SendEnd::Source(err),
                         Some(Produced { pack: Ok(pack), .. }) => {
+                            let bytes = pack.rows.len() as u64;
                             let request = SendDataRequest {
                                 tid: Some(settings.tid),
                                 pid: Some(settings.pid),
@@ -144,7 +160,7 @@ pub async fn stream_task(
                             if request.start_point.is_none() || request.next_point.is_none() {
                                 break SendEnd::Source(format!("pack points cannot be encoded: {:?} → {:?}", pack.start, pack.next));
                             }
-                            state.unanswered.push_back(Unanswered { next: pack.next, rows: pack.count, finished: pack.finished, stale: false });
+                            state.unanswered.push_back(Unanswered { next: pack.next, rows: pack.count, bytes, finished: pack.finished, stale: false });
                             if request_tx.send(request).await.is_err() {
                                 break SendEnd::Transport("the request stream closed".into());
                             }
@@ -160,7 +176,7 @@ pub async fn stream_task(
     };
     drop(pack_rx);
     drop(control_tx);
-    if producer.join().is_err() {
+    if !producer.join().await {
         tracing::error!(
             tid = settings.tid,
             pid = settings.pid,
@@ -173,6 +189,7 @@ pub async fn stream_task(
 struct Unanswered {
     next: Point,
     rows: u64,
+    bytes: u64,
     finished: bool,
     /// Sent after a pack that was refused: its answer is ignored.
     stale: bool,
@@ -189,7 +206,7 @@ impl StreamState {
         &mut self,
         reply: &SendDataResponse,
         observer: &mut impl SendObserver,
-        control: &std_mpsc::Sender<Control>,
+        control: &mpsc::UnboundedSender<Control>,
     ) -> Option<SendEnd> {
         let Some(sent) = self.unanswered.pop_front() else {
             return Some(SendEnd::Transport(
@@ -209,7 +226,7 @@ impl StreamState {
                 .as_ref()
                 .and_then(|p| Point::from_proto(p).ok());
             self.accepted = sent.next;
-            observer.accepted(&self.accepted, committed.as_ref(), sent.rows);
+            observer.accepted(&self.accepted, committed.as_ref(), sent.rows, sent.bytes);
             return sent.finished.then_some(SendEnd::Finished);
         }
         observer.rejected(&message);
@@ -229,12 +246,48 @@ impl StreamState {
     }
 }
 
-/// The producer thread: builds packs until the queue closes; pauses when
-/// caught up (a heartbeat pack goes out each pause).
-fn produce(
+/// A running producer.
+enum Producer {
+    Thread(std::thread::JoinHandle<()>),
+    Task(tokio::task::JoinHandle<()>),
+}
+
+impl Producer {
+    /// Waits for the producer to end; false if it panicked.
+    async fn join(self) -> bool {
+        match self {
+            Producer::Thread(handle) => tokio::task::spawn_blocking(move || handle.join().is_ok())
+                .await
+                .unwrap_or(false),
+            Producer::Task(handle) => handle.await.is_ok(),
+        }
+    }
+}
+
+fn spawn_producer(
+    mode: ProducerMode,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Producer {
+    match mode {
+        ProducerMode::Inline => Producer::Task(tokio::spawn(work)),
+        ProducerMode::Thread => Producer::Thread(std::thread::spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(work),
+                Err(e) => tracing::error!("cannot start the pack producer: {e}"),
+            }
+        })),
+    }
+}
+
+/// The producer: builds packs until the queue closes; pauses when caught up
+/// (a heartbeat pack goes out each pause).
+async fn produce(
     source: &mut impl PackSource,
     packs: &mpsc::Sender<Produced>,
-    control: &std_mpsc::Receiver<Control>,
+    mut control: mpsc::UnboundedReceiver<Control>,
     idle: Duration,
 ) {
     let mut generation = 0u64;
@@ -245,30 +298,32 @@ fn produce(
                 Ok(Control::Rewind(point)) => {
                     generation += 1;
                     if let Err(err) = source.rewind(&point) {
-                        let _ = packs.blocking_send(Produced {
-                            generation,
-                            pack: Err(err),
-                        });
+                        let _ = packs
+                            .send(Produced {
+                                generation,
+                                pack: Err(err),
+                            })
+                            .await;
                         return;
                     }
                     pause = true;
                 }
-                Err(std_mpsc::TryRecvError::Empty) => break,
-                Err(std_mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
             }
         }
         if pause {
-            std::thread::sleep(idle);
+            tokio::time::sleep(idle).await;
         }
         let pack = source.next_pack();
         let caught_up = pack.as_ref().map_or(true, |p| p.caught_up && !p.finished);
         let failed = pack.is_err();
         let finished = pack.as_ref().is_ok_and(|p| p.finished);
-        if packs.blocking_send(Produced { generation, pack }).is_err() || failed || finished {
+        if packs.send(Produced { generation, pack }).await.is_err() || failed || finished {
             return;
         }
         if caught_up {
-            std::thread::sleep(idle);
+            tokio::time::sleep(idle).await;
         }
     }
 }

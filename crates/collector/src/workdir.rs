@@ -181,13 +181,34 @@ impl<S: LocalStore> WorkDir<S> {
         }))
     }
 
-    /// Links the tablet's binlog files that are not linked yet; returns the
-    /// file indexes newly linked, in order.
+    /// Links the tablet's binlog files that are not linked yet (including any
+    /// released before); returns the file indexes newly linked, in order.
     pub fn link_new_binlogs(
         &self,
         tid: u32,
         pid: u32,
         tablet_binlog_dir: &Path,
+    ) -> Result<Vec<u64>, WorkDirError> {
+        self.link_binlogs(tid, pid, tablet_binlog_dir, false)
+    }
+
+    /// Links the tablet's binlog files newer than the newest linked one (what
+    /// the tablet wrote since), leaving released files released.
+    pub fn link_newer_binlogs(
+        &self,
+        tid: u32,
+        pid: u32,
+        tablet_binlog_dir: &Path,
+    ) -> Result<Vec<u64>, WorkDirError> {
+        self.link_binlogs(tid, pid, tablet_binlog_dir, true)
+    }
+
+    fn link_binlogs(
+        &self,
+        tid: u32,
+        pid: u32,
+        tablet_binlog_dir: &Path,
+        only_newer: bool,
     ) -> Result<Vec<u64>, WorkDirError> {
         let tablet_files = match self.store.list_dir(tablet_binlog_dir) {
             Ok(entries) => entries,
@@ -206,12 +227,20 @@ impl<S: LocalStore> WorkDir<S> {
             .into_iter()
             .map(|e| e.name)
             .collect();
+        let newest = if only_newer {
+            linked
+                .iter()
+                .filter_map(|n| parse_binlog_file_name(n))
+                .max()
+        } else {
+            None
+        };
         let mut new_files = Vec::new();
         for entry in tablet_files {
             let Some(index) = parse_binlog_file_name(&entry.name) else {
                 continue;
             };
-            if entry.is_dir || linked.contains(&entry.name) {
+            if entry.is_dir || linked.contains(&entry.name) || newest.is_some_and(|n| index <= n) {
                 continue;
             }
             self.store.hard_link(
@@ -439,6 +468,19 @@ mod tests {
 
         assert_eq!(f.work.release_binlogs_before(1, 0, 2).expect("release"), 2);
         assert_eq!(f.work.linked_binlogs(1, 0).expect("list"), vec![(2, 5)]);
+        // Following the tablet leaves released files released...
+        std::fs::write(tablet_binlog.join(binlog_file_name(3)), [3u8; 1]).expect("log");
+        assert_eq!(
+            f.work
+                .link_newer_binlogs(1, 0, &tablet_binlog)
+                .expect("newer"),
+            vec![3]
+        );
+        // ...a full relink (a new assignment) takes back what the tablet still has.
+        assert_eq!(
+            f.work.link_new_binlogs(1, 0, &tablet_binlog).expect("all"),
+            vec![1]
+        );
 
         let err = f
             .work

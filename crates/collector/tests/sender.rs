@@ -3,19 +3,20 @@
 //! the collector re-read from the accepted point (no row lost or sent past a
 //! refusal), `delete_task`, and mode 0's finish.
 
-use std::net::SocketAddr;
-use std::pin::Pin;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use data_collector::packer::BuiltPack;
-use data_collector::sender::{PackSource, SendEnd, SendObserver, SendSettings, stream_task};
+use data_collector::sender::{
+    PackSource, ProducerMode, SendEnd, SendObserver, SendSettings, stream_task,
+};
 use sync_core::point::Point;
 use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
-use sync_core::proto::datasync::sync_tool_server::{SyncTool, SyncToolServer};
 use sync_core::proto::datasync::*;
-use tokio_stream::{Stream, StreamExt};
-use tonic::{Request, Response, Status, Streaming};
+
+use common::{Judge, reply, serve_fake};
 
 /// What the fake SyncTool did.
 #[derive(Default)]
@@ -27,105 +28,44 @@ struct Log {
 
 /// Accepts a pack iff it starts at the accepted point; refuses pack number
 /// `refuse_at` once; sends `delete_task` after `drop_after` accepted packs.
-#[derive(Clone)]
-struct FakeSyncTool {
+struct Rules {
     log: Arc<Mutex<Log>>,
     refuse_at: Option<usize>,
     drop_after: Option<usize>,
 }
 
-fn reply(code: i32, delete: bool, committed: Option<SyncPoint>) -> SendDataResponse {
-    SendDataResponse {
-        response: GeneralResponse {
-            code: Some(code),
-            msg: Some(if code == 0 {
-                "ok".into()
-            } else {
-                "refused".into()
-            }),
-        },
-        delete_task: Some(delete),
-        committed_point: committed,
-    }
+#[derive(Default)]
+struct StreamState {
+    accepted_point: Option<SyncPoint>,
+    accepted_packs: usize,
 }
 
-#[tonic::async_trait]
-impl SyncTool for FakeSyncTool {
-    async fn create_sync_task(
-        &self,
-        _: Request<CreateSyncTaskRequest>,
-    ) -> Result<Response<GeneralResponse>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn delete_sync_task(
-        &self,
-        _: Request<DeleteSyncTaskRequest>,
-    ) -> Result<Response<GeneralResponse>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn task_status(
-        &self,
-        _: Request<TaskStatusRequest>,
-    ) -> Result<Response<TaskStatusResponse>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn send_data(
-        &self,
-        _: Request<SendDataRequest>,
-    ) -> Result<Response<SendDataResponse>, Status> {
-        Err(Status::unimplemented("streams only in this test"))
-    }
+impl Judge for Rules {
+    type Stream = StreamState;
 
-    type SendDataStreamStream =
-        Pin<Box<dyn Stream<Item = Result<SendDataResponse, Status>> + Send>>;
-
-    async fn send_data_stream(
-        &self,
-        request: Request<Streaming<SendDataRequest>>,
-    ) -> Result<Response<Self::SendDataStreamStream>, Status> {
-        let mut packs = request.into_inner();
-        let this = self.clone();
-        let mut accepted_point = Point::Binlog { offset: 0 }.to_proto().ok();
-        let mut accepted_packs = 0usize;
-        let output = async_stream(move |tx| async move {
-            while let Some(Ok(pack)) = packs.next().await {
-                let response = {
-                    let mut log = this.log.lock().expect("lock");
-                    log.packs_seen += 1;
-                    if pack.count() == 0 {
-                        log.heartbeats += 1;
-                    }
-                    let refuse = this.refuse_at == Some(log.packs_seen);
-                    let in_order = pack.start_point == accepted_point;
-                    if this.drop_after.is_some_and(|n| accepted_packs >= n) {
-                        reply(-1, true, None)
-                    } else if refuse || !in_order {
-                        reply(-1, false, None)
-                    } else {
-                        log.accepted_rows.extend_from_slice(pack.rows());
-                        accepted_point = pack.next_point.clone();
-                        accepted_packs += 1;
-                        reply(0, false, accepted_point.clone())
-                    }
-                };
-                if tx.send(Ok(response)).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(output)))
+    fn judge(&self, stream: &mut StreamState, pack: &SendDataRequest) -> SendDataResponse {
+        let mut log = self.log.lock().expect("lock");
+        log.packs_seen += 1;
+        if pack.count() == 0 {
+            log.heartbeats += 1;
+        }
+        let refuse = self.refuse_at == Some(log.packs_seen);
+        let expected = stream
+            .accepted_point
+            .clone()
+            .or_else(|| Point::Binlog { offset: 0 }.to_proto().ok());
+        let in_order = pack.start_point == expected;
+        if self.drop_after.is_some_and(|n| stream.accepted_packs >= n) {
+            reply(-1, true, None)
+        } else if refuse || !in_order {
+            reply(-1, false, None)
+        } else {
+            log.accepted_rows.extend_from_slice(pack.rows());
+            stream.accepted_point = pack.next_point.clone();
+            stream.accepted_packs += 1;
+            reply(0, false, stream.accepted_point.clone())
+        }
     }
-}
-
-/// A stream fed by a spawned task through a channel.
-fn async_stream<F, Fut>(body: F) -> impl Stream<Item = Result<SendDataResponse, Status>>
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<SendDataResponse, Status>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(body(tx));
-    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 /// Rows 0..n (one byte each), two per pack; points are Binlog{i}.
@@ -170,7 +110,7 @@ struct Progress {
 }
 
 impl SendObserver for Progress {
-    fn accepted(&mut self, next: &Point, _committed: Option<&Point>, _rows: u64) {
+    fn accepted(&mut self, next: &Point, _committed: Option<&Point>, _rows: u64, _bytes: u64) {
         self.accepted.push(next.clone());
     }
     fn rejected(&mut self, _message: &str) {
@@ -178,21 +118,8 @@ impl SendObserver for Progress {
     }
 }
 
-async fn serve(fake: FakeSyncTool) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(SyncToolServer::new(fake))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-    addr
-}
-
-async fn run(fake: FakeSyncTool, rows: Rows, window: usize) -> (SendEnd, Progress) {
-    let addr = serve(fake).await;
+async fn run(fake: Arc<Rules>, rows: Rows, window: usize) -> (SendEnd, Progress) {
+    let addr = serve_fake(fake).await;
     let mut client = SyncToolClient::connect(format!("http://{addr}"))
         .await
         .expect("connect");
@@ -202,6 +129,7 @@ async fn run(fake: FakeSyncTool, rows: Rows, window: usize) -> (SendEnd, Progres
         token: "t".into(),
         window,
         idle_interval: Duration::from_millis(20),
+        producer: ProducerMode::Thread,
     };
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();
@@ -221,14 +149,14 @@ async fn run(fake: FakeSyncTool, rows: Rows, window: usize) -> (SendEnd, Progres
     (end, progress)
 }
 
-fn fake(refuse_at: Option<usize>, drop_after: Option<usize>) -> (FakeSyncTool, Arc<Mutex<Log>>) {
+fn fake(refuse_at: Option<usize>, drop_after: Option<usize>) -> (Arc<Rules>, Arc<Mutex<Log>>) {
     let log = Arc::new(Mutex::new(Log::default()));
     (
-        FakeSyncTool {
+        Arc::new(Rules {
             log: log.clone(),
             refuse_at,
             drop_after,
-        },
+        }),
         log,
     )
 }
@@ -299,7 +227,7 @@ async fn delete_task_ends_the_stream() {
 #[tokio::test]
 async fn heartbeats_keep_flowing_when_caught_up() {
     let (fake, log) = fake(None, None);
-    let addr = serve(fake).await;
+    let addr = serve_fake(fake).await;
     let mut client = SyncToolClient::connect(format!("http://{addr}"))
         .await
         .expect("connect");
@@ -309,6 +237,8 @@ async fn heartbeats_keep_flowing_when_caught_up() {
         token: "t".into(),
         window: 2,
         idle_interval: Duration::from_millis(10),
+        // The producer as a task on the test's runtime, as the simulation runs it.
+        producer: ProducerMode::Inline,
     };
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();

@@ -2,7 +2,10 @@
 //! import each other) and by the tablet emulator, each behind a seam that the
 //! simulation replaces: [`coordinator`] (cluster membership and table
 //! metadata, over ZooKeeper or standalone) and [`store`] (local files: hard
-//! links, listings, atomic writes).
+//! links, listings, atomic writes); and [`one_port`], gRPC and HTTP served on
+//! one port as brpc does, and [`status_page`] helpers.
 
 pub mod coordinator;
+pub mod one_port;
+pub mod status_page;
 pub mod store;

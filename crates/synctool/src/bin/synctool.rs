@@ -90,9 +90,6 @@ async fn cluster(config: &SyncToolConfig) -> anyhow::Result<Arc<dyn ClusterView>
     Ok(Arc::new(CoordinatorView(Arc::new(zk))))
 }
 
-/// The offline store. The `sync-sinks` adapter is wired here once that crate
-/// provides its `Sink`; until then the daemon refuses to start rather than
-/// accept data it could not write.
 /// The offline store: `sync-sinks` (local fs, HDFS, S3; CSV or Parquet) as configured.
 fn segment_store(config: &SyncToolConfig, cluster: Arc<dyn ClusterView>) -> Arc<dyn SegmentStore> {
     let sink = StoreSink::new(sink_config(config));
@@ -121,7 +118,7 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
         "SyncTool serving"
     );
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        sync_infra::one_port::shutdown_signal().await;
         info!("stopping");
     };
     let serving = server::serve(listener, daemon.handle(), shutdown);

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::{Value, json};
 use sync_core::task::StatusReport;
+use sync_infra::status_page::{escape, page, wants_json};
 
 use super::handle::{SyncToolHandle, error};
 use crate::admin;
@@ -132,19 +133,8 @@ pub fn report_to_json(report: &StatusReport) -> Value {
     })
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn report_to_html(report: &StatusReport) -> String {
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>SyncTool status</title>\
-         <style>td,th{padding:2px 8px;border:1px solid #ccc}table{border-collapse:collapse}\
-         .FAILED{background:#fdd}</style></head><body><h1>SyncTool</h1>",
-    );
+    let mut html = String::from("<h1>SyncTool</h1>");
     html.push_str(&format!(
         "<p>endpoint {} &middot; {} table task(s)</p>",
         escape(&report.des_endpoint),
@@ -179,19 +169,12 @@ fn report_to_html(report: &StatusReport) -> String {
         }
         html.push_str("</table>");
     }
-    html.push_str(&format!(
-        "<pre>{}</pre></body></html>",
-        escape(&report.summary())
-    ));
-    html
+    html.push_str(&format!("<pre>{}</pre>", escape(&report.summary())));
+    page("SyncTool status", &html)
 }
 
 async fn status(State(handle): State<SyncToolHandle>, RawQuery(query): RawQuery) -> Response {
-    let want_json = query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .any(|kv| kv == "format=json");
+    let want_json = wants_json(query.as_deref());
     let report = match handle.status_report().await {
         Ok(r) => r,
         Err(msg) => {

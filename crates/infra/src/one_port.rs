@@ -1,0 +1,116 @@
+//! One port for both protocols, as brpc served them: requests whose content
+//! type is `application/grpc…` go to the tonic services, everything else to an
+//! HTTP router (admin calls, status pages). Served by tonic's server with
+//! HTTP/1.1 enabled and HTTP/2 keepalive, so the peer notices a dead
+//! connection after a network partition.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tower::ServiceExt;
+
+/// Largest accepted gRPC message (a pack of rows).
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+/// Interval and timeout of HTTP/2 keepalive pings.
+pub const KEEPALIVE: Duration = Duration::from_secs(10);
+
+fn is_grpc(req: &Request<Body>) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// Routes gRPC requests to `grpc` (tonic services as a router, e.g.
+/// `tonic::service::Routes::new(svc).into_axum_router()`) and the rest to `http`.
+pub fn router(grpc: axum::Router, http: axum::Router) -> axum::Router {
+    let dispatch = tower::service_fn(move |req: Request<Body>| {
+        let grpc = grpc.clone();
+        let http = http.clone();
+        async move {
+            if is_grpc(&req) {
+                grpc.oneshot(req).await
+            } else {
+                http.oneshot(req).await
+            }
+        }
+    });
+    axum::Router::new().fallback_service(dispatch)
+}
+
+/// Binds `address` (e.g. `0.0.0.0:8848`), naming it on failure.
+pub async fn bind(address: &str) -> Result<TcpListener, BindError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| BindError {
+            address: address.to_string(),
+            source,
+        })
+}
+
+/// The listen address could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address}: {source}")]
+pub struct BindError {
+    pub address: String,
+    pub source: std::io::Error,
+}
+
+/// Serves `routes` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    routes: axum::Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    serve_incoming(TcpListenerStream::new(listener), routes, shutdown).await
+}
+
+/// Serves `routes` on the connections of `incoming` (another transport, such
+/// as the simulation's network) until `shutdown` completes.
+pub async fn serve_incoming<I, IO, IE>(
+    incoming: I,
+    routes: axum::Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tonic::transport::Server::builder()
+        .accept_http1(true)
+        .http2_keepalive_interval(Some(KEEPALIVE))
+        .http2_keepalive_timeout(Some(KEEPALIVE))
+        .add_routes(tonic::service::Routes::from(routes))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
+
+/// Completes on SIGINT or (on Unix) SIGTERM, the signals `bin/start.sh stop`
+/// and a terminal send.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = interrupt.await;
+}
