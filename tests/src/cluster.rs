@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sync_core::row::Column;
+use sync_infra::coordinator::standalone::StandaloneCoordinator;
 use tablet_emu::state::TableState;
 use tablet_emu::{EmulatedTable, GeneratedRow, TableEmulator, partition_dir, read_manifest};
 use tempfile::TempDir;
@@ -304,11 +305,7 @@ impl Cluster {
             snapshot_after: None,
             gc_binlog: false,
             zookeeper: None,
-            zk_root: format!(
-                "/sync-e2e-{}-{}",
-                std::process::id(),
-                free_port().unwrap_or(0)
-            ),
+            zk_root: crate::services::unique("/sync-e2e"),
             collector: true,
             synctool: true,
             verbose: false,
@@ -408,8 +405,11 @@ impl Cluster {
                     .metadata_dir
                     .clone()
                     .unwrap_or_else(|| self.dir.join("metadata"));
-                let emu = TableEmulator::open(&self.tablet_root, self.table.tid)?;
-                emu.register_standalone(&dir, &self.tablet_endpoint)?;
+                // What TableEmulator::register_standalone writes, without
+                // opening every partition's RocksDB.
+                let info = self.table.table_info(&self.tablet_endpoint)?;
+                StandaloneCoordinator::put_table_info(&dir, &info)
+                    .with_context(|| format!("cannot write table metadata in {}", dir.display()))?;
             }
             Some((cluster, root)) => {
                 let out = Command::new(workspace_bin("tablet_emulator")?)

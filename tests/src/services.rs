@@ -6,6 +6,7 @@
 //! A test that needs a missing service prints `skipped: …` and passes, unless
 //! `SYNC_REQUIRE_SERVICES=1` (the test command sets it), when it fails.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
@@ -28,13 +29,15 @@ pub fn service(var: &str) -> Option<String> {
     }
 }
 
-/// A name no other run uses (lowercase, for S3 buckets).
+/// A name no other run or call uses (lowercase, for S3 buckets).
 pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id()).to_lowercase()
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}-{nanos}", std::process::id()).to_lowercase()
 }
 
 /// Creates a bucket on an S3 endpoint that needs no signature (moto).

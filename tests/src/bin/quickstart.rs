@@ -102,7 +102,7 @@ fn prepare_out(out: &Path) -> anyhow::Result<()> {
 }
 
 fn print_source(parts: &[PartitionSource]) {
-    println!("\nsource table demo_db.t1 (tablet data in <out>/tablet):");
+    println!("\nsource table demo_db.t1:");
     println!(
         "  {:>4}  {:>10}  {:>14}  {:>12}  {:>12}",
         "pid", "rows", "in snapshot", "binlog files", "binlog size"
@@ -278,7 +278,11 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         .build()?;
     let parts = cluster.source_summary()?;
     print_source(&parts);
-    println!("  tablet emulator {}", cluster.tablet_endpoint());
+    println!(
+        "  served by tablet_emulator on {} from {}",
+        cluster.tablet_endpoint(),
+        cluster.tablet_root().display()
+    );
     let expected = cluster.source_rows(|_| true, RowSet::counting())?;
 
     let mut runs = Vec::new();
