@@ -15,7 +15,8 @@ pub mod packer;
 pub mod prepare;
 pub mod sender;
 pub mod service;
-pub mod snapshot;
+/// The snapshot reader, shared with `synctool_helper dump` (see [`sync_infra::snapshot`]).
+pub use sync_infra::snapshot;
 pub mod source;
 pub mod status;
 pub mod table_read;

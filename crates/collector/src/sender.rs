@@ -13,7 +13,10 @@
 //! - `delete_task`: the task is over for this collector (stale token, deleted
 //!   task, finished part); the stream ends with [`SendEnd::Dropped`];
 //! - any other error: every unanswered pack is discarded and the producer
-//!   rewinds to the accepted point after a pause (OpenMLDB re-reads too).
+//!   rewinds to the accepted point after a pause (OpenMLDB re-reads too); when
+//!   the reply names a `resume_point` (SyncTool's accepted point, after this
+//!   collector lost its place, e.g. in a restart) that point becomes the
+//!   accepted point first.
 //!
 //! When the producer has caught up it sends an empty pack every
 //! `heartbeat` as a sign of life. A transport error ends the stream with
@@ -46,6 +49,10 @@ pub trait SendObserver: Send {
     fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64, bytes: u64);
     /// SyncTool refused a pack; the producer rewinds.
     fn rejected(&mut self, message: &str);
+    /// SyncTool said where this assignment's stream continues (the collector
+    /// had lost its place); the producer rewinds to `at`, which is now the
+    /// accepted point.
+    fn resumed(&mut self, _at: &Point) {}
 }
 
 /// Where the pack producer runs.
@@ -230,6 +237,14 @@ impl StreamState {
             return sent.finished.then_some(SendEnd::Finished);
         }
         observer.rejected(&message);
+        if let Some(resume) = reply
+            .resume_point
+            .as_ref()
+            .and_then(|p| Point::from_proto(p).ok())
+        {
+            self.accepted = resume;
+            observer.resumed(&self.accepted);
+        }
         // Packs sent after the refused one were built on it: their answers
         // are ignored and the producer re-reads from the accepted point.
         for later in &mut self.unanswered {

@@ -471,4 +471,11 @@ impl<S: LocalStore + Clone> SendObserver for Progress<S> {
     fn rejected(&mut self, message: &str) {
         self.status.lock().error = Some(format!("SyncTool refused a pack: {message}"));
     }
+
+    fn resumed(&mut self, at: &Point) {
+        info!(tid = self.task.tid(), pid = self.task.pid(), point = %at, "resuming at SyncTool's accepted point");
+        self.accepted = at.clone();
+        self.status.lock().accepted_point = at.to_string();
+        self.persist();
+    }
 }

@@ -3,7 +3,8 @@
 //! and a SyncTool stand-in that accepts packs exactly as the supervisor does
 //! (in order, by token). Checks the rows (as multisets of row bytes), the
 //! idempotent repeat of an assignment, a newer token replacing a loop, a
-//! restart resuming from the persisted point, a corrupt binlog failing the
+//! restart resuming (from the persisted point, or from SyncTool's accepted
+//! point when packs were in flight), a corrupt binlog failing the
 //! task with file and offset, and a cross-device work dir refused clearly.
 
 mod common;
@@ -70,7 +71,11 @@ impl Judge for StandIn {
             return reply(-1, true, part.accepted.clone());
         }
         if pack.start_point != part.accepted {
-            return reply(-1, false, part.accepted.clone());
+            // As the supervisor: not taken, and here is where to continue.
+            return SendDataResponse {
+                resume_point: part.accepted.clone(),
+                ..reply(-1, false, part.accepted.clone())
+            };
         }
         for row in split_rows(pack.rows()) {
             part.rows.push(row.expect("a well-formed row").to_vec());

@@ -260,6 +260,16 @@ fn a_stale_start_point_is_rejected_and_the_last_pack_duplicate_is_acknowledged_o
     assert_eq!(r.outcome, PackOutcome::OutOfSequence);
     assert!(!r.delete_task);
     assert_eq!(
+        r.resume_from,
+        Some(snap("c")),
+        "the collector is told where its stream continues"
+    );
+    assert_eq!(
+        r.to_proto().resume_point,
+        snap("c").to_proto().ok(),
+        "on the wire too"
+    );
+    assert_eq!(
         sup.table(7).unwrap().partitions[&0].last_heard_ms,
         3,
         "not a sign of life"

@@ -3,9 +3,12 @@
 //! simulation replaces: [`coordinator`] (cluster membership and table
 //! metadata, over ZooKeeper or standalone) and [`store`] (local files: hard
 //! links, listings, atomic writes); and [`one_port`], gRPC and HTTP served on
-//! one port as brpc does, and [`status_page`] helpers.
+//! one port as brpc does, [`status_page`] helpers, and [`snapshot`], the
+//! reader of tablet snapshots (RocksDB checkpoints) that the collector and
+//! `synctool_helper dump` share.
 
 pub mod coordinator;
 pub mod one_port;
+pub mod snapshot;
 pub mod status_page;
 pub mod store;

@@ -1,6 +1,8 @@
 //! `synctool_helper dump`: the operator's look inside tablet data. Prints the
 //! records of a binlog file (or of every `%08d.log` file of a directory, in
-//! order), or one hex-encoded row, as JSON lines. With a schema file the row
+//! order), the rows of a snapshot (a RocksDB checkpoint, or a snapshot dir
+//! whose MANIFEST names one) in index-0 order, or one hex-encoded row, as JSON
+//! lines. With a schema file the row
 //! values are decoded, each with the schema version named by the row itself;
 //! without one they are shown as hex. Errors name the file and byte offset.
 
@@ -13,6 +15,9 @@ use serde_json::{Map, Value as Json, json};
 use sync_core::binlog::{EntryEvent, LogReader, ReadOptions, Tail, parse_binlog_file_name};
 use sync_core::proto::api::{LogEntry, MethodType};
 use sync_core::row::{Value, decompress};
+
+use sync_core::manifest::parse_manifest;
+use sync_infra::snapshot::SnapshotReader;
 
 use crate::schema_file::TableSchema;
 
@@ -197,13 +202,77 @@ fn entry_json(
 /// into `{"schema_version": v, "values": {column: value, ...}}`.
 pub fn row_json(value: &[u8], schema: &TableSchema) -> anyhow::Result<Json> {
     let row = decompress(schema.compress_type, value)?;
-    let (version, values) = schema.versions.decode(&row)?;
+    decoded_row_json(&row, schema)
+}
+
+/// Decodes one uncompressed row like [`row_json`].
+fn decoded_row_json(row: &[u8], schema: &TableSchema) -> anyhow::Result<Json> {
+    let (version, values) = schema.versions.decode(row)?;
     let columns = schema.versions.schema(version)?;
     let mut fields = Map::new();
     for (column, value) in columns.iter().zip(values) {
         fields.insert(column.name.clone(), value_json(value));
     }
     Ok(json!({"schema_version": version, "values": fields}))
+}
+
+/// The RocksDB checkpoint `path` names: itself (it holds `CURRENT`), or the
+/// one named by the `MANIFEST` of a snapshot dir; `None` for anything else.
+pub fn snapshot_checkpoint(path: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if path.join("CURRENT").is_file() {
+        return Ok(Some(path.to_path_buf()));
+    }
+    let manifest = path.join("MANIFEST");
+    if !manifest.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let parsed =
+        parse_manifest(&text).with_context(|| format!("{}: bad MANIFEST", manifest.display()))?;
+    match parsed.name.as_deref().filter(|n| !n.is_empty()) {
+        Some(name) => Ok(Some(path.join(name))),
+        None => bail!("{}: the MANIFEST names no checkpoint", manifest.display()),
+    }
+}
+
+/// Dumps every row of the checkpoint in index-0 order (pk ascending, ts
+/// descending), as stored: no TTL is applied. Returns the row count.
+pub fn dump_snapshot(
+    checkpoint: &Path,
+    schema: &TableSchema,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
+    if schema.table_meta.column_key.is_empty() {
+        bail!(
+            "dumping a snapshot needs the table's indexes: use the long schema form with \
+             \"indexes\": [{{\"name\": ..., \"keys\": [...], \"ts\": ...}}] (index 0 first)"
+        );
+    }
+    let shown = checkpoint.display().to_string();
+    let reader = SnapshotReader::open(checkpoint, &schema.table_meta)?;
+    let mut rows = 0u64;
+    for row in reader.iter(None, 0)? {
+        let row = row?;
+        let values = decoded_row_json(&row.row, schema).with_context(|| {
+            format!(
+                "{shown}: the row at pk {:?} ts {} does not decode",
+                String::from_utf8_lossy(&row.key.pk),
+                row.key.ts
+            )
+        })?;
+        let pk = match std::str::from_utf8(&row.key.pk) {
+            Ok(text) => json!(text),
+            Err(_) => json!({"hex": hex::encode(&row.key.pk)}),
+        };
+        writeln!(
+            out,
+            "{}",
+            json!({"snapshot": shown, "pk": pk, "ts": row.key.ts, "row": values})
+        )?;
+        rows += 1;
+    }
+    Ok(rows)
 }
 
 /// Dumps one hex-encoded row (as stored: compressed when the schema says so).

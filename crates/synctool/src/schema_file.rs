@@ -12,8 +12,12 @@
 //!
 //! ```json
 //! {"columns": [...], "added_columns": [...],
-//!  "schema_versions": [{"id": 2, "field_count": 3}], "compress_type": "snappy"}
+//!  "schema_versions": [{"id": 2, "field_count": 3}], "compress_type": "snappy",
+//!  "indexes": [{"name": "idx0", "keys": ["c1"], "ts": "c3"}]}
 //! ```
+//!
+//! `indexes` (the table's `column_key`, in order) is needed to dump a snapshot:
+//! index 0 decides the column family and the key layout it is read by.
 //!
 //! Type names are OpenMLDB SQL's: bool, smallint, int, bigint, float, double,
 //! date, timestamp, string (and varchar).
@@ -21,7 +25,8 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use sync_core::proto::common::VersionPair;
+use sync_core::proto::api::TableMeta;
+use sync_core::proto::common::{ColumnDesc, ColumnKey, VersionPair};
 use sync_core::proto::types::CompressType;
 use sync_core::row::{Column, ColumnType, SchemaVersions};
 
@@ -30,6 +35,9 @@ use sync_core::row::{Column, ColumnType, SchemaVersions};
 pub struct TableSchema {
     pub versions: SchemaVersions,
     pub compress_type: CompressType,
+    /// The same as OpenMLDB's `TableMeta` (columns, versions, compression
+    /// and the `indexes` as `column_key`), for reading snapshots.
+    pub table_meta: TableMeta,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +86,17 @@ struct TableJson {
     schema_versions: Vec<VersionJson>,
     #[serde(default)]
     compress_type: Option<String>,
+    #[serde(default)]
+    indexes: Vec<IndexJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexJson {
+    name: String,
+    keys: Vec<String>,
+    #[serde(default)]
+    ts: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +136,7 @@ pub fn parse_schema(text: &str, path: &str) -> Result<TableSchema, SchemaFileErr
             added_columns: Vec::new(),
             schema_versions: Vec::new(),
             compress_type: None,
+            indexes: Vec::new(),
         },
         SchemaJson::Table(table) => table,
     };
@@ -151,18 +171,45 @@ pub fn parse_schema(text: &str, path: &str) -> Result<TableSchema, SchemaFileErr
             field_count: Some(v.field_count),
         })
         .collect();
-    let versions = SchemaVersions::new(
-        to_columns(table.columns)?,
-        to_columns(table.added_columns)?,
-        &versions,
-    )
-    .map_err(|source| SchemaFileError::Schema {
-        path: path.to_string(),
-        source,
+    let columns = to_columns(table.columns)?;
+    let added_columns = to_columns(table.added_columns)?;
+    let descs = |columns: &[Column]| -> Vec<ColumnDesc> {
+        columns
+            .iter()
+            .map(|c| ColumnDesc {
+                name: c.name.clone(),
+                data_type: Some(c.ty.data_type()),
+                ..ColumnDesc::default()
+            })
+            .collect()
+    };
+    let table_meta = TableMeta {
+        column_desc: descs(&columns),
+        added_column_desc: descs(&added_columns),
+        schema_versions: versions.clone(),
+        compress_type: Some(compress_type as i32),
+        column_key: table
+            .indexes
+            .into_iter()
+            .map(|index| ColumnKey {
+                index_name: Some(index.name),
+                col_name: index.keys,
+                ts_name: index.ts,
+                ..ColumnKey::default()
+            })
+            .collect(),
+        ..TableMeta::default()
+    };
+    let versions = SchemaVersions::new(columns, added_columns, &versions).map_err(|source| {
+        SchemaFileError::Schema {
+            path: path.to_string(),
+            source,
+        }
     })?;
     Ok(TableSchema {
         versions,
         compress_type,
+        table_meta,
     })
 }
 

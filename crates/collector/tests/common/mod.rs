@@ -26,6 +26,7 @@ pub fn reply(code: i32, delete: bool, committed: Option<SyncPoint>) -> SendDataR
         },
         delete_task: Some(delete),
         committed_point: committed,
+        resume_point: None,
     }
 }
 

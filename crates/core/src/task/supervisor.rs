@@ -38,8 +38,9 @@
 //!   to the first copy was lost);
 //! * any other start point with the current token (an old duplicate, or a
 //!   collector that lost its place): rejected without `delete_task` and without
-//!   counting as a sign of life; if the collector really is lost, the timeout
-//!   reassigns it;
+//!   counting as a sign of life, with the accepted point as the point to resume
+//!   from (the stream of this assignment holds every row before it); if the
+//!   collector really is lost, the timeout reassigns it;
 //! * a pack with rows whose next point equals its start: malformed, dropped;
 //! * too many bytes held for the part (the sink is slow): `Busy`, not taken,
 //!   counts as a sign of life; the collector retries the same pack.
@@ -232,6 +233,9 @@ pub struct PackReply {
     pub delete_task: bool,
     /// The committed point of the part, when known.
     pub committed: Option<Point>,
+    /// Out of sequence: where the collector's stream must continue (the
+    /// accepted point), so a collector that lost its place resumes at once.
+    pub resume_from: Option<Point>,
     /// Human-readable explanation.
     pub message: String,
 }
@@ -254,6 +258,7 @@ impl PackReply {
             },
             delete_task: Some(self.delete_task),
             committed_point: self.committed.as_ref().and_then(|p| p.to_proto().ok()),
+            resume_point: self.resume_from.as_ref().and_then(|p| p.to_proto().ok()),
         }
     }
 }
@@ -685,6 +690,7 @@ impl Supervisor {
                 outcome,
                 delete_task,
                 committed: committed.cloned(),
+                resume_from: None,
                 message,
             })
         };
@@ -765,7 +771,7 @@ impl Supervisor {
                     "already accepted".into(),
                 ));
             } else {
-                out.replies.push(reply(
+                let mut answer = reply(
                     PackOutcome::OutOfSequence,
                     false,
                     Some(&committed),
@@ -773,7 +779,11 @@ impl Supervisor {
                         "start point {} is not the accepted point {}",
                         pack.start, part.accepted
                     ),
-                ));
+                );
+                if let Action::PackReply(r) = &mut answer {
+                    r.resume_from = Some(part.accepted.clone());
+                }
+                out.replies.push(answer);
             }
             return;
         }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use synctool::dump::{DumpOptions, dump_binlog_path, dump_hex_row};
+use synctool::dump::{
+    DumpOptions, dump_binlog_path, dump_hex_row, dump_snapshot, snapshot_checkpoint,
+};
 use synctool::helper::{self, DEFAULT_SERVER};
 use synctool::schema_file::load_schema;
 
@@ -88,14 +90,15 @@ struct ToolStatusArgs {
 
 #[derive(Args)]
 struct DumpArgs {
-    /// A binlog file, or a directory of binlog files (read in index order).
+    /// A binlog file, a directory of binlog files (read in index order), or a
+    /// snapshot: a RocksDB checkpoint dir, or a snapshot dir whose MANIFEST names one.
     #[arg(required_unless_present = "row", conflicts_with = "row")]
     path: Option<PathBuf>,
     /// One row as stored (hex); needs --schema.
     #[arg(long, requires = "schema")]
     row: Option<String>,
     /// JSON schema file: [{"name": "c1", "type": "int"}, ...] or the long form
-    /// with added_columns, schema_versions and compress_type.
+    /// with added_columns, schema_versions, compress_type and indexes (needed for snapshots).
     #[arg(short, long)]
     schema: Option<PathBuf>,
     /// Do not verify record checksums (OpenMLDB's reader skips them by default; this tool checks).
@@ -145,6 +148,15 @@ fn run_dump(args: DumpArgs) -> anyhow::Result<()> {
     if let Some(row) = &args.row {
         let schema = schema.context("--row needs --schema")?;
         dump_hex_row(row, &schema, &mut out)?;
+    } else if let Some(path) = &args.path
+        && let Some(checkpoint) = snapshot_checkpoint(path)?
+    {
+        let schema = schema.context(
+            "dumping a snapshot needs --schema (the long form, with the table's indexes)",
+        )?;
+        let rows = dump_snapshot(&checkpoint, &schema, &mut out)?;
+        out.flush()?;
+        eprintln!("snapshot {}: {rows} row(s)", checkpoint.display());
     } else if let Some(path) = &args.path {
         let options = DumpOptions {
             schema,

@@ -59,6 +59,7 @@ fn pack_error(msg: String) -> SendDataResponse {
         response: error(msg),
         delete_task: Some(false),
         committed_point: None,
+        resume_point: None,
     }
 }
 
