@@ -1,4 +1,5 @@
-//! `bin/start.sh start|stop|restart|status synctool` as an operator runs it:
+//! `bin/start.sh start|stop|restart|status synctool` (and data_collector) as
+//! an operator runs it:
 //! pid file, log file, clear messages for "already running" and "not
 //! running", a stale pid file, and no process left behind.
 
@@ -6,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use e2e::config::SyncToolConf;
+use e2e::config::{CollectorConf, SyncToolConf};
 use e2e::ports::free_port;
 use e2e::process::{Signal, pid_alive, signal};
-use e2e::status::synctool_status;
+use e2e::status::{collector_status, synctool_status};
 use e2e::wait::{Check, wait_until};
 use e2e::workspace_bin;
 
@@ -32,11 +33,19 @@ impl Package {
     }
 
     fn pid_file(&self) -> PathBuf {
-        self.dir.path().join("run/synctool.pid")
+        self.pid_file_of("synctool")
+    }
+
+    fn pid_file_of(&self, component: &str) -> PathBuf {
+        self.dir.path().join(format!("run/{component}.pid"))
     }
 
     fn pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.pid_file())
+        self.pid_of("synctool")
+    }
+
+    fn pid_of(&self, component: &str) -> Option<u32> {
+        std::fs::read_to_string(self.pid_file_of(component))
             .ok()
             .and_then(|s| s.trim().parse().ok())
     }
@@ -45,8 +54,10 @@ impl Package {
 impl Drop for Package {
     fn drop(&mut self) {
         // Never leave a daemon behind, even when an assertion failed.
-        if let Some(pid) = self.pid() {
-            let _ = signal(pid, Signal::Kill);
+        for component in ["synctool", "data_collector"] {
+            if let Some(pid) = self.pid_of(component) {
+                let _ = signal(pid, Signal::Kill);
+            }
         }
     }
 }
@@ -142,6 +153,9 @@ fn start_stop_restart_synctool() {
     })
     .expect("stopped");
     assert!(!pkg.pid_file().exists());
+    // SIGTERM is a clean stop, not a kill.
+    let log = std::fs::read_to_string(home.join("logs/synctool.log")).expect("log");
+    assert!(log.contains("stopping"), "{log}");
 
     // A stale pid file (a pid that is not synctool) is noticed and replaced.
     std::fs::write(pkg.pid_file(), format!("{}\n", std::process::id())).expect("stale pid");
@@ -173,4 +187,37 @@ fn start_stop_restart_synctool() {
     assert!(text(&out).contains("failed to start"), "{}", text(&out));
     assert!(text(&out).contains("bogus.key"), "{}", text(&out));
     assert!(!pkg.pid_file().exists());
+}
+
+#[test]
+fn start_stop_data_collector() {
+    let collector = workspace_bin("data_collector").expect("data_collector built");
+    let pkg = Package {
+        dir: tempfile::tempdir().expect("temp dir"),
+        bin_dir: collector.parent().expect("bin dir").to_path_buf(),
+    };
+    let home = pkg.dir.path();
+    std::fs::create_dir_all(home.join("conf")).expect("conf dir");
+    let endpoint = format!("127.0.0.1:{}", free_port().expect("port"));
+    CollectorConf::new(&endpoint, &home.join("collector"))
+        .write(&home.join("conf/data_collector.flags"))
+        .expect("write flags");
+
+    let out = pkg.run(&["start", "data_collector"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("listening on {endpoint}")),
+        "{}",
+        text(&out)
+    );
+    let pid = pkg.pid_of("data_collector").expect("pid file");
+    collector_status(&endpoint).expect("collector answers");
+    let out = pkg.run(&["start", "data_collector"]);
+    assert!(text(&out).contains("already running"), "{}", text(&out));
+    let out = pkg.run(&["stop", "data_collector"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(gone(pid));
+    assert!(!pkg.pid_file_of("data_collector").exists());
+    let out = pkg.run(&["status", "data_collector"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
 }

@@ -43,7 +43,7 @@ struct Cli {
     #[arg(long, default_value_t = 0.6)]
     snapshot_fraction: f64,
     /// A binlog file is closed past this many bytes.
-    #[arg(long, default_value_t = 8 << 20)]
+    #[arg(long, default_value_t = 4 << 20)]
     binlog_max_bytes: u64,
     /// Output formats, synced one after the other.
     #[arg(long, value_delimiter = ',', default_value = "parquet,csv")]
