@@ -206,7 +206,7 @@ impl Sink for StoreSink {
             // Nothing to show: the commit record alone commits the segment.
             return self.check_crash(Step::Staged, &seg.dest, &seg.id);
         }
-        let path = staging_path(&seg.id, format.extension());
+        let path = staging_path(&seg.id, self.config.format.extension());
         self.put_whole(
             &store,
             &path,
