@@ -14,10 +14,10 @@ use data_collector::prepare::{ReadContext, prepare};
 use data_collector::snapshot::SnapshotReader;
 use data_collector::tablet_client::DiskTablePaths;
 use data_collector::workdir::WorkDir;
+use sync_core::binlog::{EntryEvent, LogReader, ReadOptions};
 use sync_core::point::Point;
 use sync_core::proto::datasync::AddSyncTaskRequest;
 use sync_infra::store::FsStore;
-use sync_core::binlog::{EntryEvent, LogReader, ReadOptions};
 use tablet_emu::{EmulatedTable, TableEmulator, read_manifest};
 
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -165,8 +165,18 @@ fn collector_packs(root: &Path, table: &EmulatedTable) -> Result<(), Box<dyn std
             break;
         }
     }
-    report("collector packs: snapshot", phase[0].0, phase[0].1, phase[0].2);
-    report("collector packs: binlog", phase[1].0, phase[1].1, phase[1].2);
+    report(
+        "collector packs: snapshot",
+        phase[0].0,
+        phase[0].1,
+        phase[0].2,
+    );
+    report(
+        "collector packs: binlog",
+        phase[1].0,
+        phase[1].1,
+        phase[1].2,
+    );
     Ok(())
 }
 

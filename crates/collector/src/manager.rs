@@ -33,6 +33,9 @@ use crate::task_run::{Ready, TaskEnv, prepare_task, run_task};
 
 type Key = (u32, u32);
 
+/// How long an ended task stays on the status page.
+const ENDED_KEPT_MS: u64 = 3_600_000;
+
 /// Why `AddSyncTask` was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AddError {
@@ -98,9 +101,18 @@ where
         statuses.get(&key).cloned()
     }
 
+    /// Records the status of `key`'s newest assignment, and forgets tasks
+    /// that ended more than [`ENDED_KEPT_MS`] ago.
     fn set_status(&self, key: Key, status: SharedStatus) {
+        let now = (self.env.clock)();
         let mut statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
         statuses.insert(key, status);
+        statuses.retain(|_, s| {
+            let s = s.lock();
+            !(s.state.is_over()
+                && s.ended_ms
+                    .is_some_and(|t| now.saturating_sub(t) > ENDED_KEPT_MS))
+        });
     }
 
     /// The status of every partition task this collector has seen.

@@ -186,15 +186,27 @@ impl Sink for StoreSink {
         {
             return Ok(());
         }
-        let format = &self.config.format;
-        let bytes = format
-            .encode(schema, &seg.rows, seg.row_count)
-            .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, format.name()))?;
+        // Encoding is CPU work (a Parquet segment can take seconds): off the
+        // async threads, so other partitions' packs keep flowing meanwhile.
+        let format = self.config.format.clone();
+        let name = format.name();
+        let (table, rows, row_count) = (schema.clone(), seg.rows.clone(), seg.row_count);
+        let bytes = tokio::task::spawn_blocking(move || format.encode(&table, &rows, row_count))
+            .await
+            .map_err(|e| {
+                Self::segment_error(
+                    &seg.dest,
+                    &seg.id,
+                    SegmentError::Encode(format!("the encoder stopped: {e}")),
+                    name,
+                )
+            })?
+            .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
         if seg.row_count == 0 {
             // Nothing to show: the commit record alone commits the segment.
             return self.check_crash(Step::Staged, &seg.dest, &seg.id);
         }
-        let path = staging_path(&seg.id, format.extension());
+        let path = staging_path(&seg.id, self.config.format.extension());
         self.put_whole(
             &store,
             &path,
