@@ -60,7 +60,9 @@ impl SyncToolConf {
             standalone_collectors: Vec::new(),
             metadata_dir: None,
             check_period_s: 1,
-            timeout_ms: 3000,
+            // SyncTool requires timeout > request.timeout: an assignment may
+            // take request.timeout to be answered (slow under CI load).
+            timeout_ms: 6000,
             request_timeout_s: 5,
             allowed_dest_roots: Vec::new(),
             format: Format::Parquet,

@@ -70,9 +70,10 @@ fn synctool_then_collector_killed_mid_sync() {
         .binlog_max_bytes(1 << 20)
         .synctool(|c| {
             c.roll_max_rows = 5000;
-            // Not shorter: an assignment unanswered this long counts as
-            // refused, and a host's only collector refusing fails the part.
-            c.timeout_ms = 5000;
+            // Longer than request.timeout (SyncTool requires it): an
+            // assignment unanswered this long counts as refused, and a
+            // host's only collector refusing fails the part.
+            c.timeout_ms = 8000;
         })
         .collector(|c| c.max_pack_size = 64 * 1024)
         .verbose()

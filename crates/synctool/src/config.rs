@@ -152,6 +152,19 @@ impl SyncToolConfig {
             Some(ms) => Duration::from_millis(ms),
             None => check_period * 2,
         };
+        let request_timeout =
+            Duration::from_secs(reader.number("request.timeout", 1, 3600)?.unwrap_or(5));
+        if task_timeout <= request_timeout {
+            // An unanswered assignment counts as refused after sync_task.timeout;
+            // the call itself may take request.timeout, so a slow but willing
+            // collector would make its part FAILED.
+            return Err(reader.invalid(format!(
+                "sync_task.timeout ({} ms) must be longer than request.timeout ({} s): \
+                 an assignment may take that long to be answered",
+                task_timeout.as_millis(),
+                request_timeout.as_secs()
+            )));
+        }
         let format = match reader.text("sink.format").as_deref() {
             None | Some("parquet") => OutputFormat::Parquet,
             Some("csv") => OutputFormat::Csv,
@@ -188,9 +201,7 @@ impl SyncToolConfig {
                 .ok_or_else(|| reader.missing("sync_task.progress_path"))?,
             check_period,
             task_timeout,
-            request_timeout: Duration::from_secs(
-                reader.number("request.timeout", 1, 3600)?.unwrap_or(5),
-            ),
+            request_timeout,
             hadoop_conf_dir: reader
                 .text("hadoop.conf.dir")
                 .filter(|d| !d.is_empty())
@@ -362,6 +373,22 @@ mod tests {
 
     fn parse(text: &str) -> Result<SyncToolConfig, ConfigError> {
         SyncToolConfig::parse(text, Path::new("synctool.properties"), None)
+    }
+
+    #[test]
+    fn a_task_timeout_not_longer_than_the_request_timeout_is_refused() {
+        let err = parse(&format!("{OPENMLDB_TEMPLATE}sync_task.timeout=5000\n"))
+            .expect_err("5 s is not longer than request.timeout's 5 s");
+        assert!(
+            err.to_string()
+                .contains("must be longer than request.timeout"),
+            "{err}"
+        );
+        let ok = parse(&format!(
+            "{OPENMLDB_TEMPLATE}sync_task.timeout=3000\nrequest.timeout=2\n"
+        ))
+        .expect("3 s > 2 s");
+        assert_eq!(ok.task_timeout, Duration::from_millis(3000));
     }
 
     #[test]
