@@ -168,6 +168,7 @@ fn is_data_gone(reason: &str) -> bool {
     reason.contains("is needed but the oldest available is")
         || reason.contains("the host has no snapshot")
         || reason.contains("cannot be continued exactly")
+        || reason.contains("are missing: the next entry")
 }
 
 fn now_ms(sim: &turmoil::Sim<'_>) -> u64 {
