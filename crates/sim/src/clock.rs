@@ -21,3 +21,27 @@ impl Clock for SimClock {
         sim_ms()
     }
 }
+
+/// Log timestamps in simulated ms (for `RUST_LOG` output of a replay).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SimTimer;
+
+impl tracing_subscriber::fmt::time::FormatTime for SimTimer {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        match turmoil::sim_elapsed() {
+            Some(d) => write!(w, "{:>7}ms", d.as_millis()),
+            None => write!(w, "      -  "),
+        }
+    }
+}
+
+/// Sends the daemons' logs to stderr, filtered by `RUST_LOG`, stamped with
+/// simulated time (does nothing if a subscriber is already set).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_timer(SimTimer)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

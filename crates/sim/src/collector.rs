@@ -29,6 +29,33 @@ use crate::cluster::SimCluster;
 use crate::net;
 use crate::tablet::{SimTablet, TabletRoots};
 
+/// The running collectors by host, so a failing run can show their tasks.
+pub type Board = Arc<Mutex<std::collections::BTreeMap<String, Arc<Collector<FsStore, SimTablet>>>>>;
+
+/// One line per task of the collectors on `board`.
+pub fn describe(board: &Board) -> Vec<String> {
+    let board = board.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::new();
+    for (host, collector) in board.iter() {
+        for t in collector.tasks.statuses() {
+            out.push(format!(
+                "{host} t{}/p{} {:?} token {} accepted {} committed {} sent {} rows in {} packs, caught up {}, error {}",
+                t.tid,
+                t.pid,
+                t.state,
+                t.token,
+                t.accepted_point,
+                t.committed_point.unwrap_or_default(),
+                t.rows_sent,
+                t.packs_sent,
+                t.caught_up,
+                t.error.unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
 /// One collector process.
 #[derive(Clone)]
 pub struct CollectorSpec {
@@ -73,6 +100,7 @@ pub async fn run(
     spec: CollectorSpec,
     cluster: Arc<SimCluster>,
     roots: TabletRoots,
+    board: Board,
 ) -> turmoil::Result {
     let env = TaskEnv {
         work: WorkDir::new(FsStore, spec.work_dir.clone()),
@@ -91,6 +119,10 @@ pub async fn run(
         .recover()
         .await
         .map_err(|e| format!("collector {}: {e}", spec.host))?;
+    board
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(spec.host.clone(), collector.clone());
     let incoming = net::incoming(spec.port).await?;
     cluster.register(&spec.endpoint);
     sync_infra::one_port::serve_incoming(

@@ -122,6 +122,8 @@ struct World<'a> {
     admin: Admin,
     tables: Vec<SourceTable>,
     collectors: Vec<Who>,
+    /// The running collectors (for diagnostics).
+    board: collector::Board,
     /// Crashed hosts and the generation of their crash.
     down: BTreeMap<String, u64>,
     /// Collectors crashed for good.
@@ -276,6 +278,7 @@ impl<'a> World<'a> {
                 )
             });
         }
+        let board = collector::Board::default();
         let mut collectors = Vec::new();
         for tablet in 0..scn.tablets {
             for standby in [false, true] {
@@ -291,9 +294,9 @@ impl<'a> World<'a> {
                     settings: collector::settings(scn.pack_size, scn.window),
                 };
                 cluster.add_route(&spec.endpoint, &format!("{}:{}", spec.host, spec.port));
-                let (cluster, roots) = (cluster.clone(), roots.clone());
+                let (cluster, roots, board) = (cluster.clone(), roots.clone(), board.clone());
                 sim.host(who.host(), move || {
-                    collector::run(spec.clone(), cluster.clone(), roots.clone())
+                    collector::run(spec.clone(), cluster.clone(), roots.clone(), board.clone())
                 });
                 collectors.push(who);
             }
@@ -310,6 +313,7 @@ impl<'a> World<'a> {
             admin,
             tables,
             collectors,
+            board,
             down: BTreeMap::new(),
             lost: BTreeSet::new(),
             partitioned: BTreeSet::new(),
@@ -819,12 +823,18 @@ impl World<'_> {
                 out.push(format!("status at {}ms:", at.saturating_sub(EPOCH_MS)));
                 for t in &status.task {
                     let p = t.progress.clone().unwrap_or_default();
+                    let committed = p
+                        .sync_point
+                        .as_ref()
+                        .and_then(|sp| sync_core::point::Point::from_proto(sp).ok())
+                        .map_or_else(|| "?".to_string(), |pt| pt.to_string());
                     out.push(format!(
-                        "t{}/p{} {} rows {} on {} {}",
+                        "t{}/p{} {} rows {} committed at {committed} token {} on {} {}",
                         p.tid(),
                         p.pid(),
                         t.status(),
                         t.count(),
+                        p.token(),
                         t.data_collector(),
                         t.failure_reason()
                     ));
@@ -844,6 +854,7 @@ impl World<'_> {
         if !self.lost.is_empty() {
             out.push(format!("lost: {:?}", self.lost));
         }
+        out.extend(collector::describe(&self.board));
         out.join("; ")
     }
 
