@@ -16,7 +16,7 @@ use sync_core::row::split_rows;
 use sync_core::task::SegmentId;
 use sync_sinks::TableSchema;
 use sync_sinks::format::csv;
-use sync_sinks::layout::parse_staging_name;
+use sync_sinks::layout::{parse_staging_name, record_path};
 
 use crate::store::{Durable, StoreKind};
 use crate::tables::SourceTable;
@@ -98,6 +98,12 @@ fn read_files(
             ));
             continue;
         };
+        if !dir.join(record_path(&id)).is_file() {
+            problems.push(format!(
+                "{}: `{name}` is visible but has no commit record",
+                dir.display()
+            ));
+        }
         let text = std::fs::read_to_string(dir.join(&name)).map_err(io)?;
         let rows = out.entry((id.tid, id.pid)).or_default();
         // The first record is the header.

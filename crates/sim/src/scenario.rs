@@ -126,6 +126,8 @@ pub struct TableSetup {
     pub partitions: u32,
     /// Rows per partition before the task is created.
     pub initial_rows: u64,
+    /// Extra rows in partition 0 only (its parts finish at other times).
+    pub skew_rows: u64,
     /// Snapshot after this many of the initial rows.
     pub snapshot_at: Option<u64>,
     /// Sync mode.
@@ -206,6 +208,7 @@ impl Scenario {
             tables: vec![TableSetup {
                 partitions: 2,
                 initial_rows: 120,
+                skew_rows: 0,
                 snapshot_at: Some(60),
                 mode: Mode::FullAndContinuous,
                 start_row: 0,
@@ -270,6 +273,7 @@ impl Scenario {
                 TableSetup {
                     partitions: rng.range(1, 3) as u32,
                     initial_rows,
+                    skew_rows: if rng.chance(20) { rng.range(1, 200) } else { 0 },
                     snapshot_at: rng.chance(50).then(|| rng.range(0, initial_rows)),
                     mode: match rng.range(0, 2) {
                         0 => Mode::Full,
@@ -309,7 +313,7 @@ impl Scenario {
             };
             let ms = rng.range(100, 4_000);
             let table = rng.range(0, s.tables.len() as u64 - 1) as usize;
-            let fault = match rng.range(0, 11) {
+            let fault = match rng.range(0, 12) {
                 0 | 1 => Fault::CrashCollector { who, down_ms: ms },
                 2 if s.standby[tablet] && !lost[tablet] => {
                     lost[tablet] = true;
@@ -329,7 +333,13 @@ impl Scenario {
                 7 => Fault::SessionExpiry { who, ms },
                 8 => Fault::Snapshot { table },
                 9 => Fault::GcBinlog { table },
-                _ => Fault::MoveLeader { table },
+                10 => Fault::MoveLeader { table },
+                _ => Fault::CrashSyncToolWhen {
+                    status: rng
+                        .pick(&["INIT", "RUNNING", "REASSIGNING", "SUCCESS", "FAILED"])
+                        .to_string(),
+                    down_ms: ms,
+                },
             };
             s.faults.push((at, fault));
         }

@@ -91,6 +91,14 @@ impl SourceTable {
         Ok(())
     }
 
+    /// Puts `rows` more rows into partition `pid` only.
+    pub fn append_to(&mut self, pid: u32, rows: u64) -> Result<(), String> {
+        if rows > 0 {
+            self.emu()?.append(pid, rows).map_err(emu_err)?;
+        }
+        Ok(())
+    }
+
     /// A new snapshot of every partition (deterministic name).
     pub fn snapshot(&mut self) -> Result<(), String> {
         self.snapshots += 1;

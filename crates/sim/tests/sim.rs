@@ -119,11 +119,13 @@ fn replay() {
 }
 
 #[test]
-fn same_seed_same_schedule_and_trace() {
-    let a = pass(Scenario::random(4242));
-    let b = pass(Scenario::random(4242));
-    assert_eq!(a.trace, b.trace);
-    assert_eq!(a.rows, b.rows);
+fn same_seed_same_trace() {
+    for seed in [4242, 330, 377] {
+        let a = pass(Scenario::random(seed));
+        let b = pass(Scenario::random(seed));
+        assert_eq!(a.trace, b.trace, "seed {seed}");
+        assert_eq!((a.rows, a.digest), (b.rows, b.digest), "seed {seed}");
+    }
 }
 
 // ---------------------------------------------------------------- named faults
@@ -188,6 +190,13 @@ fn collector_lost_for_good_standby_takes_over() {
         scn.pack_size = 300;
         let out = pass(scn);
         assert!(has(&out, "lose c0a for good"));
+        if mode == Mode::FullAndContinuous {
+            assert!(
+                has(&out, "RUNNING 350 rows on tab0:7002"),
+                "{:#?}",
+                out.trace
+            );
+        }
     }
 }
 
@@ -297,15 +306,22 @@ fn synctool_crash_at_every_step_of_the_file_sink_commit() {
     }
 }
 
+/// SyncTool crashes and recovers while a part is INIT, SUCCESS, RUNNING,
+/// REASSIGNING and FAILED (in that order, each as soon as the admin's status
+/// shows it): t10 (mode 0) has a big partition 0, so its partition 1 is
+/// SUCCESS long before the table is done; t11 (mode 2) sits on a collector
+/// whose link to SyncTool is held twice: at the start (its parts stay INIT)
+/// and later for long (they time out: REASSIGNING while the new assignment
+/// is held, then FAILED, as there is no other collector on the host).
 #[test]
 fn synctool_restart_with_tasks_in_every_state() {
     let mut scn = Scenario::base(209).named("synctool_restart_with_tasks_in_every_state");
-    // t10: mode 0, two partitions on tablet 0; t11: mode 2 on tablet 1.
     scn.tables = vec![
         TableSetup {
             partitions: 2,
-            initial_rows: 200,
-            snapshot_at: Some(100),
+            initial_rows: 100,
+            skew_rows: 900,
+            snapshot_at: Some(50),
             mode: Mode::Full,
             ..scn.tables[0].clone()
         },
@@ -317,76 +333,39 @@ fn synctool_restart_with_tasks_in_every_state() {
             ..scn.tables[0].clone()
         },
     ];
-    scn.pack_size = 400;
-    scn.heal_ms = 14_000;
-    scn.cutoff_ms = 12_000;
-    let scn = scn
-        // INIT: the first crash lands before any pack.
+    scn.pack_size = 200;
+    scn.window = 1;
+    scn.cutoff_ms = 14_000;
+    scn.heal_ms = 16_000;
+    scn = scn
         .with(
             0,
-            Fault::CrashSyncToolWhen {
-                status: "INIT".into(),
-                down_ms: 300,
-            },
-        )
-        .with(
-            800,
-            Fault::CrashSyncToolWhen {
-                status: "RUNNING".into(),
-                down_ms: 300,
-            },
-        )
-        // SUCCESS: one mode-0 part finishes while the other's collector is cut off.
-        .with(
-            2_000,
-            Fault::Partition {
-                who: Who::primary(0),
-                ms: 2_500,
-            },
-        )
-        .with(
-            2_000,
-            Fault::CrashSyncToolWhen {
-                status: "SUCCESS".into(),
-                down_ms: 300,
-            },
-        )
-        // REASSIGNING: t11's collector crashes and its session expires.
-        .with(
-            5_000,
-            Fault::CrashCollector {
+            Fault::Hold {
                 who: Who::primary(1),
-                down_ms: 3_000,
+                ms: 1_500,
             },
         )
         .with(
-            5_100,
-            Fault::CrashSyncToolWhen {
-                status: "REASSIGNING".into(),
-                down_ms: 300,
-            },
-        )
-        // FAILED: no live collector on the leader's host.
-        .with(
-            9_000,
-            Fault::SessionExpiry {
+            4_000,
+            Fault::Hold {
                 who: Who::primary(1),
-                ms: 4_000,
+                ms: 9_000,
             },
-        )
-        .with(
-            9_000,
+        );
+    let states = ["INIT", "SUCCESS", "RUNNING", "REASSIGNING", "FAILED"];
+    for state in states {
+        scn = scn.with(
+            0,
             Fault::CrashSyncToolWhen {
-                status: "FAILED".into(),
+                status: state.into(),
                 down_ms: 300,
             },
         );
+    }
     let out = pass(scn);
-    for state in ["INIT", "RUNNING", "REASSIGNING", "FAILED"] {
+    for state in states {
         assert!(
-            out.trace
-                .iter()
-                .any(|l| l.ends_with(&format!(" is {state}"))),
+            has(&out, &format!(" is {state}: crash SyncTool")),
             "SyncTool never restarted with a part {state}: {:#?}",
             out.trace
         );
@@ -513,11 +492,15 @@ fn leader_moves_to_another_tablet_host() {
             .named("leader_moves_to_another_tablet_host")
             .mode(mode)
             .with(400, Fault::MoveLeader { table: 0 })
-            .with(3_000, Fault::MoveLeader { table: 0 });
+            .with(2_500, Fault::MoveLeader { table: 0 })
+            .with(4_500, Fault::MoveLeader { table: 0 });
         scn.tables[0].initial_rows = 200;
         scn.pack_size = 300;
         let out = pass(scn);
         assert!(has(&out, "leader moves to tab1"));
+        if mode == Mode::FullAndContinuous {
+            assert!(has(&out, "rows on tab1:7001"), "{:#?}", out.trace);
+        }
     }
 }
 
@@ -539,6 +522,7 @@ fn broken(breakage: Breakage, expect: &str) {
     scn.breakage = Some(breakage);
     let failure = sim::run(&scn).expect_err("a broken commit must fail the check");
     let text = failure.to_string();
+    eprintln!("{breakage:?} is caught:\n{text}");
     assert!(text.contains(expect), "{text}");
     assert!(text.contains("seed 300"), "{text}");
     assert!(text.contains("cargo test -p sim"), "{text}");
