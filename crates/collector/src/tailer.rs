@@ -18,7 +18,9 @@
 //! file whose first record is readable (a rescan on every call, unlike
 //! OpenMLDB, which indexes new files only when another one appears).
 //! Corruption inside the data is an error naming the file and byte offset;
-//! nothing is skipped silently.
+//! nothing is skipped silently: log indexes follow each other (+1 per entry),
+//! so an entry after a hole (files the tablet deleted before they were
+//! linked) is [`TailError::Missing`], never a silent jump.
 
 use std::path::PathBuf;
 
@@ -44,6 +46,15 @@ pub enum TailError {
         "binlog from log index {needed} is needed but the oldest linked file starts at {first_available}"
     )]
     Gone { needed: u64, first_available: u64 },
+    #[error(
+        "binlog entries {needed}..={last_missing} are missing: the next entry, in {path}, has log index {found}",
+        found = last_missing + 1
+    )]
+    Missing {
+        path: PathBuf,
+        needed: u64,
+        last_missing: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -157,6 +168,13 @@ impl BinlogTailer {
                 Some(EntryEvent::Entry { entry, start, end }) => {
                     if entry.log_index() < self.next_index {
                         continue;
+                    }
+                    if entry.log_index() > self.next_index {
+                        return Err(TailError::Missing {
+                            path,
+                            needed: self.next_index,
+                            last_missing: entry.log_index() - 1,
+                        });
                     }
                     self.next_index = entry.log_index() + 1;
                     return Ok(Some(TailedEntry {

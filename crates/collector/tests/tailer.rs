@@ -185,6 +185,39 @@ fn a_deleted_start_is_an_error_not_a_skip() {
 }
 
 #[test]
+fn a_hole_between_files_is_an_error_not_a_skip() {
+    // Files 1 and 2 were deleted by the tablet before they were linked.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_file(dir.path(), 0, &file_bytes(1..=3, true));
+    write_file(dir.path(), 3, &file_bytes(8..=9, false));
+    let mut tailer = BinlogTailer::new(dir.path().into(), 2, true);
+    tailer.refresh(&FsStore).expect("refresh");
+    assert_eq!(
+        tailer
+            .next(&FsStore)
+            .expect("2")
+            .map(|t| t.entry.log_index()),
+        Some(2)
+    );
+    assert_eq!(
+        tailer
+            .next(&FsStore)
+            .expect("3")
+            .map(|t| t.entry.log_index()),
+        Some(3)
+    );
+    match tailer.next(&FsStore) {
+        Err(TailError::Missing {
+            needed: 4,
+            last_missing: 7,
+            ..
+        }) => {}
+        other => panic!("expected Missing, got {other:?}"),
+    }
+    assert_eq!(tailer.next_index(), 4, "nothing is skipped");
+}
+
+#[test]
 fn corruption_in_the_middle_names_file_and_offset() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut bytes = file_bytes(1..=6, true);

@@ -251,6 +251,11 @@ fn a_stale_start_point_is_rejected_and_the_last_pack_duplicate_is_acknowledged_o
     let dup = sup.handle(2, Input::Pack(p1.clone()));
     assert_eq!(reply(&dup).outcome, PackOutcome::Duplicate);
     assert!(reply(&dup).is_ok() && !reply(&dup).delete_task);
+    assert_eq!(
+        sup.table(7).unwrap().partitions[&0].last_heard_ms,
+        1,
+        "a duplicate is not a sign of life"
+    );
     assert_eq!(sup.table(7).unwrap().partitions[&0].plan.held_bytes(), 1);
     // A pack from another point with the current token: rejected, not dropped.
     let p2 = pack(&a[0], snap("b"), snap("c"), b"y");

@@ -34,6 +34,10 @@ pub fn open_live(path: &Path, layout: &IndexLayout) -> Result<DB, EmuError> {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
+    // Caps the WAL preallocation (by default ~70 MB per log, which on tmpfs,
+    // where the simulation keeps its data, costs real memory and time); also
+    // the memtables' total before a flush.
+    opts.set_db_write_buffer_size(4 << 20);
     let mut cfs = vec![ColumnFamilyDescriptor::new(
         rocksdb::DEFAULT_COLUMN_FAMILY_NAME,
         Options::default(),

@@ -35,7 +35,7 @@
 //!   is not affected;
 //! * the exact duplicate of the last accepted pack (same token, start and
 //!   next): acknowledged as accepted without taking its rows again (the reply
-//!   to the first copy was lost);
+//!   to the first copy was lost); not a sign of life;
 //! * any other start point with the current token (an old duplicate, or a
 //!   collector that lost its place): rejected without `delete_task` and without
 //!   counting as a sign of life, with the accepted point as the point to resume
@@ -763,7 +763,9 @@ impl Supervisor {
                 .as_ref()
                 .is_some_and(|(s, n)| *s == pack.start && *n == pack.next);
             if duplicate {
-                part.last_heard_ms = now;
+                // Not a sign of life: a collector that lost several replies
+                // resends from behind, and the one resent pack that equals the
+                // last accepted pack must not keep it from being reassigned.
                 out.replies.push(reply(
                     PackOutcome::Duplicate,
                     false,

@@ -1,0 +1,103 @@
+//! The in-sim coordinator: which collectors are alive (their "ephemeral
+//! nodes"), every table's `TableInfo` with its partition leaders, and where
+//! an advertised endpoint lives on the simulated network.
+//!
+//! A collector advertises an endpoint on its tablet's host (`tab0:7001`), as
+//! the supervisor matches collectors to leaders by host; each collector
+//! process is still a turmoil host of its own (`c0a`), so it can crash alone.
+//! [`SimCluster::route`] maps the one to the other.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use sync_infra::coordinator::ClusterError;
+use sync_proto::nameserver::TableInfo;
+use synctool::daemon::cluster::ClusterView;
+use synctool::daemon::segment_store::BoxFuture;
+
+#[derive(Default)]
+struct Inner {
+    live: BTreeSet<String>,
+    tables: BTreeMap<u32, TableInfo>,
+    routes: HashMap<String, String>,
+}
+
+/// Membership, metadata and routes, shared by the hosts and the test loop.
+#[derive(Default)]
+pub struct SimCluster {
+    inner: Mutex<Inner>,
+}
+
+impl SimCluster {
+    /// An empty cluster.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `endpoint` is reached at the turmoil address `target`.
+    pub fn add_route(&self, endpoint: &str, target: &str) {
+        self.lock()
+            .routes
+            .insert(endpoint.to_string(), target.to_string());
+    }
+
+    /// The turmoil address of an advertised endpoint.
+    pub fn route(&self, endpoint: &str) -> Option<String> {
+        self.lock().routes.get(endpoint).cloned()
+    }
+
+    /// A collector's node appears.
+    pub fn register(&self, endpoint: &str) {
+        self.lock().live.insert(endpoint.to_string());
+    }
+
+    /// A collector's node goes (session expired).
+    pub fn unregister(&self, endpoint: &str) {
+        self.lock().live.remove(endpoint);
+    }
+
+    /// Whether a collector is registered.
+    pub fn is_live(&self, endpoint: &str) -> bool {
+        self.lock().live.contains(endpoint)
+    }
+
+    /// Sets a table's metadata.
+    pub fn put_table(&self, info: TableInfo) {
+        self.lock().tables.insert(info.tid(), info);
+    }
+
+    /// A table's metadata.
+    pub fn table(&self, tid: u32) -> Option<TableInfo> {
+        self.lock().tables.get(&tid).cloned()
+    }
+}
+
+impl ClusterView for SimCluster {
+    fn live_collectors(&self) -> BoxFuture<'_, Result<Vec<String>, ClusterError>> {
+        let live = self.lock().live.iter().cloned().collect();
+        Box::pin(async move { Ok(live) })
+    }
+
+    fn table_info(&self, tid: u32) -> BoxFuture<'_, Result<Option<TableInfo>, ClusterError>> {
+        let info = self.table(tid);
+        Box::pin(async move { Ok(info) })
+    }
+
+    fn find_table<'a>(
+        &'a self,
+        db: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<TableInfo>, ClusterError>> {
+        let info = self
+            .lock()
+            .tables
+            .values()
+            .find(|t| t.db() == db && t.name() == name)
+            .cloned();
+        Box::pin(async move { Ok(info) })
+    }
+}

@@ -1,0 +1,193 @@
+//! A DataCollector process as a turmoil host: the real
+//! [`TaskManager`] and `DataCollector` service (`AddSyncTask`, status page)
+//! served on the simulated network, its work dir on the real filesystem
+//! (hard links into the emulated tablet's data), the in-sim tablet API, the
+//! pack producer inline, and a connector that reaches SyncTool over turmoil.
+//!
+//! Also SyncTool's side of the link: [`SimCollectorClient`] calls
+//! `AddSyncTask` on a collector's advertised endpoint.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use data_collector::manager::TaskManager;
+use data_collector::sender::ProducerMode;
+use data_collector::service::{Collector, router};
+use data_collector::task_run::{CollectorSettings, Connector, TaskEnv};
+use data_collector::workdir::WorkDir;
+use sync_infra::store::FsStore;
+use sync_proto::datasync::AddSyncTaskRequest;
+use sync_proto::datasync::data_collector_client::DataCollectorClient;
+use synctool::daemon::collector_client::CollectorClient;
+use synctool::daemon::segment_store::BoxFuture;
+use tonic::transport::Channel;
+
+use crate::clock::sim_ms;
+use crate::cluster::SimCluster;
+use crate::net;
+use crate::tablet::{SimTablet, TabletRoots};
+
+/// The running collectors by host, so a failing run can show their tasks.
+pub type Board = Arc<Mutex<std::collections::BTreeMap<String, Arc<Collector<FsStore, SimTablet>>>>>;
+
+/// One line per task of the collectors on `board`.
+pub fn describe(board: &Board) -> Vec<String> {
+    let board = board.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::new();
+    for (host, collector) in board.iter() {
+        for t in collector.tasks.statuses() {
+            out.push(format!(
+                "{host} t{}/p{} {:?} token {} accepted {} committed {} sent {} rows in {} packs, caught up {}, error {}",
+                t.tid,
+                t.pid,
+                t.state,
+                t.token,
+                t.accepted_point,
+                t.committed_point.unwrap_or_default(),
+                t.rows_sent,
+                t.packs_sent,
+                t.caught_up,
+                t.error.unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+/// One collector process.
+#[derive(Clone)]
+pub struct CollectorSpec {
+    /// Its turmoil host name (`c0a`).
+    pub host: String,
+    /// The endpoint it advertises (`tab0:7001`, on its tablet's host).
+    pub endpoint: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// Its work dir (same filesystem as the tablet data).
+    pub work_dir: PathBuf,
+    /// Read and send settings.
+    pub settings: CollectorSettings,
+}
+
+/// The settings a simulated collector runs with.
+pub fn settings(max_pack_size: usize, window: usize) -> CollectorSettings {
+    CollectorSettings {
+        max_pack_size,
+        verify_crc: true,
+        window,
+        idle_interval: Duration::from_millis(100),
+        retry_interval: Duration::from_millis(300),
+        request_timeout: Duration::from_secs(2),
+        // Zero: the task loop compares these with the wall clock.
+        persist_interval: Duration::ZERO,
+        release_interval: Duration::ZERO,
+        // Longer than SyncTool's timeout (as in production: 60 s and 20 s),
+        // so a reassignment after a read failure is refused with its reason.
+        failure_hold: Duration::from_secs(10),
+        producer: ProducerMode::Inline,
+    }
+}
+
+/// How a collector reaches SyncTool: its endpoint is a turmoil address.
+pub fn connector() -> Connector {
+    Arc::new(|endpoint: &str, timeout: Duration| net::channel(endpoint, timeout))
+}
+
+/// The host's software: recover the persisted tasks, listen, register, serve.
+pub async fn run(
+    spec: CollectorSpec,
+    cluster: Arc<SimCluster>,
+    roots: TabletRoots,
+    board: Board,
+) -> turmoil::Result {
+    let env = TaskEnv {
+        work: WorkDir::new(FsStore, spec.work_dir.clone()),
+        tablet: Arc::new(SimTablet::new(roots)),
+        settings: Arc::new(spec.settings.clone()),
+        clock: sim_ms,
+        connect: connector(),
+    };
+    let collector = Arc::new(Collector {
+        endpoint: spec.endpoint.clone(),
+        tasks: TaskManager::new(env),
+        clock: sim_ms,
+    });
+    collector
+        .tasks
+        .recover()
+        .await
+        .map_err(|e| format!("collector {}: {e}", spec.host))?;
+    board
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(spec.host.clone(), collector.clone());
+    let incoming = net::incoming(spec.port).await?;
+    cluster.register(&spec.endpoint);
+    sync_infra::one_port::serve_incoming(
+        incoming,
+        router(collector.clone()),
+        std::future::pending(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// SyncTool's client of collectors over turmoil: one lazy channel per
+/// collector, each call bounded by `timeout` (like the daemon's gRPC client).
+pub struct SimCollectorClient {
+    cluster: Arc<SimCluster>,
+    timeout: Duration,
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl SimCollectorClient {
+    /// A client routing through `cluster`.
+    pub fn new(cluster: Arc<SimCluster>, timeout: Duration) -> Self {
+        Self {
+            cluster,
+            timeout,
+            channels: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn channel(&self, collector: &str) -> Result<Channel, String> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = channels.get(collector) {
+            return Ok(c.clone());
+        }
+        let target = self
+            .cluster
+            .route(collector)
+            .ok_or_else(|| format!("collector {collector} has no route in the simulation"))?;
+        let channel = net::channel(&target, self.timeout)?;
+        channels.insert(collector.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+impl CollectorClient for SimCollectorClient {
+    fn add_sync_task(
+        &self,
+        collector: String,
+        request: AddSyncTaskRequest,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let mut client = DataCollectorClient::new(self.channel(&collector)?);
+            let reply = tokio::time::timeout(self.timeout, client.add_sync_task(request))
+                .await
+                .map_err(|_| format!("AddSyncTask to collector {collector} timed out"))?
+                .map_err(|s| format!("AddSyncTask to collector {collector} failed: {s}"))?
+                .into_inner();
+            match reply.code {
+                Some(0) => Ok(()),
+                code => Err(format!(
+                    "collector {collector} refused the task (code {}): {}",
+                    code.unwrap_or(-1),
+                    reply.msg.unwrap_or_default()
+                )),
+            }
+        })
+    }
+}

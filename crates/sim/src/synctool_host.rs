@@ -1,0 +1,97 @@
+//! The SyncTool process as a turmoil host: the real [`Daemon`] (recovery,
+//! drive loop, ticker, coordinator poller) with simulated time, the
+//! in-sim cluster, collectors reached over turmoil, its progress dir on the
+//! real filesystem (through [`PersistHook`]) and the durable store outside
+//! the host, served on one port with `serve_incoming`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sync_core::task::{Config, RollPolicy};
+use synctool::daemon::server::router;
+use synctool::daemon::{Daemon, DaemonOptions, DaemonParts};
+
+use crate::clock::SimClock;
+use crate::cluster::SimCluster;
+use crate::collector::SimCollectorClient;
+use crate::net;
+use crate::store::{Durable, PersistHook, StoreControl};
+
+/// The turmoil host name of SyncTool.
+pub const HOST: &str = "synctool";
+/// Its port.
+pub const PORT: u16 = 8848;
+
+/// SyncTool's endpoint (what collectors send packs to).
+pub fn endpoint() -> String {
+    format!("{HOST}:{PORT}")
+}
+
+/// How SyncTool runs in a simulation.
+#[derive(Debug, Clone)]
+pub struct SyncToolSpec {
+    /// `sync_task.progress_path` (on the real filesystem).
+    pub progress_dir: PathBuf,
+    /// Silence before a part is reassigned (ms).
+    pub timeout_ms: u64,
+    /// When segments are sealed.
+    pub roll: RollPolicy,
+    /// Seeds the tokens.
+    pub seed: u64,
+    /// Allowed destination root.
+    pub dest_root: String,
+}
+
+impl SyncToolSpec {
+    fn options(&self) -> DaemonOptions {
+        DaemonOptions {
+            progress_path: self.progress_dir.clone(),
+            supervisor: Config {
+                timeout_ms: self.timeout_ms,
+                des_endpoint: endpoint(),
+                roll: self.roll,
+                ..Config::default()
+            },
+            allowed_dest_roots: vec![self.dest_root.clone()],
+            tick: Some(Duration::from_millis(200)),
+            poll_period: Some(Duration::from_millis(500)),
+            seed: self.seed,
+        }
+    }
+}
+
+/// The host's software: recover, serve until crashed; a background task of
+/// the daemon that stops is an error that fails the run.
+pub async fn run(
+    spec: SyncToolSpec,
+    cluster: Arc<SimCluster>,
+    durable: Arc<Durable>,
+    control: Arc<StoreControl>,
+) -> turmoil::Result {
+    let store = durable.open(cluster.clone(), control.clone());
+    let parts = DaemonParts {
+        clock: Arc::new(SimClock),
+        local: Arc::new(PersistHook::new(control)),
+        store: Arc::new(store),
+        collectors: Arc::new(SimCollectorClient::new(
+            cluster.clone(),
+            Duration::from_secs(2),
+        )),
+        cluster,
+    };
+    let mut daemon = Daemon::start(spec.options(), parts)
+        .await
+        .map_err(|e| format!("SyncTool cannot start: {e}"))?;
+    let incoming = net::incoming(PORT).await?;
+    let serve = sync_infra::one_port::serve_incoming(
+        incoming,
+        router(daemon.handle()),
+        std::future::pending(),
+    );
+    tokio::select! {
+        served = serve => served?,
+        why = daemon.failed() => return Err(why.into()),
+    }
+    Ok(())
+}
