@@ -123,6 +123,7 @@ async fn run(name: &str, format: OutputFormat) -> Result<(), Box<dyn std::error:
             end: point(first + count),
             row_count: count,
             rows_total: first + count,
+            epoch: 1,
         })
         .await?;
     }

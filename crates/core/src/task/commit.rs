@@ -108,6 +108,9 @@ pub struct CommitSegment {
     pub row_count: u64,
     /// Rows committed in the partition task including this segment.
     pub rows_total: u64,
+    /// The writer's epoch for the partition (standalone: 1); recorded in the
+    /// commit record so readers and recovery can tell writers apart.
+    pub epoch: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -149,7 +152,11 @@ pub struct CommitPlan {
     open_count: u64,
     open_since: Option<u64>,
     in_flight: Option<Sealed>,
+    epoch: u64,
 }
+
+/// The epoch of a standalone SyncTool (the only writer of its partitions).
+pub const STANDALONE_EPOCH: u64 = 1;
 
 impl CommitPlan {
     /// A plan whose committed state is `committed` after `next_seq` segments.
@@ -177,7 +184,13 @@ impl CommitPlan {
             open_count: 0,
             open_since: None,
             in_flight: None,
+            epoch: STANDALONE_EPOCH,
         }
+    }
+
+    /// The epoch commits are made with.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The point committed in the sink.
@@ -293,6 +306,7 @@ impl CommitPlan {
             end: s.end.clone(),
             row_count: s.row_count,
             rows_total: self.rows_committed + s.row_count,
+            epoch: self.epoch,
         })
     }
 

@@ -4,6 +4,7 @@
 //! * [`supervisor`]: the machine — [`Supervisor::handle`] takes an [`Input`]
 //!   and returns [`Action`]s;
 //! * [`commit`]: staging, the rolling policy and the exactly-once commit plan;
+//! * [`failure`]: typed failures, their transient/permanent class, backoff;
 //! * [`assign`]: which collector gets a partition, and tokens;
 //! * [`status`]: the status report;
 //! * [`recovery`]: the persisted state and the rebuild after a restart.
@@ -12,12 +13,14 @@
 
 pub mod assign;
 pub mod commit;
+pub mod failure;
 pub mod model;
 pub mod recovery;
 pub mod status;
 pub mod supervisor;
 
 pub use commit::{CommitSegment, RollPolicy, SegmentId, StageSegment};
+pub use failure::{AssignFailure, Backoff, ErrorClass, PartError, ReadFailure, SinkFailure};
 pub use model::{Mode, Pack, PartitionLeader, PartitionTask, Status, TableTask, TableTaskSpec};
 pub use recovery::{PersistedState, RecoveryError, RecoveryInput, SinkProgress};
 pub use status::{PartitionView, StatusReport, TableView};

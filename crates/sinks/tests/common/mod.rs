@@ -122,6 +122,7 @@ pub fn seg(dest: &str, pid: u32, seq: u64, first: u64, count: u64) -> Seg {
             end: point(first + count),
             row_count: count,
             rows_total: first + count,
+            epoch: 1,
         },
     }
 }
