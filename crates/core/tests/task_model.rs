@@ -37,9 +37,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use proptest::prelude::*;
 use sync_core::point::{Available, Point, ReadPlan, RowKey, effective_offset, plan_read};
+use sync_core::proto::datasync::{DropReason, ReadFailureKind};
 use sync_core::task::{
-    Action, Config, Input, Mode, Pack, PackReply, PartitionLeader, PersistedState, RecoveryInput,
-    RollPolicy, SegmentId, SinkProgress, Status, Supervisor, TableTaskSpec,
+    Action, AssignFailure, Backoff, Config, IfExists, Input, Mode, Pack, PackReply,
+    PartitionLeader, PersistedState, ReadFailure, RecoveryInput, RollPolicy, SegmentId,
+    SinkFailure, SinkProgress, Status, Supervisor, TableTaskSpec,
 };
 
 const TID: u32 = 1;
@@ -105,7 +107,11 @@ struct CTask {
     binlog_first: u64,
     mode: Mode,
     outstanding: Option<Pack>,
-    stuck: bool,
+    /// Reading cannot go on: the data the point needs is gone (the message).
+    gone: Option<String>,
+    /// Told to stop (another assignment owns the part, or it is FAILED):
+    /// sends nothing, keeps its pinned data.
+    dormant: bool,
 }
 
 #[derive(Default, Debug)]
@@ -225,6 +231,11 @@ fn config() -> Config {
             max_age_ms: 200,
         },
         max_held_bytes: 1 << 20,
+        backoff: Backoff {
+            base_ms: 100,
+            cap_ms: 2_000,
+        },
+        fail_after_ms: None,
     }
 }
 
@@ -236,6 +247,7 @@ fn spec(mode: Mode) -> TableTaskSpec {
         mode,
         start_ts: (mode == Mode::IncrementalByTimestamp).then_some(START_TS),
         dest: "/offline/t".into(),
+        if_exists: IfExists::Default,
     }
 }
 
@@ -347,9 +359,18 @@ impl World {
 
     fn create(&mut self) {
         let partitions = self.leaders();
+        // The destination's output of earlier tasks (as the daemon reads it);
+        // a recreate after a delete continues it (modes 1, 2) or writes anew
+        // (mode 0, whose default refuses: the model asks to append).
+        let existing = self.sink_progress();
+        let mut spec = spec(self.mode);
+        if self.mode == Mode::Full {
+            spec.if_exists = IfExists::Append;
+        }
         self.input(Input::Create {
-            spec: spec(self.mode),
+            spec,
             partitions,
+            existing,
         });
     }
 
@@ -361,12 +382,15 @@ impl World {
         match action {
             Action::Persist(state) => self.persisted = Some(state.to_bytes()),
             Action::CreateReply(r) => {
-                if let Ok(id) = r {
+                if let Ok(created) = r {
                     self.table_exists = true;
-                    self.last_created = Some(id);
+                    self.last_created = Some(created.task_id);
                 }
             }
-            Action::DeleteReply(_) | Action::RetryReply(_) | Action::PartFailed { .. } => {}
+            Action::DeleteReply(_)
+            | Action::RetryReply(_)
+            | Action::PartFailed { .. }
+            | Action::ReleaseDestination { .. } => {}
             Action::TableCompleted { task_id, .. } => {
                 self.table_exists = false;
                 self.completed.insert(task_id);
@@ -387,13 +411,16 @@ impl World {
                         tid: a.tid,
                         pid: a.pid,
                         token: a.token,
-                        result,
+                        result: result.map_err(|message| AssignFailure::Unreachable {
+                            collector: a.collector.clone(),
+                            message,
+                        }),
                     });
                 }
             }
             Action::Stage(s) => {
                 let result = if fail {
-                    Err("sink unavailable".to_string())
+                    Err(SinkFailure::Unavailable("sink unavailable".into()))
                 } else {
                     self.sink.staging.insert(s.id, (s.rows, s.row_count));
                     Ok(())
@@ -402,9 +429,9 @@ impl World {
             }
             Action::Commit(c) => {
                 let result = if fail {
-                    Err("sink unavailable".to_string())
+                    Err(SinkFailure::Unavailable("sink unavailable".into()))
                 } else {
-                    self.sink_commit(&c)
+                    self.sink_commit(&c).map_err(SinkFailure::Unavailable)
                 };
                 self.input(Input::Committed { id: c.id, result });
             }
@@ -511,7 +538,11 @@ impl World {
             }
         }
         let mut last_err = String::new();
+        let mut first_snap = None;
         for snap in options {
+            if first_snap.is_none() {
+                first_snap = Some(snap.clone());
+            }
             let effective = snap.as_ref().map(|s| src.effective(s));
             let avail = Available {
                 snapshot_offset: effective,
@@ -529,7 +560,8 @@ impl World {
                             binlog_first,
                             mode,
                             outstanding: None,
-                            stuck: false,
+                            gone: None,
+                            dormant: false,
                         },
                     );
                     return Ok(());
@@ -537,7 +569,25 @@ impl World {
                 Err(e) => last_err = e.to_string(),
             }
         }
-        Err(last_err)
+        // Like the real collector: the assignment is taken at once, and the
+        // preparation's failure travels in a failure pack.
+        let snap = first_snap.flatten();
+        let effective = snap.as_ref().map(|s| src.effective(s));
+        col.tasks.insert(
+            pid,
+            CTask {
+                token,
+                point,
+                snap,
+                effective,
+                binlog_first,
+                mode,
+                outstanding: None,
+                gone: Some(last_err),
+                dormant: false,
+            },
+        );
+        Ok(())
     }
 
     /// The collector sends its next pack for `pid` (or resends the outstanding one).
@@ -555,7 +605,27 @@ impl World {
             self.net.push((name.to_string(), p.clone()));
             return;
         }
-        if task.stuck {
+        if task.dormant {
+            return;
+        }
+        if let Some(message) = task.gone.clone() {
+            let pack = Pack {
+                tid: TID,
+                pid,
+                token: task.token.clone(),
+                start: task.point.clone(),
+                next: task.point.clone(),
+                row_count: 0,
+                rows: Vec::new(),
+                finished: false,
+                preparing: false,
+                failure: Some(ReadFailure {
+                    kind: ReadFailureKind::KDataGone,
+                    message,
+                }),
+            };
+            task.outstanding = Some(pack.clone());
+            self.net.push((name.to_string(), pack));
             return;
         }
         let start = task.point.clone();
@@ -573,9 +643,13 @@ impl World {
             }
             let plan = match plan_read(&point, &avail) {
                 Ok(plan) => plan,
-                Err(_) => {
-                    task.stuck = true;
-                    return;
+                Err(e) => {
+                    // Reported from the point reached, after what was read so far.
+                    if rows.is_empty() && point == start {
+                        task.gone = Some(e.to_string());
+                        return;
+                    }
+                    break;
                 }
             };
             match plan {
@@ -656,6 +730,8 @@ impl World {
             row_count: rows.len() as u64,
             rows: encode_rows(&rows),
             finished: at_end && task.mode == Mode::Full,
+            preparing: false,
+            failure: None,
         };
         task.outstanding = Some(pack.clone());
         self.net.push((name.to_string(), pack));
@@ -681,6 +757,8 @@ impl World {
     }
 
     fn collector_reply(&mut self, name: &str, pack: &Pack, reply: PackReply) {
+        let truth = self.sink_end(pack.pid);
+        let live = self.current_task();
         let col = self.collectors.get_mut(name).unwrap();
         if !col.alive {
             return;
@@ -695,22 +773,45 @@ impl World {
         if reply.is_ok() {
             task.point = pack.next.clone();
         }
-        if reply.delete_task {
-            col.tasks.remove(&pack.pid);
+        // The collector releases its data before the committed point SyncTool
+        // reports: that point must really be committed in the sink.
+        if let Some(committed) = &reply.committed {
+            if committed.progress_cmp(&truth) == Some(std::cmp::Ordering::Greater) {
+                self.failures.push(format!(
+                    "pid {}: a reply says {committed} is committed, the sink holds {truth} ({reply:?}, task {:?})",
+                    pack.pid, live
+                ));
+            }
+            if let Point::Binlog { offset } = committed {
+                task.binlog_first = task.binlog_first.max(*offset);
+            }
+        }
+        match reply.drop {
+            None => {}
+            Some(
+                DropReason::KDropReassigned | DropReason::KDropFailed | DropReason::KDropMalformed,
+            ) => {
+                task.dormant = true;
+            }
+            Some(_) => {
+                col.tasks.remove(&pack.pid);
+            }
         }
     }
 
-    fn crash(&mut self) {
-        self.sup = None;
-        self.pending.clear();
-        self.recover();
+    /// The newest task's committed end of `pid` in the sink (the task may
+    /// have just completed and left the supervisor).
+    fn sink_end(&self, pid: u32) -> Point {
+        self.current_task()
+            .map(|(task_id, _)| task_id)
+            .or(self.last_created)
+            .and_then(|task_id| self.sink.commits.get(&(task_id, pid)))
+            .and_then(|records| records.values().next_back())
+            .map_or_else(Point::start, |r| r.end.clone())
     }
 
-    fn recover(&mut self) {
-        let state = match &self.persisted {
-            Some(bytes) => PersistedState::from_bytes(bytes).expect("persisted state decodes"),
-            None => PersistedState::default(),
-        };
+    /// Every partition task's last commit in the sink.
+    fn sink_progress(&self) -> Vec<SinkProgress> {
         let mut sink = Vec::new();
         for ((task_id, pid), records) in &self.sink.commits {
             if let Some((seq, r)) = records.iter().next_back() {
@@ -724,6 +825,21 @@ impl World {
                 });
             }
         }
+        sink
+    }
+
+    fn crash(&mut self) {
+        self.sup = None;
+        self.pending.clear();
+        self.recover();
+    }
+
+    fn recover(&mut self) {
+        let state = match &self.persisted {
+            Some(bytes) => PersistedState::from_bytes(bytes).expect("persisted state decodes"),
+            None => PersistedState::default(),
+        };
+        let sink = self.sink_progress();
         let mut leaders = BTreeMap::new();
         leaders.insert(TID, self.leaders());
         let input = RecoveryInput {
@@ -836,7 +952,7 @@ impl World {
                         *pid,
                         (
                             p.status,
-                            p.failure_reason.clone(),
+                            p.failure.as_ref().map(|f| f.kind.clone()),
                             p.plan.committed().clone(),
                         ),
                     )
@@ -959,7 +1075,7 @@ impl World {
                 let (status, reason, committed) = &parts[pid];
                 if *status == Status::Failed {
                     let reason = reason.clone().unwrap_or_default();
-                    if !reason.contains("binlog from log index") {
+                    if reason != "data_gone" {
                         return Err(format!(
                             "pid {pid} FAILED for an unexpected reason: {reason}"
                         ));
@@ -1035,10 +1151,7 @@ impl World {
         // The only way to stay unfinished: a part FAILED because binlog it needed is gone.
         if let Some((_, parts)) = &live_task {
             for (pid, (status, reason, _)) in parts {
-                let legit = *status == Status::Failed
-                    && reason
-                        .as_deref()
-                        .is_some_and(|r| r.contains("binlog from log index"));
+                let legit = *status == Status::Failed && reason.as_deref() == Some("data_gone");
                 if self.mode == Mode::Full && *status != Status::Success && !legit {
                     return Err(format!(
                         "mode 0 part {pid} not completed after healing: {live_task:?}"
@@ -1055,7 +1168,7 @@ impl World {
     }
 }
 
-/// Per pid: status, failure reason, committed point.
+/// Per pid: status, failure kind, committed point.
 type PartStates = BTreeMap<u32, (Status, Option<String>, Point)>;
 
 static STATS_CATCHUP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

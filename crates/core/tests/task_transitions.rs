@@ -1,10 +1,12 @@
 //! One test per transition of the supervisor, including the odd ones.
 
 use sync_core::point::{Point, RowKey};
+use sync_core::proto::datasync::{DropReason, ReadFailureKind};
 use sync_core::task::{
-    Action, Assignment, Config, CreateError, Input, Mode, Pack, PackOutcome, PackReply,
-    PartitionLeader, PersistedState, RecoveryInput, RollPolicy, SegmentId, SinkProgress, Status,
-    Supervisor, TableTaskSpec,
+    Action, AssignFailure, Assignment, Backoff, Config, CreateError, ErrorClass, Holder, IfExists,
+    Input, Mode, Pack, PackOutcome, PackReply, PartitionLeader, PersistedState, ReadFailure,
+    RecoveryInput, RollPolicy, SegmentId, SinkFailure, SinkProgress, Status, Supervisor,
+    TableTaskSpec, TaskOrigin,
 };
 
 const TIMEOUT: u64 = 1_000;
@@ -19,6 +21,11 @@ fn config() -> Config {
             max_age_ms: 100,
         },
         max_held_bytes: 10,
+        backoff: Backoff {
+            base_ms: 100,
+            cap_ms: 1_000,
+        },
+        fail_after_ms: None,
     }
 }
 
@@ -30,6 +37,7 @@ fn spec(mode: Mode) -> TableTaskSpec {
         mode,
         start_ts: None,
         dest: "/out".into(),
+        if_exists: IfExists::Default,
     }
 }
 
@@ -82,6 +90,7 @@ fn setup(mode: Mode, live: &[&str], hosts: &[&str]) -> (Supervisor, Vec<Assignme
         Input::Create {
             spec: spec(mode),
             partitions: leaders(hosts),
+            existing: vec![],
         },
     );
     assert!(matches!(actions.last(), Some(Action::CreateReply(Ok(_)))));
@@ -98,6 +107,8 @@ fn pack(a: &Assignment, start: Point, next: Point, rows: &[u8]) -> Pack {
         row_count: rows.len() as u64,
         rows: rows.to_vec(),
         finished: false,
+        preparing: false,
+        failure: None,
     }
 }
 
@@ -107,6 +118,17 @@ fn snap(pk: &str) -> Point {
 
 fn status(sup: &Supervisor, pid: u32) -> Status {
     sup.table(7).unwrap().partitions[&pid].status
+}
+
+fn part(sup: &Supervisor, pid: u32) -> &sync_core::task::PartitionTask {
+    &sup.table(7).unwrap().partitions[&pid]
+}
+
+fn unreachable(collector: &str) -> AssignFailure {
+    AssignFailure::Unreachable {
+        collector: collector.into(),
+        message: "connection refused".into(),
+    }
 }
 
 /// Runs stage → commit for every segment action in `actions`, returning the later actions.
@@ -171,6 +193,7 @@ fn create_without_a_collector_on_a_leader_host_is_refused() {
         Input::Create {
             spec: spec(Mode::Full),
             partitions: leaders(&["h1", "h3"]),
+            existing: vec![],
         },
     );
     assert!(matches!(
@@ -191,6 +214,7 @@ fn a_second_create_for_the_same_table_is_refused() {
         Input::Create {
             spec: spec(Mode::Full),
             partitions: leaders(&["h1"]),
+            existing: vec![],
         },
     );
     assert!(matches!(
@@ -234,8 +258,16 @@ fn a_pack_with_a_stale_token_tells_that_collector_to_drop_the_task() {
     stale.token = "old".into();
     let r = reply(&sup.handle(1, Input::Pack(stale)));
     assert_eq!(r.outcome, PackOutcome::StaleToken);
-    assert!(r.delete_task);
-    assert_eq!(r.to_proto().response.code, Some(-1));
+    assert_eq!(
+        r.drop,
+        Some(DropReason::KDropReassigned),
+        "stop, but keep the links from the committed point"
+    );
+    assert_eq!(r.committed, Some(Point::start()));
+    let wire = r.to_proto();
+    assert_eq!(wire.response.code, Some(-1));
+    assert_eq!(wire.delete_task, Some(true));
+    assert_eq!(wire.drop_reason, Some(DropReason::KDropReassigned as i32));
     // The current assignee continues.
     let r = reply(&sup.handle(1, Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x"))));
     assert_eq!(r.outcome, PackOutcome::Accepted);
@@ -250,7 +282,7 @@ fn a_stale_start_point_is_rejected_and_the_last_pack_duplicate_is_acknowledged_o
     // The reply was lost; the same pack again: acknowledged, rows not taken twice.
     let dup = sup.handle(2, Input::Pack(p1.clone()));
     assert_eq!(reply(&dup).outcome, PackOutcome::Duplicate);
-    assert!(reply(&dup).is_ok() && !reply(&dup).delete_task);
+    assert!(reply(&dup).is_ok() && reply(&dup).drop.is_none());
     assert_eq!(
         sup.table(7).unwrap().partitions[&0].last_heard_ms,
         1,
@@ -263,7 +295,7 @@ fn a_stale_start_point_is_rejected_and_the_last_pack_duplicate_is_acknowledged_o
     let stale = pack(&a[0], Point::start(), snap("c"), b"xy");
     let r = reply(&sup.handle(4, Input::Pack(stale)));
     assert_eq!(r.outcome, PackOutcome::OutOfSequence);
-    assert!(!r.delete_task);
+    assert!(r.drop.is_none());
     assert_eq!(
         r.resume_from,
         Some(snap("c")),
@@ -289,7 +321,7 @@ fn a_pack_with_rows_that_does_not_advance_is_malformed() {
         Input::Pack(pack(&a[0], Point::start(), Point::start(), b"x")),
     ));
     assert_eq!(r.outcome, PackOutcome::Malformed);
-    assert!(r.delete_task);
+    assert_eq!(r.drop, Some(DropReason::KDropMalformed));
     // An empty pack that does not advance is a heartbeat.
     let r = reply(&sup.handle(
         1,
@@ -304,7 +336,7 @@ fn too_much_held_data_answers_busy_without_taking_the_pack() {
     let big = pack(&a[0], Point::start(), snap("b"), &[1; 11]);
     let r = reply(&sup.handle(1, Input::Pack(big)));
     assert_eq!(r.outcome, PackOutcome::Busy);
-    assert!(!r.delete_task);
+    assert!(r.drop.is_none());
     assert_eq!(
         sup.table(7).unwrap().partitions[&0].accepted,
         Point::start()
@@ -330,11 +362,15 @@ fn a_pack_for_a_deleted_table_is_told_to_drop_and_delete_clears_staging() {
             ..
         }
     ));
+    assert!(
+        matches!(&actions[1], Action::ReleaseDestination { dest } if dest == "/out"),
+        "the destination's clients are released after its staging is cleared: {actions:?}"
+    );
     assert!(persisted(&actions).unwrap().tables.is_empty());
     assert!(matches!(actions.last(), Some(Action::DeleteReply(Ok(())))));
     let r = reply(&sup.handle(2, Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x"))));
     assert_eq!(r.outcome, PackOutcome::UnknownTask);
-    assert!(r.delete_task);
+    assert_eq!(r.drop, Some(DropReason::KDropDeleted));
     let again = sup.handle(
         3,
         Input::Delete {
@@ -393,7 +429,7 @@ fn mode_0_finishes_after_the_final_commit_then_the_table_is_removed() {
         )),
     ));
     assert_eq!(r.outcome, PackOutcome::Finished);
-    assert!(r.delete_task && r.is_ok());
+    assert!(r.drop == Some(DropReason::KDropFinished) && r.is_ok());
     let rest = complete_segments(&mut sup, 3, &finals[1]);
     assert!(
         rest.iter()
@@ -445,32 +481,48 @@ fn a_silent_running_part_is_reassigned_from_its_committed_point_with_a_new_token
 }
 
 #[test]
-fn an_init_part_whose_assignment_is_never_answered_times_out_to_the_standby() {
+fn an_init_part_whose_assignment_is_never_answered_times_out_to_the_standby_then_waits() {
     let (mut sup, a) = setup(Mode::Full, &["h1:1", "h1:2"], &["h1"]);
     assert_eq!(a[0].collector, "h1:1");
     let actions = sup.handle(TIMEOUT + 1, Input::Tick);
     let re = assigns(&actions);
     assert_eq!(re[0].collector, "h1:2");
-    // The standby does not answer either: FAILED, naming both.
-    let actions = sup.handle(2 * TIMEOUT + 2, Input::Tick);
-    assert_eq!(status(&sup, 0), Status::Failed);
-    let reason = sup.table(7).unwrap().partitions[&0]
-        .failure_reason
-        .clone()
-        .unwrap();
-    assert!(
-        reason.contains("h1:1") && reason.contains("h1:2"),
-        "{reason}"
+    // The standby does not answer either: a transient cause, never FAILED.
+    let t = 2 * TIMEOUT + 2;
+    let actions = sup.handle(t, Input::Tick);
+    assert!(assigns(&actions).is_empty());
+    assert_eq!(status(&sup, 0), Status::Reassigning);
+    assert_eq!(part(&sup, 0).holder, Holder::Backoff { until_ms: t + 100 });
+    let err = part(&sup, 0).last_error.clone().unwrap();
+    assert_eq!(err.error.class(), ErrorClass::Transient);
+    assert_eq!(err.error.kind(), "collector_unreachable");
+    let text = err.error.to_string();
+    assert!(text.contains("h1:1") && text.contains("h1:2"), "{text}");
+    assert_eq!(
+        sup.next_deadline(),
+        Some(t + 100),
+        "it sleeps until the next round"
     );
-    assert!(
-        actions
-            .iter()
-            .any(|a| matches!(a, Action::PartFailed { pid: 0, .. }))
+    // The next round, after the backoff, tries the primary again.
+    assert!(assigns(&sup.handle(t + 99, Input::Tick)).is_empty());
+    let re = assigns(&sup.handle(t + 100, Input::Tick));
+    assert_eq!(re[0].collector, "h1:1");
+    // It answers: the error is healed, the part goes on.
+    sup.handle(
+        t + 101,
+        Input::AssignResult {
+            tid: 7,
+            pid: 0,
+            token: re[0].token.clone(),
+            result: Ok(()),
+        },
     );
+    assert!(part(&sup, 0).last_error.is_none());
+    assert_eq!(status(&sup, 0), Status::Running);
 }
 
 #[test]
-fn a_refused_assignment_goes_to_the_standby_then_fails_with_the_reasons() {
+fn refused_assignments_back_off_exponentially_and_the_status_shows_why_since_when() {
     let (mut sup, a) = setup(Mode::Full, &["h1:1", "h1:2"], &["h1"]);
     let actions = sup.handle(
         1,
@@ -478,7 +530,10 @@ fn a_refused_assignment_goes_to_the_standby_then_fails_with_the_reasons() {
             tid: 7,
             pid: 0,
             token: a[0].token.clone(),
-            result: Err("binlog from log index 4 is needed but the oldest available is 9".into()),
+            result: Err(AssignFailure::Refused {
+                collector: "h1:1".into(),
+                message: "bad request".into(),
+            }),
         },
     );
     let re = assigns(&actions);
@@ -490,23 +545,123 @@ fn a_refused_assignment_goes_to_the_standby_then_fails_with_the_reasons() {
             tid: 7,
             pid: 0,
             token: a[0].token.clone(),
-            result: Err("late".into()),
+            result: Err(unreachable("h1:1")),
         },
     );
     assert_eq!(status(&sup, 0), Status::Init);
+    let mut now = 3;
+    let mut offer = re[0].clone();
+    let mut waits = Vec::new();
+    for _ in 0..6 {
+        // Whoever is offered the part fails; the standby follows the primary.
+        loop {
+            let actions = sup.handle(
+                now,
+                Input::AssignResult {
+                    tid: 7,
+                    pid: 0,
+                    token: offer.token.clone(),
+                    result: Err(unreachable(&offer.collector)),
+                },
+            );
+            match assigns(&actions).first() {
+                Some(next) => offer = next.clone(),
+                None => break,
+            }
+        }
+        let Holder::Backoff { until_ms } = part(&sup, 0).holder else {
+            panic!("expected a backoff, got {:?}", part(&sup, 0).holder)
+        };
+        waits.push(until_ms - now);
+        now = until_ms;
+        offer = assigns(&sup.handle(now, Input::Tick))[0].clone();
+        assert_eq!(
+            offer.collector, "h1:1",
+            "each round starts with the primary"
+        );
+    }
+    assert_eq!(
+        waits,
+        vec![100, 200, 400, 800, 1000, 1000],
+        "doubling up to the cap"
+    );
+    assert_eq!(status(&sup, 0), Status::Reassigning, "never FAILED for it");
+    let err = part(&sup, 0).last_error.clone().unwrap();
+    assert_eq!(err.since_ms, 3, "since the first failure of the kind");
+    let report = sup.status(now);
+    let summary = report.summary();
+    assert!(
+        summary.contains("parts with errors") && summary.contains("collector_unreachable"),
+        "{summary}"
+    );
+    let proto = report.to_proto();
+    assert_eq!(
+        proto.task[0].error_kind.as_deref(),
+        Some("collector_unreachable")
+    );
+    assert_eq!(proto.task[0].error_transient, Some(true));
+    assert_eq!(proto.task[0].error_since_ms, Some(3));
+    assert!(
+        proto.task[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("h1:2")
+    );
+    assert!(proto.task[0].failure_reason.is_none());
+}
+
+fn failure_pack(a: &Assignment, kind: ReadFailureKind, message: &str) -> Pack {
+    let mut p = pack(a, Point::start(), Point::start(), b"");
+    p.failure = Some(ReadFailure {
+        kind,
+        message: message.into(),
+    });
+    p
+}
+
+#[test]
+fn a_permanent_read_failure_makes_the_part_failed_with_the_typed_reason() {
+    let (mut sup, a) = setup(Mode::Full, &["h1:1"], &["h1"]);
+    // A transient one is shown and kept alive.
+    let r = reply(&sup.handle(
+        1,
+        Input::Pack(failure_pack(
+            &a[0],
+            ReadFailureKind::KReadUnavailable,
+            "tablet h1:9 unreachable",
+        )),
+    ));
+    assert_eq!(r.outcome, PackOutcome::Accepted);
+    assert_eq!(
+        part(&sup, 0).last_error.as_ref().unwrap().error.kind(),
+        "read_unavailable"
+    );
+    assert_eq!(part(&sup, 0).last_heard_ms, 1, "a sign of life");
+    // A permanent one fails the part.
     let actions = sup.handle(
-        3,
-        Input::AssignResult {
-            tid: 7,
-            pid: 0,
-            token: re[0].token.clone(),
-            result: Err("unreachable".into()),
-        },
+        2,
+        Input::Pack(failure_pack(
+            &a[0],
+            ReadFailureKind::KDataGone,
+            "binlog from log index 4 is needed but the oldest available is 9",
+        )),
+    );
+    let r = reply(&actions);
+    assert_eq!(r.outcome, PackOutcome::Failed);
+    assert_eq!(
+        r.drop,
+        Some(DropReason::KDropFailed),
+        "stop, keep the links"
     );
     assert_eq!(status(&sup, 0), Status::Failed);
+    assert!(actions.iter().any(
+        |a| matches!(a, Action::PartFailed { pid: 0, error, .. } if error.kind() == "data_gone")
+    ));
     let state = persisted(&actions).unwrap();
     let p = &state.tables[0].partitions[0];
     assert_eq!(p.status, "FAILED");
+    assert_eq!(p.failure_kind.as_deref(), Some("data_gone"));
     assert!(
         p.failure_reason
             .as_deref()
@@ -520,46 +675,124 @@ fn a_refused_assignment_goes_to_the_standby_then_fails_with_the_reasons() {
         "{summary}"
     );
     assert!(
-        summary.contains("failed part: pid 0: no data collector on host h1"),
+        summary.contains("failed part: pid 0: [data_gone] collector h1:1 cannot read"),
         "{summary}"
     );
     let proto = report.to_proto();
     assert_eq!(proto.task[0].status.as_deref(), Some("FAILED"));
-    assert!(proto.task[0].failure_reason.is_some());
+    assert_eq!(proto.task[0].failure_kind.as_deref(), Some("data_gone"));
+    // Later packs of that collector are told the part is FAILED.
+    let r = reply(&sup.handle(
+        4,
+        Input::Pack(pack(&a[0], Point::start(), Point::start(), b"")),
+    ));
+    assert_eq!(r.drop, Some(DropReason::KDropFailed));
 }
 
 #[test]
-fn reassign_with_no_collector_on_the_host_fails_with_the_reason() {
+fn a_preparing_collector_keeps_its_part_alive_and_shows_it() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let mut now = 0;
+    for _ in 0..5 {
+        now += TIMEOUT / 2;
+        let mut p = pack(&a[0], Point::start(), Point::start(), b"");
+        p.preparing = true;
+        assert_eq!(
+            reply(&sup.handle(now, Input::Pack(p))).outcome,
+            PackOutcome::Accepted
+        );
+        assert!(
+            assigns(&sup.handle(now, Input::Tick)).is_empty(),
+            "not reassigned"
+        );
+    }
+    assert!(part(&sup, 0).preparing);
+    assert_eq!(sup.status(now).to_proto().task[0].preparing, Some(true));
+    sup.handle(
+        now + 1,
+        Input::Pack(pack(&a[0], Point::start(), snap("b"), b"x")),
+    );
+    assert!(!part(&sup, 0).preparing);
+}
+
+#[test]
+fn fail_after_ms_turns_a_long_wait_for_a_collector_into_failed() {
+    let mut config = config();
+    config.fail_after_ms = Some(5_000);
+    let mut sup = Supervisor::new(config, 42);
+    sup.handle(
+        0,
+        Input::Collectors {
+            live: vec!["h1:1".into()],
+        },
+    );
+    sup.handle(
+        0,
+        Input::Create {
+            spec: spec(Mode::FullAndContinuous),
+            partitions: leaders(&["h1"]),
+            existing: vec![],
+        },
+    );
+    sup.handle(1, Input::Collectors { live: vec![] });
+    assert_eq!(
+        part(&sup, 0).last_error.as_ref().unwrap().error.kind(),
+        "no_collector"
+    );
+    let mut now;
+    loop {
+        now = sup.next_deadline().expect("something to wait for");
+        assert!(now <= 5_001, "FAILED by {now}");
+        sup.handle(now, Input::Tick);
+        if status(&sup, 0) == Status::Failed {
+            break;
+        }
+    }
+    assert_eq!(now, 5_001);
+    let failure = part(&sup, 0).failure.clone().unwrap();
+    assert_eq!(failure.kind, "waited_too_long");
+    assert!(
+        failure
+            .message
+            .contains("waiting for a data collector on host h1"),
+        "{failure:?}"
+    );
+}
+
+#[test]
+fn reassign_with_no_collector_on_the_host_waits_and_goes_on_when_one_comes_back() {
     let (mut sup, _) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
     let actions = sup.handle(1, Input::Collectors { live: vec![] });
-    assert_eq!(status(&sup, 0), Status::Failed);
-    let reason = sup.table(7).unwrap().partitions[&0]
-        .failure_reason
-        .clone()
-        .unwrap();
+    assert!(assigns(&actions).is_empty());
+    assert_eq!(status(&sup, 0), Status::Reassigning);
+    let err = part(&sup, 0).last_error.clone().unwrap();
     assert_eq!(
-        reason,
-        "no live data collector on host h1 (leader tablet h1:9)"
+        err.error.to_string(),
+        "waiting for a data collector on host h1 (leader tablet h1:9)"
     );
-    assert!(persisted(&actions).is_some());
-    // Packs for a FAILED part are told to drop.
-    // Retry once a collector is back.
-    sup.handle(
-        2,
+    assert_eq!(err.since_ms, 1);
+    // Rounds go on (with backoff) while nobody is there, and it is never FAILED.
+    for t in [200, 1_000, 5_000, 60_000] {
+        sup.handle(t, Input::Tick);
+        assert_eq!(status(&sup, 0), Status::Reassigning);
+    }
+    // A collector comes (back) on the host: assigned at once, not after the backoff.
+    let actions = sup.handle(
+        60_001,
         Input::Collectors {
             live: vec!["h1:5".into()],
         },
     );
+    assert_eq!(assigns(&actions)[0].collector, "h1:5");
+    // Retry of a table without FAILED parts retries nothing.
     let actions = sup.handle(
-        3,
+        60_002,
         Input::RetryFailed {
             db: "db".into(),
             table: "t".into(),
         },
     );
-    assert!(matches!(actions.last(), Some(Action::RetryReply(Ok(1)))));
-    assert_eq!(assigns(&actions)[0].collector, "h1:5");
-    assert_eq!(status(&sup, 0), Status::Reassigning);
+    assert!(matches!(actions.last(), Some(Action::RetryReply(Ok(0)))));
 }
 
 #[test]
@@ -662,10 +895,20 @@ fn failed_sink_steps_are_retried_on_tick_with_the_same_segment() {
         2,
         Input::Staged {
             id: stage.id,
-            result: Err("io".into()),
+            result: Err(SinkFailure::Unavailable("NameNode down".into())),
         },
     );
-    let retry = sup.handle(3, Input::Tick);
+    assert_eq!(
+        part(&sup, 0).last_error.as_ref().unwrap().error.kind(),
+        "sink_unavailable"
+    );
+    assert!(
+        sup.handle(101, Input::Tick)
+            .iter()
+            .all(|a| !matches!(a, Action::Stage(_))),
+        "not before the backoff"
+    );
+    let retry = sup.handle(102, Input::Tick);
     assert!(
         retry
             .iter()
@@ -681,22 +924,27 @@ fn failed_sink_steps_are_retried_on_tick_with_the_same_segment() {
     let Some(Action::Commit(c)) = commit.first().cloned() else {
         panic!("expected a commit")
     };
+    assert!(
+        part(&sup, 0).last_error.is_none(),
+        "healed by the successful stage"
+    );
     sup.handle(
         5,
         Input::Committed {
             id: c.id,
-            result: Err("io".into()),
+            result: Err(SinkFailure::Unavailable("S3 503".into())),
         },
     );
     // A failed commit restages, then commits the same seq.
-    let retry = sup.handle(6, Input::Tick);
+    let retry = sup.handle(106, Input::Tick);
     assert!(
         retry
             .iter()
             .any(|a| matches!(a, Action::Stage(s) if s.id == stage.id))
     );
-    let rest = complete_segments(&mut sup, 7, &retry);
+    let rest = complete_segments(&mut sup, 107, &retry);
     assert!(persisted(&rest).is_some());
+    assert!(part(&sup, 0).last_error.is_none());
     assert_eq!(
         sup.table(7).unwrap().partitions[&0].plan.committed(),
         &snap("c")
@@ -723,9 +971,11 @@ fn recovery_trusts_the_sink_keeps_failed_parts_and_reassigns_the_rest_with_new_t
     let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1", "h2:1"], &["h1", "h2"]);
     let actions = sup.handle(
         1,
-        Input::Collectors {
-            live: vec!["h1:1".into()],
-        },
+        Input::Pack(failure_pack(
+            &a[1],
+            ReadFailureKind::KCorrupt,
+            "bad CRC at 00000001.log:77",
+        )),
     );
     assert_eq!(status(&sup, 1), Status::Failed);
     let state = persisted(&actions).unwrap();
@@ -765,6 +1015,15 @@ fn recovery_trusts_the_sink_keeps_failed_parts_and_reassigns_the_rest_with_new_t
         17
     );
     assert_eq!(rec.table(7).unwrap().partitions[&1].status, Status::Failed);
+    assert_eq!(
+        rec.table(7).unwrap().partitions[&1]
+            .failure
+            .as_ref()
+            .unwrap()
+            .kind,
+        "corrupt",
+        "the typed reason survives the restart"
+    );
     // The old collector still streaming with its old token is told to drop.
     let r = reply(&rec.handle(
         101,
@@ -798,12 +1057,9 @@ fn recovery_fails_parts_of_tables_gone_from_the_cluster_and_removes_finished_tab
     let (rec, _) = Supervisor::recover(config(), 1, 0, input).unwrap();
     let part = &rec.table(7).unwrap().partitions[&0];
     assert_eq!(part.status, Status::Failed);
-    assert!(
-        part.failure_reason
-            .as_deref()
-            .unwrap()
-            .contains("no longer exists")
-    );
+    let failure = part.failure.clone().unwrap();
+    assert_eq!(failure.kind, "table_gone");
+    assert!(failure.message.contains("no longer exists"));
     // A table whose parts are all SUCCESS is removed on recovery.
     let mut p = pack(&a[0], Point::start(), Point::Binlog { offset: 2 }, b"r");
     p.finished = true;
@@ -830,5 +1086,245 @@ fn recovery_fails_parts_of_tables_gone_from_the_cluster_and_removes_finished_tab
         actions
             .iter()
             .any(|a| matches!(a, Action::TableCompleted { tid: 7, .. }))
+    );
+}
+
+#[test]
+fn recovery_fails_a_part_whose_sink_is_behind_the_recorded_progress() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1", "h2:1"], &["h1", "h2"]);
+    for asg in &a {
+        let actions = sup.handle(1, Input::Pack(pack(asg, Point::start(), snap("c"), b"xy")));
+        complete_segments(&mut sup, 1, &actions);
+    }
+    let state = sup.persisted();
+    let task_id = sup.table(7).unwrap().task_id;
+    // Part 0's commit is in the sink; part 1's files were removed by hand.
+    let input = RecoveryInput {
+        state,
+        sink: vec![SinkProgress {
+            tid: 7,
+            pid: 0,
+            task_id,
+            last_seq: 0,
+            end: snap("c"),
+            rows_total: 2,
+        }],
+        live_collectors: vec!["h1:1".into(), "h2:1".into()],
+        leaders: [(7, leaders(&["h1", "h2"]))].into_iter().collect(),
+    };
+    let (rec, actions) = Supervisor::recover(config(), 9, 5, input).unwrap();
+    assert_eq!(rec.table(7).unwrap().partitions[&0].status, Status::Running);
+    let p1 = &rec.table(7).unwrap().partitions[&1];
+    assert_eq!(p1.status, Status::Failed, "never replayed silently");
+    let failure = p1.failure.clone().unwrap();
+    assert_eq!(failure.kind, "sink_behind");
+    assert!(
+        failure.message.contains("holds 0 committed segment(s)"),
+        "{failure:?}"
+    );
+    assert_eq!(assigns(&actions).len(), 1);
+}
+
+#[test]
+fn task_ids_are_never_reused_across_the_state_and_the_sink() {
+    let mut sup = Supervisor::new(config(), 1);
+    sup.handle(
+        0,
+        Input::Collectors {
+            live: vec!["h1:1".into()],
+        },
+    );
+    // Another table's task 41 was seen in the sink at recovery time.
+    let (mut sup, _) = Supervisor::recover(
+        config(),
+        1,
+        0,
+        RecoveryInput {
+            state: sup.persisted(),
+            sink: vec![SinkProgress {
+                tid: 99,
+                pid: 0,
+                task_id: 41,
+                last_seq: 0,
+                end: Point::Binlog { offset: 2 },
+                rows_total: 1,
+            }],
+            live_collectors: vec!["h1:1".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let actions = sup.handle(
+        1,
+        Input::Create {
+            spec: spec(Mode::FullAndContinuous),
+            partitions: leaders(&["h1"]),
+            existing: vec![],
+        },
+    );
+    let Some(Action::CreateReply(Ok(created))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(created.task_id, 42);
+}
+
+fn chain(pid: u32, task_id: u64, last_seq: u64, offset: u64, rows_total: u64) -> SinkProgress {
+    SinkProgress {
+        tid: 7,
+        pid,
+        task_id,
+        last_seq,
+        end: Point::Binlog { offset },
+        rows_total,
+    }
+}
+
+fn create_over(
+    mode: Mode,
+    if_exists: IfExists,
+    existing: Vec<SinkProgress>,
+) -> (Supervisor, Vec<Action>) {
+    let mut sup = Supervisor::new(config(), 3);
+    sup.handle(
+        0,
+        Input::Collectors {
+            live: vec!["h1:1".into(), "h2:1".into()],
+        },
+    );
+    let mut spec = spec(mode);
+    spec.if_exists = if_exists;
+    let actions = sup.handle(
+        1,
+        Input::Create {
+            spec,
+            partitions: leaders(&["h1", "h2"]),
+            existing,
+        },
+    );
+    (sup, actions)
+}
+
+#[test]
+fn a_create_over_committed_output_resumes_each_partition_from_it_in_modes_1_and_2() {
+    // Task 3 wrote both partitions; an older task 1 wrote pid 0 too.
+    let existing = vec![
+        chain(0, 1, 9, 500, 900),
+        chain(0, 3, 4, 40, 17),
+        chain(1, 3, 0, 6, 5),
+    ];
+    let (sup, actions) = create_over(Mode::FullAndContinuous, IfExists::Default, existing);
+    let Some(Action::CreateReply(Ok(created))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(created.task_id, 3, "continues task 3's segments");
+    assert_eq!(
+        created.origin,
+        TaskOrigin::Resumed {
+            partitions: 2,
+            rows: 22
+        }
+    );
+    let a = assigns(&actions);
+    assert_eq!(a[0].point, Point::Binlog { offset: 40 });
+    assert_eq!(a[1].point, Point::Binlog { offset: 6 });
+    assert_eq!(part(&sup, 0).plan.next_seq(), 5);
+    assert_eq!(part(&sup, 0).plan.rows_committed(), 17);
+    assert_eq!(sup.status(1).tables[0].origin, created.origin);
+    assert_eq!(
+        sup.persisted().next_task_id,
+        4,
+        "a later fresh task gets a new id"
+    );
+}
+
+#[test]
+fn a_mode_0_create_over_committed_output_is_refused_unless_told_what_to_do() {
+    let existing = vec![chain(0, 3, 4, 40, 17)];
+    let (sup, actions) = create_over(Mode::Full, IfExists::Default, existing.clone());
+    assert!(
+        matches!(
+            actions.as_slice(),
+            [Action::CreateReply(Err(CreateError::OutputExists {
+                task_id: 3,
+                rows: 17,
+                ..
+            }))]
+        ),
+        "{actions:?}"
+    );
+    assert!(sup.table(7).is_none());
+    let (_, actions) = create_over(Mode::FullAndContinuous, IfExists::Refuse, existing.clone());
+    assert!(matches!(
+        actions.as_slice(),
+        [Action::CreateReply(Err(CreateError::OutputExists { .. }))]
+    ));
+    let (sup, actions) = create_over(Mode::Full, IfExists::Resume, existing.clone());
+    let Some(Action::CreateReply(Ok(created))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!((created.task_id, part(&sup, 0).plan.next_seq()), (3, 5));
+    let (sup, actions) = create_over(Mode::Full, IfExists::Append, existing);
+    let Some(Action::CreateReply(Ok(created))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(created.task_id, 4, "a new task after the old one");
+    assert_eq!(created.origin, TaskOrigin::Appended { rows: 17 });
+    assert_eq!(assigns(&actions)[0].point, Point::start());
+    assert_eq!(part(&sup, 0).plan.next_seq(), 0);
+}
+
+#[test]
+fn a_permanent_sink_failure_fails_the_part_and_clears_its_leftovers() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    let actions = sup.handle(
+        1,
+        Input::Pack(pack(&a[0], Point::start(), snap("c"), b"xy")),
+    );
+    let Some(Action::Stage(stage)) = actions
+        .iter()
+        .find(|a| matches!(a, Action::Stage(_)))
+        .cloned()
+    else {
+        panic!("expected a stage")
+    };
+    let commit = sup.handle(
+        2,
+        Input::Staged {
+            id: stage.id,
+            result: Ok(()),
+        },
+    );
+    let Some(Action::Commit(c)) = commit.first().cloned() else {
+        panic!("expected a commit")
+    };
+    let actions = sup.handle(
+        3,
+        Input::Committed {
+            id: c.id,
+            result: Err(SinkFailure::Conflict(
+                "another writer committed seq 0".into(),
+            )),
+        },
+    );
+    assert_eq!(status(&sup, 0), Status::Failed);
+    assert_eq!(
+        part(&sup, 0).failure.as_ref().unwrap().kind,
+        "commit_conflict"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::ClearStaging { from_seq: 0, .. }))
+    );
+    assert!(
+        sup.handle(10_000, Input::Tick)
+            .iter()
+            .all(|a| !matches!(a, Action::Stage(_) | Action::Commit(_))),
+        "given up"
+    );
+    assert_eq!(
+        part(&sup, 0).plan.next_seq(),
+        0,
+        "the seq is taken again after a retry"
     );
 }

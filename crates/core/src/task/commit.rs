@@ -20,8 +20,8 @@
 //!    persisted, and every later pack reply carries the new committed point so
 //!    the collector can release its data before it.
 //!
-//! A failed step is retried (from the staging step) on the next tick with the
-//! same name and rows. A sealed segment is never abandoned while the
+//! A failed step is retried (from the staging step) after a backoff the
+//! supervisor chooses, with the same name and rows. A sealed segment is never abandoned while the
 //! supervisor lives; rows that are only accepted or staged are never output.
 //! After a crash the sink's last commit record is the truth: recovery resumes
 //! from its end point and the next segment is `last_seq + 1`, so a segment
@@ -153,6 +153,10 @@ pub struct CommitPlan {
     open_since: Option<u64>,
     in_flight: Option<Sealed>,
     epoch: u64,
+    /// Failed attempts of the in-flight segment's steps in a row.
+    step_failures: u32,
+    /// A failed step is retried from here on (ms).
+    retry_at_ms: u64,
 }
 
 /// The epoch of a standalone SyncTool (the only writer of its partitions).
@@ -185,6 +189,8 @@ impl CommitPlan {
             open_since: None,
             in_flight: None,
             epoch: STANDALONE_EPOCH,
+            step_failures: 0,
+            retry_at_ms: 0,
         }
     }
 
@@ -221,6 +227,18 @@ impl CommitPlan {
     /// Whether a sealed segment is in flight.
     pub fn in_flight(&self) -> bool {
         self.in_flight.is_some()
+    }
+
+    /// Whether segment `seq` is in flight with a step out (its result is awaited).
+    pub fn awaits(&self, seq: u64) -> bool {
+        self.in_flight
+            .as_ref()
+            .is_some_and(|s| s.seq == seq && s.awaiting)
+    }
+
+    /// The table task id the segments are named with.
+    pub fn task_id(&self) -> u64 {
+        self.id_base.task_id
     }
 
     /// Bytes held in memory (open and in flight).
@@ -324,6 +342,7 @@ impl CommitPlan {
         s.step = Step::Committing;
         s.awaiting = true;
         let s = s.clone();
+        self.step_failures = 0;
         Some(self.commit_action(&s))
     }
 
@@ -345,13 +364,54 @@ impl CommitPlan {
             self.committed = s.end;
             self.rows_committed += s.row_count;
         }
+        self.step_failures = 0;
         true
     }
 
-    /// Re-issues the step of a sealed segment whose last attempt failed.
-    pub fn retry(&mut self) -> Option<SegmentAction> {
+    /// A step of the in-flight segment failed (after [`CommitPlan::on_staged`]
+    /// or [`CommitPlan::on_committed`] with `ok == false`): it is retried
+    /// from `retry_at_ms` on. Returns the failures in a row so far.
+    pub fn step_failed(&mut self, retry_at_ms: u64) -> u32 {
+        self.step_failures += 1;
+        self.retry_at_ms = retry_at_ms;
+        self.step_failures
+    }
+
+    /// Failed step attempts in a row (0 after a success).
+    pub fn step_failures(&self) -> u32 {
+        self.step_failures
+    }
+
+    /// When a failed step is due to be retried, if one waits.
+    pub fn retry_due_ms(&self) -> Option<u64> {
+        let s = self.in_flight.as_ref()?;
+        (!s.awaiting).then_some(self.retry_at_ms)
+    }
+
+    /// When the open segment is due to roll by age, if it holds progress.
+    pub fn roll_due_ms(&self, policy: &RollPolicy) -> Option<u64> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        self.open_since
+            .map(|since| since.saturating_add(policy.max_age_ms))
+    }
+
+    /// Drops the in-flight segment (its part FAILED for good on a step): the
+    /// next sealed segment takes its seq again, so its leftovers are replaced.
+    pub fn abandon_in_flight(&mut self) {
+        if let Some(s) = self.in_flight.take() {
+            self.next_seq = s.seq;
+        }
+        self.step_failures = 0;
+    }
+
+    /// Re-issues the step of a sealed segment whose last attempt failed, once
+    /// its retry is due at `now_ms`.
+    pub fn retry(&mut self, now_ms: u64) -> Option<SegmentAction> {
+        let due = self.retry_at_ms;
         let s = self.in_flight.as_mut()?;
-        if s.awaiting {
+        if s.awaiting || now_ms < due {
             return None;
         }
         s.awaiting = true;
@@ -443,14 +503,19 @@ mod tests {
         let mut c = plan();
         c.append(b"xy", 2, true, 0);
         let first = c.roll(&end);
-        assert_eq!(c.retry(), None, "no retry while awaiting");
+        assert_eq!(c.retry(0), None, "no retry while awaiting");
         assert_eq!(c.on_staged(0, false), None);
-        assert_eq!(c.retry(), Some(first.clone()));
+        assert_eq!(c.step_failed(500), 1);
+        assert_eq!(c.retry_due_ms(), Some(500));
+        assert_eq!(c.retry(499), None, "not before the backoff");
+        assert_eq!(c.retry(500), Some(first.clone()));
         assert!(c.on_staged(0, true).is_some());
+        assert_eq!(c.step_failures(), 0, "a success resets the count");
         assert!(!c.on_committed(0, false));
-        assert_eq!(c.retry(), Some(first), "a failed commit restages");
+        assert_eq!(c.step_failed(900), 1);
+        assert_eq!(c.retry(900), Some(first), "a failed commit restages");
         assert!(c.on_staged(0, true).is_some());
         assert!(c.on_committed(0, true));
-        assert_eq!(c.retry(), None);
+        assert_eq!(c.retry(10_000), None);
     }
 }

@@ -105,9 +105,8 @@ impl AssignFailure {
     /// The collector called.
     pub fn collector(&self) -> &str {
         match self {
-            AssignFailure::Unreachable { collector, .. } | AssignFailure::Refused { collector, .. } => {
-                collector
-            }
+            AssignFailure::Unreachable { collector, .. }
+            | AssignFailure::Refused { collector, .. } => collector,
         }
     }
 }
@@ -195,9 +194,9 @@ impl PartError {
             }
             PartError::Read { failure, .. } => failure.class(),
             PartError::Stage(f) | PartError::Commit(f) => f.class(),
-            PartError::SinkBehind(_) | PartError::TableGone(_) | PartError::WaitedTooLong { .. } => {
-                ErrorClass::Permanent
-            }
+            PartError::SinkBehind(_)
+            | PartError::TableGone(_)
+            | PartError::WaitedTooLong { .. } => ErrorClass::Permanent,
         }
     }
 
@@ -306,13 +305,20 @@ mod tests {
             collector: "c".into(),
             failure: gone,
         };
-        assert_eq!((read.class(), read.kind()), (ErrorClass::Permanent, "data_gone"));
+        assert_eq!(
+            (read.class(), read.kind()),
+            (ErrorClass::Permanent, "data_gone")
+        );
         let waiting = PartError::NoCollector {
             host: "h".into(),
             tablet_endpoint: "h:1".into(),
         };
         assert_eq!(waiting.class(), ErrorClass::Transient);
-        assert!(waiting.to_string().contains("waiting for a data collector on host h"));
+        assert!(
+            waiting
+                .to_string()
+                .contains("waiting for a data collector on host h")
+        );
     }
 
     #[test]

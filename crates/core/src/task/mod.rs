@@ -21,10 +21,13 @@ pub mod supervisor;
 
 pub use commit::{CommitSegment, RollPolicy, SegmentId, StageSegment};
 pub use failure::{AssignFailure, Backoff, ErrorClass, PartError, ReadFailure, SinkFailure};
-pub use model::{Mode, Pack, PartitionLeader, PartitionTask, Status, TableTask, TableTaskSpec};
+pub use model::{
+    Failure, Holder, IfExists, LastError, Mode, Pack, PartitionLeader, PartitionTask, Status,
+    TableTask, TableTaskSpec, TaskOrigin,
+};
 pub use recovery::{PersistedState, RecoveryError, RecoveryInput, SinkProgress};
-pub use status::{PartitionView, StatusReport, TableView};
+pub use status::{ErrorView, PartitionView, StatusReport, TableView};
 pub use supervisor::{
-    Action, Assignment, Config, CreateError, Input, PackOutcome, PackReply, RequestError,
+    Action, Assignment, Config, CreateError, Created, Input, PackOutcome, PackReply, RequestError,
     Supervisor,
 };

@@ -18,6 +18,7 @@ use std::str::FromStr;
 use sync_proto::datasync::SyncMode;
 
 use crate::point::Point;
+use crate::task::failure::{AssignFailure, PartError, ReadFailure};
 
 /// Status of a partition task.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -134,6 +135,89 @@ pub struct TableTaskSpec {
     pub start_ts: Option<u64>,
     /// Offline destination.
     pub dest: String,
+    /// What to do when `dest` already holds committed output of this table.
+    pub if_exists: IfExists,
+}
+
+/// A create whose destination already holds committed output of the table
+/// (OpenMLDB could not resume: deleting and creating again duplicated it).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum IfExists {
+    /// Modes 1 and 2 resume; mode 0 is refused (OpenMLDB's clients stay safe).
+    #[default]
+    Default,
+    /// Continue each partition from what is committed there.
+    Resume,
+    /// Write everything again after what is there (duplicates it, on purpose).
+    Append,
+    /// Refuse the create.
+    Refuse,
+}
+
+impl IfExists {
+    /// From the protobuf value (absent: [`IfExists::Default`]).
+    pub fn from_proto(value: Option<i32>) -> Result<Self, UnknownIfExists> {
+        use sync_proto::datasync::IfExists as P;
+        match value.map(P::try_from) {
+            None | Some(Ok(P::KIfExistsDefault)) => Ok(IfExists::Default),
+            Some(Ok(P::KIfExistsResume)) => Ok(IfExists::Resume),
+            Some(Ok(P::KIfExistsAppend)) => Ok(IfExists::Append),
+            Some(Ok(P::KIfExistsRefuse)) => Ok(IfExists::Refuse),
+            Some(Err(_)) => Err(UnknownIfExists(value.unwrap_or_default())),
+        }
+    }
+
+    /// The protobuf value.
+    pub fn to_proto(self) -> sync_proto::datasync::IfExists {
+        use sync_proto::datasync::IfExists as P;
+        match self {
+            IfExists::Default => P::KIfExistsDefault,
+            IfExists::Resume => P::KIfExistsResume,
+            IfExists::Append => P::KIfExistsAppend,
+            IfExists::Refuse => P::KIfExistsRefuse,
+        }
+    }
+}
+
+/// An `if_exists` number that is not one of the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown if_exists value {0} (expected 1 resume, 2 append or 3 refuse)")]
+pub struct UnknownIfExists(pub i32);
+
+/// How a table task began (shown in the status and the create reply).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum TaskOrigin {
+    /// A new task: the destination held none of the table's output.
+    Created,
+    /// The destination held committed output of the table (task `task_id`):
+    /// each partition continues from it.
+    Resumed {
+        /// Partitions that continue from committed output.
+        partitions: u32,
+        /// Rows committed there before.
+        rows: u64,
+    },
+    /// The destination held output; everything is written again after it.
+    Appended {
+        /// Rows committed there before.
+        rows: u64,
+    },
+}
+
+impl std::fmt::Display for TaskOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskOrigin::Created => f.write_str("created"),
+            TaskOrigin::Resumed { partitions, rows } => write!(
+                f,
+                "resumed from the committed output ({partitions} partition(s), {rows} rows)"
+            ),
+            TaskOrigin::Appended { rows } => write!(
+                f,
+                "appended after the committed output ({rows} rows written again)"
+            ),
+        }
+    }
 }
 
 /// A partition and the endpoint of its leader tablet (from the table metadata).
@@ -164,6 +248,10 @@ pub struct Pack {
     pub rows: Vec<u8>,
     /// Mode 0: the collector reached the binlog end.
     pub finished: bool,
+    /// The collector is still preparing (no rows).
+    pub preparing: bool,
+    /// The collector cannot read (no rows).
+    pub failure: Option<ReadFailure>,
 }
 
 /// A `SendDataRequest` that is not a valid pack.
@@ -198,6 +286,11 @@ impl Pack {
             row_count: req.count.unwrap_or(0),
             rows: req.rows.unwrap_or_default(),
             finished: req.finished.unwrap_or(false),
+            preparing: req.preparing.unwrap_or(false),
+            failure: req.failure.map(|f| ReadFailure {
+                kind: f.kind(),
+                message: f.message.unwrap_or_default(),
+            }),
         })
     }
 }
@@ -245,6 +338,8 @@ mod tests {
             finished: None,
             next_point: Some(next),
             rows: None,
+            preparing: None,
+            failure: None,
         };
         let pack = Pack::from_proto(req.clone()).unwrap();
         assert_eq!(pack.next, Point::Binlog { offset: 1 });
@@ -267,12 +362,91 @@ mod tests {
 /// A table task: the spec and its partition tasks.
 #[derive(Clone, Debug)]
 pub struct TableTask {
-    /// A number unique to this create (never reused), part of segment names.
+    /// A number unique to this create (never reused, except when a create
+    /// resumes the committed output of an earlier task: then it continues
+    /// that task's segments), part of segment names.
     pub task_id: u64,
     /// What was asked.
     pub spec: TableTaskSpec,
+    /// How it began.
+    pub origin: TaskOrigin,
     /// The partition tasks by pid.
     pub partitions: std::collections::BTreeMap<u32, PartitionTask>,
+}
+
+/// Who holds (or is being given) a partition task: the assignment state.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Holder {
+    /// Nobody (SUCCESS and FAILED parts, or between steps).
+    None,
+    /// An `AddSyncTask` with `token` is out to `collector`, not yet answered.
+    Offered {
+        /// The collector called.
+        collector: String,
+        /// The assignment's token.
+        token: String,
+    },
+    /// `collector` holds the part with `token` (it confirmed, or packs flow).
+    Held {
+        /// The collector.
+        collector: String,
+        /// The assignment's token.
+        token: String,
+    },
+    /// A reassign waits until the in-flight segment is committed.
+    AwaitingFlush,
+    /// No collector took the part in the last round; the next round starts at `until_ms`.
+    Backoff {
+        /// When the next round starts.
+        until_ms: u64,
+    },
+}
+
+impl Holder {
+    /// The collector holding or being offered the part.
+    pub fn collector(&self) -> Option<&str> {
+        match self {
+            Holder::Offered { collector, .. } | Holder::Held { collector, .. } => Some(collector),
+            _ => None,
+        }
+    }
+
+    /// The current assignment's token.
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            Holder::Offered { token, .. } | Holder::Held { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+}
+
+/// The error a part is suffering now, and since when.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct LastError {
+    /// The error.
+    pub error: PartError,
+    /// When it started (ms): the first of a run of the same kind.
+    pub since_ms: u64,
+    /// Attempts that failed with it so far.
+    pub attempts: u32,
+}
+
+/// Why a part is FAILED, as kept and persisted.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Failure {
+    /// The error's kind ([`PartError::kind`]).
+    pub kind: String,
+    /// The error's text.
+    pub message: String,
+}
+
+impl From<&PartError> for Failure {
+    fn from(e: &PartError) -> Self {
+        Failure {
+            kind: e.kind().to_owned(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// A partition task and everything the supervisor knows about it.
@@ -284,26 +458,63 @@ pub struct PartitionTask {
     pub status: Status,
     /// Leader tablet of the partition.
     pub tablet_endpoint: String,
-    /// The collector holding (or being given) the part.
-    pub collector: Option<String>,
-    /// The token of the current assignment; packs with another token are stale.
-    pub token: Option<String>,
+    /// Who holds the part.
+    pub holder: Holder,
     /// Packs are accepted up to here (the next pack must start here).
     pub accepted: Point,
     /// Staging and commits; holds the committed point.
     pub plan: crate::task::commit::CommitPlan,
-    /// Time of the last accepted pack or assignment.
+    /// Time of the last sign of life of the holder (accepted pack, confirmed assignment).
     pub last_heard_ms: u64,
     /// Why the part is FAILED.
-    pub failure_reason: Option<String>,
+    pub failure: Option<Failure>,
+    /// The trouble it has now (also while it heals by itself).
+    pub last_error: Option<LastError>,
     /// (start, next) of the last accepted pack, to recognise its duplicate.
     pub last_pack: Option<(Point, Point)>,
     /// Mode 0: the collector reported the end; seal and commit, then SUCCESS.
     pub finishing: bool,
-    /// An assignment is out and not yet confirmed.
-    pub assign_pending: bool,
-    /// A reassign waits for the in-flight segment to be committed.
-    pub reassign_after_flush: bool,
-    /// Collectors that refused or failed the current assignment round, with why.
-    pub tried: Vec<(String, String)>,
+    /// The holder said it is still preparing.
+    pub preparing: bool,
+    /// Collectors that failed the current assignment round, with why.
+    pub tried: Vec<AssignFailure>,
+    /// Assignment rounds that failed in a row (for the backoff).
+    pub failed_rounds: u32,
+}
+
+impl PartitionTask {
+    /// The collector holding or being offered the part.
+    pub fn collector(&self) -> Option<&str> {
+        self.holder.collector()
+    }
+
+    /// The current assignment's token.
+    pub fn token(&self) -> Option<&str> {
+        self.holder.token()
+    }
+
+    /// Records `error` as the part's trouble now (keeping `since` while the
+    /// same kind of error goes on).
+    pub fn note_error(&mut self, error: PartError, now_ms: u64) {
+        match &mut self.last_error {
+            Some(last) if last.error.kind() == error.kind() => {
+                last.error = error;
+                last.attempts += 1;
+            }
+            slot => {
+                *slot = Some(LastError {
+                    error,
+                    since_ms: now_ms,
+                    attempts: 1,
+                })
+            }
+        }
+    }
+
+    /// Clears the trouble if `healed` says its cause is gone.
+    pub fn clear_error(&mut self, healed: impl Fn(&PartError) -> bool) {
+        if self.last_error.as_ref().is_some_and(|e| healed(&e.error)) {
+            self.last_error = None;
+        }
+    }
 }

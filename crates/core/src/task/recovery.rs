@@ -15,10 +15,16 @@
 //! * SUCCESS and FAILED parts stay as they are (FAILED keeps its reason);
 //!   tables whose parts are all SUCCESS are removed;
 //! * parts of tables (or partitions) gone from the cluster become FAILED;
+//! * a part whose sink holds fewer committed segments than the persisted
+//!   state says (files removed by hand) becomes FAILED ("the sink is behind
+//!   the recorded progress"): replaying silently would write its rows again;
 //! * every other part becomes RUNNING (as the seed says), its staged but
 //!   uncommitted segments are cleared, and it is assigned afresh — new token,
 //!   from the committed point — so collectors still streaming with an old token
-//!   are told to drop their task.
+//!   are told to stop.
+//!
+//! Task ids are never reused: the next one is past both the persisted counter
+//! and every task id the sink shows.
 //!
 //! The daemon should also clear staging of task ids it finds in the sink but
 //! not in the persisted state (tables deleted before the crash).
@@ -27,8 +33,13 @@ use std::collections::BTreeMap;
 
 use crate::point::{Point, RowKey, SnapshotPoint};
 use crate::task::assign::TokenSource;
-use crate::task::model::{Mode, PartitionLeader, Status, TableTask, TableTaskSpec};
-use crate::task::supervisor::{Action, Config, Ctx, Out, Supervisor, assign_next, new_partition};
+use crate::task::failure::PartError;
+use crate::task::model::{
+    Failure, IfExists, Mode, PartitionLeader, Status, TableTask, TableTaskSpec, TaskOrigin,
+};
+use crate::task::supervisor::{
+    Action, Config, Ctx, Out, Supervisor, assign_next, fail, new_partition,
+};
 
 /// A point as persisted (lossless, pk as bytes).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -119,6 +130,9 @@ pub struct PersistedPartition {
     /// Rows committed.
     #[prost(uint64, tag = "7")]
     pub rows_committed: u64,
+    /// The kind of the FAILED reason (`PartError::kind`).
+    #[prost(string, optional, tag = "8")]
+    pub failure_kind: Option<String>,
 }
 
 /// One table task as persisted.
@@ -148,6 +162,30 @@ pub struct PersistedTable {
     /// Partition tasks.
     #[prost(message, repeated, tag = "8")]
     pub partitions: Vec<PersistedPartition>,
+    /// How the task began: 0 created, 1 resumed, 2 appended.
+    #[prost(uint32, tag = "9")]
+    pub origin: u32,
+    /// Resumed: partitions that continued committed output.
+    #[prost(uint32, tag = "10")]
+    pub origin_partitions: u32,
+    /// Resumed or appended: rows committed in the destination before.
+    #[prost(uint64, tag = "11")]
+    pub origin_rows: u64,
+}
+
+impl PersistedTable {
+    fn origin(&self) -> TaskOrigin {
+        match self.origin {
+            1 => TaskOrigin::Resumed {
+                partitions: self.origin_partitions,
+                rows: self.origin_rows,
+            },
+            2 => TaskOrigin::Appended {
+                rows: self.origin_rows,
+            },
+            _ => TaskOrigin::Created,
+        }
+    }
 }
 
 /// Everything SyncTool persists.
@@ -236,14 +274,16 @@ impl Supervisor {
         input: RecoveryInput,
     ) -> Result<(Supervisor, Vec<Action>), RecoveryError> {
         let epoch = input.state.epoch + 1;
+        let newest_in_sink = input.sink.iter().map(|s| s.task_id + 1).max().unwrap_or(0);
         let mut sup = Supervisor {
             config,
             tokens: TokenSource::new(seed, epoch),
             epoch,
-            next_task_id: input.state.next_task_id,
+            next_task_id: input.state.next_task_id.max(newest_in_sink),
             tables: BTreeMap::new(),
             live: input.live_collectors.into_iter().collect(),
         };
+        let mut behind_parts: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
         let sink: BTreeMap<(u32, u32, u64), &SinkProgress> = input
             .sink
             .iter()
@@ -263,9 +303,13 @@ impl Supervisor {
                     mode,
                     start_ts: t.start_ts,
                     dest: t.dest.clone(),
+                    if_exists: IfExists::Default,
                 },
+                origin: t.origin(),
                 partitions: BTreeMap::new(),
             };
+            // Parts whose sink is behind the persisted progress, with why.
+            let mut behind = BTreeMap::new();
             for p in &t.partitions {
                 let status: Status =
                     p.status
@@ -277,6 +321,17 @@ impl Supervisor {
                     Some(s) => (s.end.clone(), s.last_seq + 1, s.rows_total),
                     None => (Point::start(), 0, 0),
                 };
+                if next_seq < p.next_seq && !status.is_terminal() {
+                    behind.insert(
+                        p.pid,
+                        format!(
+                            "{} holds {next_seq} committed segment(s) ({rows} rows) of tid {} pid {} \
+                             task {}, the recorded progress {} ({} rows); delete the task and \
+                             create it again to write the partition anew",
+                            t.dest, t.tid, p.pid, t.task_id, p.next_seq, p.rows_committed
+                        ),
+                    );
+                }
                 let mut part = new_partition(
                     &table,
                     p.pid,
@@ -287,9 +342,13 @@ impl Supervisor {
                     rows,
                     now_ms,
                 );
-                part.failure_reason = p.failure_reason.clone();
+                part.failure = p.failure_reason.clone().map(|message| Failure {
+                    kind: p.failure_kind.clone().unwrap_or_default(),
+                    message,
+                });
                 table.partitions.insert(p.pid, part);
             }
+            behind_parts.insert(t.tid, behind);
             sup.tables.insert(t.tid, table);
         }
 
@@ -319,21 +378,27 @@ impl Supervisor {
                     continue;
                 }
                 let gone = match &leaders {
-                    None => Some(format!(
+                    None => Some(PartError::TableGone(format!(
                         "table {}.{} (tid {tid}) no longer exists in the cluster",
                         ctx.spec.db, ctx.spec.table
-                    )),
+                    ))),
                     Some(ls) => match ls.get(&part.pid) {
-                        None => Some(format!(
+                        None => Some(PartError::TableGone(format!(
                             "partition {} of tid {tid} no longer exists in the cluster",
                             part.pid
-                        )),
+                        ))),
                         Some(ep) => {
                             part.tablet_endpoint = (*ep).clone();
                             None
                         }
                     },
                 };
+                let gone = gone.or_else(|| {
+                    behind_parts
+                        .get(tid)
+                        .and_then(|b| b.get(&part.pid))
+                        .map(|why| PartError::SinkBehind(why.clone()))
+                });
                 out.actions.push(Action::ClearStaging {
                     tid: *tid,
                     pid: part.pid,
@@ -343,15 +408,7 @@ impl Supervisor {
                 });
                 out.dirty = true;
                 match gone {
-                    Some(reason) => {
-                        part.status = Status::Failed;
-                        part.failure_reason = Some(reason.clone());
-                        out.actions.push(Action::PartFailed {
-                            tid: *tid,
-                            pid: part.pid,
-                            reason,
-                        });
-                    }
+                    Some(error) => fail(&mut ctx, part, error, &mut out),
                     None => {
                         part.status = Status::Running;
                         assign_next(&mut ctx, part, &mut out);
@@ -381,12 +438,26 @@ fn persist_table(t: &TableTask) -> PersistedTable {
                 pid: p.pid,
                 tablet_endpoint: p.tablet_endpoint.clone(),
                 status: p.status.to_string(),
-                failure_reason: p.failure_reason.clone(),
+                failure_reason: p.failure.as_ref().map(|f| f.message.clone()),
                 committed: Some(p.plan.committed().into()),
                 next_seq: p.plan.first_uncommitted_seq(),
                 rows_committed: p.plan.rows_committed(),
+                failure_kind: p.failure.as_ref().map(|f| f.kind.clone()),
             })
             .collect(),
+        origin: match t.origin {
+            TaskOrigin::Created => 0,
+            TaskOrigin::Resumed { .. } => 1,
+            TaskOrigin::Appended { .. } => 2,
+        },
+        origin_partitions: match t.origin {
+            TaskOrigin::Resumed { partitions, .. } => partitions,
+            _ => 0,
+        },
+        origin_rows: match t.origin {
+            TaskOrigin::Resumed { rows, .. } | TaskOrigin::Appended { rows } => rows,
+            TaskOrigin::Created => 0,
+        },
     }
 }
 
@@ -429,7 +500,11 @@ mod tests {
                     committed: Some((&Point::Binlog { offset: 3 }).into()),
                     next_seq: 2,
                     rows_committed: 10,
+                    failure_kind: Some("data_gone".into()),
                 }],
+                origin: 1,
+                origin_partitions: 1,
+                origin_rows: 7,
             }],
         };
         assert_eq!(PersistedState::from_bytes(&state.to_bytes()), Ok(state));

@@ -7,8 +7,24 @@ use std::fmt::Write as _;
 use sync_proto::datasync::{AddSyncTaskRequest, GeneralResponse, Task, TaskStatusResponse};
 
 use crate::point::Point;
-use crate::task::model::{Mode, Status};
+use crate::task::failure::ErrorClass;
+use crate::task::model::{Failure, Holder, Mode, Status, TaskOrigin};
 use crate::task::supervisor::Supervisor;
+
+/// A part's current trouble, as shown.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ErrorView {
+    /// Its kind (`PartError::kind`).
+    pub kind: String,
+    /// Transient (healing by itself) or permanent.
+    pub class: ErrorClass,
+    /// The text.
+    pub message: String,
+    /// Since when (ms).
+    pub since_ms: u64,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
 
 /// One partition task.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -34,7 +50,13 @@ pub struct PartitionView {
     /// Last sign of life (ms).
     pub last_heard_ms: u64,
     /// Why FAILED.
-    pub failure_reason: Option<String>,
+    pub failure: Option<Failure>,
+    /// The trouble it has now (while it lasts, also before FAILED).
+    pub last_error: Option<ErrorView>,
+    /// The collector is still preparing the part.
+    pub preparing: bool,
+    /// What the assignment waits for, if anything (`next round at 12345 ms`).
+    pub waiting: Option<String>,
 }
 
 /// One table task.
@@ -54,6 +76,8 @@ pub struct TableView {
     pub start_ts: Option<u64>,
     /// Destination.
     pub dest: String,
+    /// How the task began (created, or continuing output already there).
+    pub origin: TaskOrigin,
     /// Partitions by pid.
     pub partitions: Vec<PartitionView>,
 }
@@ -91,6 +115,7 @@ impl StatusReport {
                 mode: t.spec.mode,
                 start_ts: t.spec.start_ts,
                 dest: t.spec.dest.clone(),
+                origin: t.origin.clone(),
                 partitions: t
                     .partitions
                     .values()
@@ -98,14 +123,31 @@ impl StatusReport {
                         tid: t.spec.tid,
                         pid: p.pid,
                         status: p.status,
-                        collector: p.collector.clone(),
-                        token: p.token.clone(),
+                        collector: p.collector().map(str::to_owned),
+                        token: p.token().map(str::to_owned),
                         tablet_endpoint: p.tablet_endpoint.clone(),
                         accepted: p.accepted.clone(),
                         committed: p.plan.committed().clone(),
                         rows_committed: p.plan.rows_committed(),
                         last_heard_ms: p.last_heard_ms,
-                        failure_reason: p.failure_reason.clone(),
+                        failure: p.failure.clone(),
+                        last_error: p.last_error.as_ref().map(|e| ErrorView {
+                            kind: e.error.kind().to_owned(),
+                            class: e.error.class(),
+                            message: e.error.to_string(),
+                            since_ms: e.since_ms,
+                            attempts: e.attempts,
+                        }),
+                        preparing: p.preparing,
+                        waiting: match &p.holder {
+                            Holder::Backoff { until_ms } => {
+                                Some(format!("next assignment round at {until_ms} ms"))
+                            }
+                            Holder::AwaitingFlush => {
+                                Some("reassigning once the sealed segment is committed".into())
+                            }
+                            _ => None,
+                        },
                     })
                     .collect(),
             })
@@ -133,6 +175,30 @@ impl StatusReport {
                 t.tid, t.db, t.table
             );
         }
+        let troubled: Vec<&PartitionView> = self
+            .tables
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.status != Status::Failed && p.last_error.is_some())
+            .collect();
+        if !troubled.is_empty() {
+            s.push_str("parts with errors (retried by themselves):\n");
+            for p in troubled {
+                if let Some(e) = &p.last_error {
+                    let _ = writeln!(
+                        s,
+                        "tid {} pid {}: {} ({}, since {} ms, {} attempt(s)): {}",
+                        p.tid,
+                        p.pid,
+                        e.kind,
+                        e.class.as_str(),
+                        e.since_ms,
+                        e.attempts,
+                        e.message
+                    );
+                }
+            }
+        }
         let failed: Vec<&TableView> = self
             .tables
             .iter()
@@ -147,14 +213,15 @@ impl StatusReport {
         for t in failed {
             let _ = writeln!(s, "tid: {} ({}.{})", t.tid, t.db, t.table);
             for p in t.failed() {
-                let _ = writeln!(
-                    s,
-                    "failed part: pid {}: {}",
-                    p.pid,
-                    p.failure_reason
-                        .as_deref()
-                        .unwrap_or("(no reason recorded)")
-                );
+                match &p.failure {
+                    Some(f) => {
+                        let _ =
+                            writeln!(s, "failed part: pid {}: [{}] {}", p.pid, f.kind, f.message);
+                    }
+                    None => {
+                        let _ = writeln!(s, "failed part: pid {}: (no reason recorded)", p.pid);
+                    }
+                }
             }
         }
         s
@@ -182,7 +249,16 @@ impl StatusReport {
                     data_collector: Some(p.collector.clone().unwrap_or_default()),
                     count: Some(p.rows_committed),
                     status: Some(p.status.to_string()),
-                    failure_reason: p.failure_reason.clone(),
+                    failure_reason: p.failure.as_ref().map(|f| f.message.clone()),
+                    error_kind: p.last_error.as_ref().map(|e| e.kind.clone()),
+                    error_transient: p
+                        .last_error
+                        .as_ref()
+                        .map(|e| e.class == ErrorClass::Transient),
+                    last_error: p.last_error.as_ref().map(|e| e.message.clone()),
+                    error_since_ms: p.last_error.as_ref().map(|e| e.since_ms),
+                    failure_kind: p.failure.as_ref().map(|f| f.kind.clone()),
+                    preparing: Some(p.preparing),
                 });
                 info.push(format!(
                     "lastUpdateTime={};acceptedPoint={}",
