@@ -1,24 +1,23 @@
 //! The invariant, checked after healing: per partition, the committed output
-//! read back from the durable store, as a multiset of rows, equals the
-//! source rows exactly once — every row up to the cut-off for modes 1 and 2
-//! (mode 1 without the rows older than `start_ts`), a gap-free prefix of the
-//! put order, at least as long as the table was at create time, for mode 0.
-//! Staged data must be gone and nothing but committed segments visible.
+//! read back from the durable store through the sink, as a multiset of rows,
+//! equals the source rows exactly once — every row up to the cut-off for
+//! modes 1 and 2 (mode 1 without the rows older than `start_ts`), a gap-free
+//! prefix of the put order, at least as long as the table was at create time,
+//! for mode 0; only a part FAILED for a data-destroying fault may stop short,
+//! with an exact prefix. Staged data must be gone and nothing but committed
+//! segments visible.
 //!
-//! Rows are compared as bytes: the encoded row for the memory store, the CSV
-//! record (the generated row encoded by the sink's own CSV encoder) for the
-//! file store.
+//! Rows are compared as CSV records: the generated row encoded by the sink's
+//! own CSV encoder.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
-use sync_core::row::split_rows;
-use sync_core::task::SegmentId;
 use sync_sinks::TableSchema;
 use sync_sinks::format::csv;
-use sync_sinks::layout::{parse_staging_name, record_path};
+use sync_sinks::layout::{STAGING_DIR, is_visible, parse_staging_name, record_path};
 
-use crate::store::{Durable, StoreKind};
+use crate::store::Durable;
 use crate::tables::SourceTable;
 
 /// Committed rows by (tid, pid).
@@ -28,90 +27,52 @@ pub type Committed = BTreeMap<(u32, u32), Vec<Vec<u8>>>;
 /// store shows that it should not (staged leftovers, visible files that are
 /// no committed segment); `Err` when it cannot be read.
 pub fn committed(durable: &Durable, tids: &[u32]) -> Result<(Committed, Vec<String>), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("a runtime to read the store: {e}"))?;
+    let sink = durable.sink();
     let mut out = Committed::new();
     let mut problems = Vec::new();
     for &tid in tids {
-        match durable.kind() {
-            StoreKind::Memory => {
-                let dest = durable.dest(tid);
-                let staged = durable.memory().staged_count(&dest);
-                if staged > 0 {
-                    problems.push(format!("{staged} staged segment(s) left in {dest}"));
-                }
-                for seg in durable.memory().committed_segments(&dest) {
-                    let rows = out.entry((seg.id.tid, seg.id.pid)).or_default();
-                    for row in split_rows(&seg.rows) {
-                        let row = row.map_err(|e| {
-                            format!("segment {} has a malformed row: {e}", seg.id.name())
-                        })?;
-                        rows.push(row.to_vec());
-                    }
-                }
+        let dest = durable.dest(tid);
+        let files = runtime
+            .block_on(sink.all_files(&dest))
+            .map_err(|e| format!("{dest}: {e}"))?;
+        let all: HashSet<&str> = files.iter().map(String::as_str).collect();
+        for file in &files {
+            if file.starts_with(STAGING_DIR) {
+                problems.push(format!("{dest}: staged file `{file}` left behind"));
+                continue;
             }
-            StoreKind::Files => read_files(durable, tid, &mut out, &mut problems)?,
+            if !is_visible(file) {
+                continue;
+            }
+            let id = file
+                .strip_prefix("part-")
+                .and_then(|rest| rest.strip_suffix(".csv"))
+                .and_then(|stem| parse_staging_name(&format!("{stem}.csv")));
+            let Some(id) = id else {
+                problems.push(format!(
+                    "{dest}: `{file}` is visible to readers but is not a committed segment"
+                ));
+                continue;
+            };
+            if !all.contains(record_path(&id).as_str()) {
+                problems.push(format!("{dest}: `{file}` is visible but has no commit record"));
+            }
+            let bytes = runtime
+                .block_on(sink.read_file(&dest, file))
+                .map_err(|e| format!("{dest}/{file}: {e}"))?
+                .ok_or_else(|| format!("{dest}/{file}: listed but gone"))?;
+            let text = String::from_utf8(bytes).map_err(|e| format!("{dest}/{file}: {e}"))?;
+            let rows = out.entry((id.tid, id.pid)).or_default();
+            // The first record is the header.
+            for line in text.lines().skip(1) {
+                rows.push(line.as_bytes().to_vec());
+            }
         }
     }
     Ok((out, problems))
-}
-
-fn read_files(
-    durable: &Durable,
-    tid: u32,
-    out: &mut Committed,
-    problems: &mut Vec<String>,
-) -> Result<(), String> {
-    let dir = durable.dest_dir(tid);
-    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(e)),
-    };
-    let mut names: Vec<String> = entries
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    names.sort();
-    for name in names {
-        if name == "_sync" {
-            continue;
-        }
-        if name == "_staging" {
-            let staging = dir.join(&name);
-            let left = std::fs::read_dir(&staging).map_err(io)?.count();
-            if left > 0 {
-                problems.push(format!(
-                    "{left} staged file(s) left in {}",
-                    staging.display()
-                ));
-            }
-            continue;
-        }
-        let id: Option<SegmentId> = name
-            .strip_prefix("part-")
-            .and_then(|rest| rest.strip_suffix(".csv"))
-            .and_then(|stem| parse_staging_name(&format!("{stem}.csv")));
-        let Some(id) = id else {
-            problems.push(format!(
-                "{}: `{name}` is visible to readers but is not a committed segment",
-                dir.display()
-            ));
-            continue;
-        };
-        if !dir.join(record_path(&id)).is_file() {
-            problems.push(format!(
-                "{}: `{name}` is visible but has no commit record",
-                dir.display()
-            ));
-        }
-        let text = std::fs::read_to_string(dir.join(&name)).map_err(io)?;
-        let rows = out.entry((id.tid, id.pid)).or_default();
-        // The first record is the header.
-        for line in text.lines().skip(1) {
-            rows.push(line.as_bytes().to_vec());
-        }
-    }
-    Ok(())
 }
 
 /// How the rows of one partition compare.
@@ -163,35 +124,25 @@ impl std::fmt::Display for PartDiff {
     }
 }
 
-/// The expected rows of a partition as the store shows them, by seq.
-fn expected_forms(
-    table: &SourceTable,
-    kind: StoreKind,
-    pid: u32,
-    count: u64,
-) -> Result<Vec<(u64, Vec<u8>)>, String> {
+/// The expected rows of a partition as the store shows them (CSV records), by seq.
+fn expected_forms(table: &SourceTable, pid: u32, count: u64) -> Result<Vec<(u64, Vec<u8>)>, String> {
     let rows = table.expected(pid, count)?;
-    match kind {
-        StoreKind::Memory => Ok(rows),
-        StoreKind::Files => {
-            let info = table.table_info()?;
-            let schema = TableSchema::from_table_info(&info).map_err(|e| e.to_string())?;
-            let opts = csv::CsvOptions {
-                header: false,
-                ..Durable::csv()
-            };
-            rows.into_iter()
-                .map(|(seq, row)| {
-                    let mut line = csv::encode(&opts, &schema, &row, 1)
-                        .map_err(|e| format!("cannot encode row {seq} as CSV: {e}"))?;
-                    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        line.pop();
-                    }
-                    Ok((seq, line))
-                })
-                .collect()
-        }
-    }
+    let info = table.table_info()?;
+    let schema = TableSchema::from_table_info(&info).map_err(|e| e.to_string())?;
+    let opts = csv::CsvOptions {
+        header: false,
+        ..Durable::csv()
+    };
+    rows.into_iter()
+        .map(|(seq, row)| {
+            let mut line = csv::encode(&opts, &schema, &row, 1)
+                .map_err(|e| format!("cannot encode row {seq} as CSV: {e}"))?;
+            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                line.pop();
+            }
+            Ok((seq, line))
+        })
+        .collect()
 }
 
 /// What a partition's output must hold.
@@ -210,13 +161,12 @@ pub enum Expect {
 /// Compares one partition's committed rows with its source rows (`count` puts).
 pub fn compare(
     table: &SourceTable,
-    kind: StoreKind,
     pid: u32,
     count: u64,
     committed: &[Vec<u8>],
     expect: Expect,
 ) -> Result<PartDiff, String> {
-    let expected = expected_forms(table, kind, pid, count)?;
+    let expected = expected_forms(table, pid, count)?;
     let index: HashMap<&[u8], u64> = expected.iter().map(|(s, r)| (r.as_slice(), *s)).collect();
     let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
     let mut diff = PartDiff {

@@ -20,8 +20,9 @@ use data_collector::workdir::WorkDir;
 use sync_infra::store::FsStore;
 use sync_proto::datasync::AddSyncTaskRequest;
 use sync_proto::datasync::data_collector_client::DataCollectorClient;
-use synctool::daemon::collector_client::CollectorClient;
-use synctool::daemon::segment_store::BoxFuture;
+use sync_core::task::AssignFailure;
+use synctool::daemon::BoxFuture;
+use synctool::daemon::collector_client::{CollectorClient, answer};
 use tonic::transport::Channel;
 
 use crate::clock::sim_ms;
@@ -152,16 +153,20 @@ impl SimCollectorClient {
         }
     }
 
-    fn channel(&self, collector: &str) -> Result<Channel, String> {
+    fn channel(&self, collector: &str) -> Result<Channel, AssignFailure> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = channels.get(collector) {
             return Ok(c.clone());
         }
+        let refused = |message: String| AssignFailure::Refused {
+            collector: collector.to_owned(),
+            message,
+        };
         let target = self
             .cluster
             .route(collector)
-            .ok_or_else(|| format!("collector {collector} has no route in the simulation"))?;
-        let channel = net::channel(&target, self.timeout)?;
+            .ok_or_else(|| refused("no route in the simulation".into()))?;
+        let channel = net::channel(&target, self.timeout).map_err(refused)?;
         channels.insert(collector.to_string(), channel.clone());
         Ok(channel)
     }
@@ -172,22 +177,19 @@ impl CollectorClient for SimCollectorClient {
         &self,
         collector: String,
         request: AddSyncTaskRequest,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), AssignFailure>> {
         Box::pin(async move {
             let mut client = DataCollectorClient::new(self.channel(&collector)?);
+            let unreachable = |message: String| AssignFailure::Unreachable {
+                collector: collector.clone(),
+                message,
+            };
             let reply = tokio::time::timeout(self.timeout, client.add_sync_task(request))
                 .await
-                .map_err(|_| format!("AddSyncTask to collector {collector} timed out"))?
-                .map_err(|s| format!("AddSyncTask to collector {collector} failed: {s}"))?
+                .map_err(|_| unreachable("timed out".into()))?
+                .map_err(|s| unreachable(s.to_string()))?
                 .into_inner();
-            match reply.code {
-                Some(0) => Ok(()),
-                code => Err(format!(
-                    "collector {collector} refused the task (code {}): {}",
-                    code.unwrap_or(-1),
-                    reply.msg.unwrap_or_default()
-                )),
-            }
+            answer(collector, reply)
         })
     }
 }

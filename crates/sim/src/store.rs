@@ -1,37 +1,37 @@
 //! SyncTool's offline store in the simulation, and the faults injected there.
 //!
-//! The durable store lives outside the SyncTool host, so what was committed
-//! survives a crash: either the daemon's [`MemorySegmentStore`] (same stage,
-//! commit and idempotence rules as the real sinks) or the real
-//! [`StoreSink`] writing CSV files to a local directory (its commit protocol
-//! step by step: staged temp, staged, commit record, rename).
+//! Every run writes through the real [`StoreSink`] and its commit protocol
+//! (CSV files): either to an in-memory area (`memory://`, process-wide, so
+//! what was committed survives a SyncTool crash) or to a local directory
+//! (`file://`, the local-filesystem path with its renames, links and fsyncs).
+//! A SyncTool (re)start gets a new sink over the same data, as a new process
+//! would.
 //!
-//! [`FaultStore`] wraps either and, when armed by the schedule
+//! [`FaultSink`] wraps it and, when armed by the schedule
 //! ([`StoreControl::arm`]), stops at a [`CrashPoint`]: the call never
 //! returns and a crash of the SyncTool host is requested, which the test
-//! loop carries out at the end of the simulation step. [`Breakage`] holds
-//! the deliberate bugs that prove the checker can fail.
+//! loop carries out at the end of the simulation step. While an outage is on
+//! ([`StoreControl::set_outage`]) every call fails as an unreachable store
+//! would (a transient error). [`Breakage`] holds the deliberate bugs that
+//! prove the checker can fail.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use sync_core::task::{CommitSegment, SegmentId, SinkProgress, StageSegment};
 use sync_infra::store::{DirEntry, FsStore, LocalStore, StoreError as LocalError};
-use sync_sinks::{CsvOptions, OutputFormat, SinkConfig, Step, StoreSink};
+use sync_sinks::{
+    CommitOutcome, CsvOptions, OutputFormat, Sink, SinkConfig, SinkError, Step, StoreSink,
+    TableSchema,
+};
 use synctool::daemon::STATE_FILE;
-use synctool::daemon::memory_store::MemorySegmentStore;
-use synctool::daemon::segment_store::{BoxFuture, ClearStaging, SegmentStore, StoreError};
-use synctool::daemon::sink_store::SinkStore;
 
-use crate::cluster::SimCluster;
-
-/// Which durable store a run uses.
+/// Which backend a run's sink writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
-    /// [`MemorySegmentStore`].
+    /// An in-memory area (`memory://`).
     Memory,
-    /// [`StoreSink`] writing CSV under a local directory.
+    /// A local directory (`file://`).
     Files,
 }
 
@@ -46,7 +46,7 @@ pub enum CrashPoint {
     AfterCommit,
     /// The state file was just replaced (the crash lands at the end of the step).
     AfterPersist,
-    /// After a step of the file sink's protocol (file store only).
+    /// After a step of the sink's protocol.
     Sink(Step),
 }
 
@@ -66,11 +66,13 @@ const COPY_TASK_OFFSET: u64 = 1 << 40;
 struct Control {
     armed: Option<CrashPoint>,
     requested: Option<CrashPoint>,
-    sink: Option<Arc<StoreSink>>,
-    staged: HashMap<(String, SegmentId), StageSegment>,
+    sinks: Vec<Arc<StoreSink>>,
+    outage: bool,
+    /// [`Breakage::CommitTwice`]: the staged segments to copy at their commit.
+    staged: Vec<(StageSegment, TableSchema)>,
 }
 
-/// The schedule's handle on the store faults (shared with the SyncTool host).
+/// The schedule's handle on the store faults (shared with the SyncTool hosts).
 #[derive(Default)]
 pub struct StoreControl {
     inner: Mutex<Control>,
@@ -94,7 +96,9 @@ impl StoreControl {
     pub fn arm(&self, point: CrashPoint) {
         let mut c = self.lock();
         c.armed = Some(point);
-        if let (CrashPoint::Sink(step), Some(sink)) = (point, &c.sink) {
+        if let CrashPoint::Sink(step) = point
+            && let Some(sink) = c.sinks.last()
+        {
             sink.crash_after(step);
         }
     }
@@ -109,18 +113,27 @@ impl StoreControl {
         self.lock().armed = None;
     }
 
+    /// Starts or ends an outage of the store.
+    pub fn set_outage(&self, on: bool) {
+        self.lock().outage = on;
+    }
+
+    fn outage(&self) -> bool {
+        self.lock().outage
+    }
+
     /// The crash point reached since the last call, if any.
     pub fn take_request(&self) -> Option<CrashPoint> {
         self.lock().requested.take()
     }
 
-    /// The file sink of a (re)started SyncTool; an armed sink step moves to it.
+    /// The sink of a (re)started SyncTool; an armed sink step moves to it.
     fn attach_sink(&self, sink: Arc<StoreSink>) {
         let mut c = self.lock();
         if let Some(CrashPoint::Sink(step)) = c.armed {
             sink.crash_after(step);
         }
-        c.sink = Some(sink);
+        c.sinks.push(sink);
     }
 
     /// Reached `point`: true if it was armed (the caller stops there).
@@ -134,9 +147,9 @@ impl StoreControl {
         true
     }
 
-    /// The file sink stopped at its armed step: true if that step is still
-    /// armed here (the caller stops); after healing the sink's leftover arm
-    /// is just an error of that call, which the daemon retries.
+    /// The sink stopped at its armed step: true if that step is still armed
+    /// here (the caller stops); after healing the sink's leftover arm is just
+    /// an error of that call, which the daemon retries.
     fn sink_stopped(&self) -> bool {
         let mut c = self.lock();
         match c.armed {
@@ -155,23 +168,25 @@ async fn stop<T>() -> T {
     std::future::pending().await
 }
 
-fn is_injected(e: &StoreError) -> bool {
-    e.0.contains("injected crash after")
-}
-
 /// The durable store of a run (outside every host).
 pub struct Durable {
     kind: StoreKind,
-    memory: Arc<MemorySegmentStore>,
+    area: String,
     dir: PathBuf,
 }
 
 impl Durable {
-    /// A store of `kind`; files go under `dir`.
+    /// A store of `kind`; files go under `dir`, whose name also names the memory area.
     pub fn new(kind: StoreKind, dir: &Path) -> Self {
+        let area = format!(
+            "sim-{}",
+            dir.parent()
+                .and_then(Path::file_name)
+                .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned())
+        );
         Self {
             kind,
-            memory: Arc::new(MemorySegmentStore::new()),
+            area,
             dir: dir.to_path_buf(),
         }
     }
@@ -181,15 +196,10 @@ impl Durable {
         self.kind
     }
 
-    /// The in-memory store (committed segments of [`StoreKind::Memory`]).
-    pub fn memory(&self) -> &MemorySegmentStore {
-        &self.memory
-    }
-
     /// The allowed destination root.
     pub fn root(&self) -> String {
         match self.kind {
-            StoreKind::Memory => "/sim/offline".into(),
+            StoreKind::Memory => format!("memory://{}/offline", self.area),
             StoreKind::Files => format!("file://{}", self.dir.display()),
         }
     }
@@ -199,106 +209,168 @@ impl Durable {
         format!("{}/t{tid}", self.root())
     }
 
-    /// The local directory of a file destination.
-    pub fn dest_dir(&self, tid: u32) -> PathBuf {
-        self.dir.join(format!("t{tid}"))
-    }
-
-    /// The CSV settings of file destinations.
+    /// The CSV settings of every destination.
     pub fn csv() -> CsvOptions {
         CsvOptions::default()
     }
 
-    /// The segment store for a SyncTool (re)start, with the faults of `control`.
-    pub fn open(&self, cluster: Arc<SimCluster>, control: Arc<StoreControl>) -> FaultStore {
-        let inner: Arc<dyn SegmentStore> = match self.kind {
-            StoreKind::Memory => self.memory.clone(),
-            StoreKind::Files => {
-                let sink = Arc::new(StoreSink::new(SinkConfig {
-                    format: OutputFormat::Csv(Self::csv()),
-                    ..SinkConfig::default()
-                }));
-                control.attach_sink(sink.clone());
-                Arc::new(SinkStore::new(sink, cluster))
-            }
-        };
-        FaultStore { inner, control }
+    /// A fresh sink over the store (for the checker and for a SyncTool start).
+    pub fn sink(&self) -> StoreSink {
+        StoreSink::new(SinkConfig {
+            format: OutputFormat::Csv(Self::csv()),
+            ..SinkConfig::default()
+        })
+    }
+
+    /// The sink for a SyncTool (re)start, with the faults of `control`.
+    pub fn open(&self, control: Arc<StoreControl>) -> FaultSink {
+        let inner = Arc::new(self.sink());
+        control.attach_sink(inner.clone());
+        FaultSink { inner, control }
     }
 }
 
-/// A [`SegmentStore`] that stops at armed crash points and carries the breakage.
-pub struct FaultStore {
-    inner: Arc<dyn SegmentStore>,
+impl Drop for Durable {
+    fn drop(&mut self) {
+        if self.kind == StoreKind::Memory {
+            sync_sinks::forget_memory_area(&self.area);
+        }
+    }
+}
+
+/// The real sink, stopping at armed crash points, failing during outages,
+/// and carrying the breakage.
+pub struct FaultSink {
+    inner: Arc<StoreSink>,
     control: Arc<StoreControl>,
 }
 
-impl FaultStore {
-    async fn commit_copy(&self, seg: &CommitSegment) {
-        let key = (seg.dest.clone(), seg.id);
-        let staged = self.control.lock().staged.remove(&key);
-        let Some(mut copy) = staged else { return };
+fn outage_error(dest: &str) -> SinkError {
+    SinkError::Storage {
+        op: "connect",
+        dest: dest.to_owned(),
+        path: String::new(),
+        source: Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "the store is down (simulated outage)",
+        )),
+    }
+}
+
+impl FaultSink {
+    fn check_outage(&self, dest: &str) -> Result<(), SinkError> {
+        if self.control.outage() {
+            return Err(outage_error(dest));
+        }
+        Ok(())
+    }
+
+    async fn commit_copy(&self, seg: &CommitSegment, staged: &StageSegment, schema: &TableSchema) {
+        let mut copy = staged.clone();
         copy.id.task_id += COPY_TASK_OFFSET;
         let mut commit = seg.clone();
         commit.id.task_id += COPY_TASK_OFFSET;
-        if self.inner.stage(&copy).await.is_ok() {
+        if self.inner.stage(&copy, schema).await.is_ok() {
             let _ = self.inner.commit(&commit).await;
         }
     }
 }
 
-impl SegmentStore for FaultStore {
-    fn stage<'a>(&'a self, segment: &'a StageSegment) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let result = self.inner.stage(segment).await;
-            match &result {
-                Err(e) if is_injected(e) && self.control.sink_stopped() => return stop().await,
-                Ok(()) if self.control.reached(CrashPoint::AfterStage) => return stop().await,
-                Ok(()) if self.control.breakage == Some(Breakage::CommitTwice) => {
-                    let key = (segment.dest.clone(), segment.id);
-                    self.control.lock().staged.insert(key, segment.clone());
+fn is_injected(e: &SinkError) -> bool {
+    matches!(e, SinkError::InjectedCrash { .. })
+}
+
+impl StoreControl {
+    fn take_staged(&self, id: &SegmentId, dest: &str) -> Option<(StageSegment, TableSchema)> {
+        let mut c = self.lock();
+        let i = c
+            .staged
+            .iter()
+            .position(|(s, _)| s.id == *id && s.dest == dest)?;
+        Some(c.staged.swap_remove(i))
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for FaultSink {
+    async fn stage(&self, seg: &StageSegment, schema: &TableSchema) -> Result<(), SinkError> {
+        self.check_outage(&seg.dest)?;
+        let result = self.inner.stage(seg, schema).await;
+        match &result {
+            Err(e) if is_injected(e) && self.control.sink_stopped() => return stop().await,
+            Ok(()) if self.control.reached(CrashPoint::AfterStage) => return stop().await,
+            Ok(()) if self.control.breakage == Some(Breakage::CommitTwice) => {
+                self.control
+                    .lock()
+                    .staged
+                    .push((seg.clone(), schema.clone()));
+            }
+            _ => {}
+        }
+        result
+    }
+
+    async fn commit(&self, seg: &CommitSegment) -> Result<CommitOutcome, SinkError> {
+        self.check_outage(&seg.dest)?;
+        if self.control.reached(CrashPoint::BeforeCommit) {
+            return stop().await;
+        }
+        if self.control.breakage == Some(Breakage::AckWithoutCommit) && seg.id.seq == 1 {
+            return Ok(CommitOutcome::Committed);
+        }
+        let result = self.inner.commit(seg).await;
+        match &result {
+            Err(e) if is_injected(e) && self.control.sink_stopped() => return stop().await,
+            Ok(CommitOutcome::Committed)
+                if self.control.breakage == Some(Breakage::CommitTwice) =>
+            {
+                if let Some((staged, schema)) = self.control.take_staged(&seg.id, &seg.dest) {
+                    self.commit_copy(seg, &staged, &schema).await;
                 }
-                _ => {}
             }
-            result
-        })
+            _ => {}
+        }
+        if result.is_ok() && self.control.reached(CrashPoint::AfterCommit) {
+            return stop().await;
+        }
+        result
     }
 
-    fn commit<'a>(&'a self, segment: &'a CommitSegment) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            if self.control.reached(CrashPoint::BeforeCommit) {
-                return stop().await;
-            }
-            if self.control.breakage == Some(Breakage::AckWithoutCommit) && segment.id.seq == 1 {
-                return Ok(());
-            }
-            let result = self.inner.commit(segment).await;
-            match &result {
-                Err(e) if is_injected(e) && self.control.sink_stopped() => return stop().await,
-                Ok(()) if self.control.breakage == Some(Breakage::CommitTwice) => {
-                    self.commit_copy(segment).await;
-                }
-                _ => {}
-            }
-            if result.is_ok() && self.control.reached(CrashPoint::AfterCommit) {
-                return stop().await;
-            }
-            result
-        })
-    }
-
-    fn clear_staging<'a>(
-        &'a self,
-        clear: &'a ClearStaging,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.clear_staging(clear)
-    }
-
-    fn committed<'a>(
-        &'a self,
-        dest: &'a str,
+    async fn clear_staging(
+        &self,
         tid: u32,
-    ) -> BoxFuture<'a, Result<Vec<SinkProgress>, StoreError>> {
-        self.inner.committed(dest, tid)
+        pid: u32,
+        task_id: u64,
+        dest: &str,
+        from_seq: u64,
+    ) -> Result<(), SinkError> {
+        self.check_outage(dest)?;
+        self.inner
+            .clear_staging(tid, pid, task_id, dest, from_seq)
+            .await
+    }
+
+    async fn committed(
+        &self,
+        dest: &str,
+        tid: Option<u32>,
+    ) -> Result<Vec<SinkProgress>, SinkError> {
+        self.check_outage(dest)?;
+        self.inner.committed(dest, tid).await
+    }
+
+    async fn visible_files(&self, dest: &str) -> Result<Vec<String>, SinkError> {
+        self.check_outage(dest)?;
+        self.inner.visible_files(dest).await
+    }
+
+    async fn check_destination(&self, dest: &str) -> Result<(), SinkError> {
+        self.check_outage(dest)?;
+        self.inner.check_destination(dest).await
+    }
+
+    fn release(&self, dest: &str) {
+        self.inner.release(dest);
     }
 }
 

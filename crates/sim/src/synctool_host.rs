@@ -1,8 +1,10 @@
-//! The SyncTool process as a turmoil host: the real [`Daemon`] (recovery,
-//! drive loop, ticker, coordinator poller) with simulated time, the
-//! in-sim cluster, collectors reached over turmoil, its progress dir on the
-//! real filesystem (through [`PersistHook`]) and the durable store outside
-//! the host, served on one port with `serve_incoming`.
+//! A SyncTool process as a turmoil host: the real [`Daemon`] (recovery,
+//! drive loop waking at the supervisor's deadlines, coordinator poller) with
+//! simulated time, the in-sim cluster, collectors reached over turmoil, its
+//! progress dir on the real filesystem (through [`PersistHook`]) and the real
+//! sink over the durable store outside the host, served on one port with
+//! `serve_incoming`. A run may have a second SyncTool writing to the same
+//! destinations (its own host, port and progress dir).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,12 +22,19 @@ use crate::store::{Durable, PersistHook, StoreControl};
 
 /// The turmoil host name of SyncTool.
 pub const HOST: &str = "synctool";
+/// The host name of the second SyncTool of runs that have one.
+pub const SECOND_HOST: &str = "synctool2";
 /// Its port.
 pub const PORT: u16 = 8848;
 
 /// SyncTool's endpoint (what collectors send packs to).
 pub fn endpoint() -> String {
-    format!("{HOST}:{PORT}")
+    endpoint_of(HOST)
+}
+
+/// The endpoint of the SyncTool on `host`.
+pub fn endpoint_of(host: &str) -> String {
+    format!("{host}:{PORT}")
 }
 
 /// How SyncTool runs in a simulation.
@@ -41,6 +50,8 @@ pub struct SyncToolSpec {
     pub seed: u64,
     /// Allowed destination root.
     pub dest_root: String,
+    /// Its turmoil host name.
+    pub host: String,
 }
 
 impl SyncToolSpec {
@@ -49,12 +60,13 @@ impl SyncToolSpec {
             progress_path: self.progress_dir.clone(),
             supervisor: Config {
                 timeout_ms: self.timeout_ms,
-                des_endpoint: endpoint(),
+                des_endpoint: endpoint_of(&self.host),
                 roll: self.roll,
                 ..Config::default()
             },
             allowed_dest_roots: vec![self.dest_root.clone()],
-            tick: Some(Duration::from_millis(200)),
+            sink_config: sync_sinks::SinkConfig::default(),
+            wake_on_deadlines: true,
             poll_period: Some(Duration::from_millis(500)),
             seed: self.seed,
         }
@@ -69,11 +81,11 @@ pub async fn run(
     durable: Arc<Durable>,
     control: Arc<StoreControl>,
 ) -> turmoil::Result {
-    let store = durable.open(cluster.clone(), control.clone());
+    let sink = durable.open(control.clone());
     let parts = DaemonParts {
         clock: Arc::new(SimClock),
         local: Arc::new(PersistHook::new(control)),
-        store: Arc::new(store),
+        sink: Arc::new(sink),
         collectors: Arc::new(SimCollectorClient::new(
             cluster.clone(),
             Duration::from_secs(2),

@@ -13,8 +13,8 @@
 
 use serde_json::{Map, Value, json};
 use sync_proto::datasync::{
-    CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SyncMode, TaskStatusRequest,
-    TaskStatusResponse,
+    CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, IfExists, SyncMode,
+    TaskStatusRequest, TaskStatusResponse,
 };
 
 /// A request body that cannot be used.
@@ -92,12 +92,44 @@ fn mode(map: &Map<String, Value>) -> Result<Option<i32>, JsonError> {
     }
 }
 
-/// The body as an object with `mode` normalised to its number, then decoded
-/// with the brpc-style mapping of `sync_proto::json`.
+/// Parses `if_exists` given as a number, a name (`kIfExistsResume`) or a
+/// word (`resume`, `append`, `refuse`).
+fn if_exists(map: &Map<String, Value>) -> Result<Option<i32>, JsonError> {
+    let bad = |v: &Value| JsonError::Field {
+        field: "if_exists",
+        problem: format!("{v} is not one of resume, append, refuse"),
+    };
+    match map.get("if_exists") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Number(n)) => n
+            .as_i64()
+            .and_then(|m| i32::try_from(m).ok())
+            .filter(|m| IfExists::try_from(*m).is_ok())
+            .map(Some)
+            .ok_or_else(|| bad(v)),
+        Some(v @ Value::String(s)) => {
+            let s = s.trim();
+            let named = match s {
+                "resume" => Some(IfExists::KIfExistsResume),
+                "append" => Some(IfExists::KIfExistsAppend),
+                "refuse" => Some(IfExists::KIfExistsRefuse),
+                other => IfExists::from_str_name(other),
+            };
+            named.map(|e| Some(e as i32)).ok_or_else(|| bad(v))
+        }
+        Some(v) => Err(bad(v)),
+    }
+}
+
+/// The body as an object with `mode` and `if_exists` normalised to their
+/// numbers, then decoded with the brpc-style mapping of `sync_proto::json`.
 fn decode<M: prost::Message + prost::Name + Default>(body: &[u8]) -> Result<M, JsonError> {
     let mut map = object(body)?;
     if let Some(m) = mode(&map)? {
         map.insert("mode".into(), json!(m));
+    }
+    if let Some(e) = if_exists(&map)? {
+        map.insert("if_exists".into(), json!(e));
     }
     sync_proto::json::from_json_value(Value::Object(map))
         .map_err(|e| JsonError::Malformed(e.to_string()))
@@ -112,9 +144,11 @@ pub fn create_from_json(body: &[u8]) -> Result<CreateSyncTaskRequest, JsonError>
     string(&map, "dest")?;
     let start_ts = unsigned(&map, "start_ts")?;
     let mode = mode(&map)?;
+    let if_exists = if_exists(&map)?;
     let mut req: CreateSyncTaskRequest = decode(body)?;
     req.start_ts = start_ts;
     req.mode = mode;
+    req.if_exists = if_exists;
     Ok(req)
 }
 
@@ -175,6 +209,17 @@ mod tests {
         assert_eq!(req.dest.as_deref(), Some("/x"));
         let named = create_from_json(br#"{"mode":"kFullAndContinuous"}"#).unwrap();
         assert_eq!(named.mode, Some(2));
+        assert_eq!(named.if_exists, None, "OpenMLDB's helper does not send it");
+        for (given, want) in [
+            (r#""resume""#, IfExists::KIfExistsResume),
+            (r#""kIfExistsAppend""#, IfExists::KIfExistsAppend),
+            ("3", IfExists::KIfExistsRefuse),
+        ] {
+            let req = create_from_json(format!(r#"{{"if_exists":{given}}}"#).as_bytes()).unwrap();
+            assert_eq!(req.if_exists, Some(want as i32), "{given}");
+        }
+        let err = create_from_json(br#"{"if_exists":"sometimes"}"#).unwrap_err();
+        assert!(err.to_string().contains("resume, append, refuse"), "{err}");
     }
 
     #[test]
@@ -235,7 +280,7 @@ mod tests {
                 data_collector: Some("h:1".into()),
                 count: Some(7),
                 status: Some("RUNNING".into()),
-                failure_reason: None,
+                ..Default::default()
             }],
             readable_info: vec!["lastUpdateTime=1;progressPath=/p".into()],
         };

@@ -10,7 +10,7 @@
 //! `hadoop.conf.dir` (falls back to `$HADOOP_CONF_DIR`); `data.cache_path`
 //! and `flink.slots` (the original's unused Flink tunnel) are accepted and
 //! ignored. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
-//! `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
+//! `sync_task.fail_after_ms`, `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
 //! `sink.csv.null`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
 //! `sink.roll.max_age_ms`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,
 //! `s3.secret_access_key`, `standalone.collectors`, `standalone.metadata_dir`.
@@ -44,6 +44,9 @@ pub struct SyncToolConfig {
     pub check_period: Duration,
     /// A part silent this long is reassigned (OpenMLDB: 2 × check period).
     pub task_timeout: Duration,
+    /// A part waiting this long for a collector becomes FAILED; `None`
+    /// (the default): never, it heals by itself when one comes back.
+    pub fail_after: Option<Duration>,
     pub request_timeout: Duration,
     pub hadoop_conf_dir: Option<PathBuf>,
     /// Destinations must lie under one of these; empty = any destination.
@@ -201,6 +204,9 @@ impl SyncToolConfig {
                 .ok_or_else(|| reader.missing("sync_task.progress_path"))?,
             check_period,
             task_timeout,
+            fail_after: reader
+                .number("sync_task.fail_after_ms", 1, u64::MAX)?
+                .map(Duration::from_millis),
             request_timeout,
             hadoop_conf_dir: reader
                 .text("hadoop.conf.dir")
@@ -233,6 +239,31 @@ impl SyncToolConfig {
         })
     }
 
+    /// The sink settings: output format, Hadoop conf dir, S3.
+    pub fn sink_config(&self) -> sync_sinks::SinkConfig {
+        use sync_sinks::{CsvOptions, OutputFormat as Format, ParquetOptions, S3Options};
+        let format = match self.format {
+            OutputFormat::Csv => Format::Csv(CsvOptions {
+                header: self.csv_header,
+                null: self.csv_null.clone(),
+                ..CsvOptions::default()
+            }),
+            OutputFormat::Parquet => Format::Parquet(ParquetOptions::default()),
+        };
+        sync_sinks::SinkConfig {
+            format,
+            hadoop_conf_dir: self.hadoop_conf_dir.clone(),
+            s3: S3Options {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                ..S3Options::default()
+            },
+            ..sync_sinks::SinkConfig::default()
+        }
+    }
+
     /// The address to listen on.
     pub fn listen_address(&self) -> String {
         let host = if self.server_host.is_empty() {
@@ -261,6 +292,7 @@ impl Reader<'_> {
         "sync_task.progress_path",
         "sync_task.check_period",
         "sync_task.timeout",
+        "sync_task.fail_after_ms",
         "sync_task.allowed_dest_roots",
         "request.timeout",
         "hadoop.conf.dir",
@@ -404,6 +436,9 @@ mod tests {
         );
         assert_eq!(config.format, OutputFormat::Parquet);
         assert!(config.allowed_dest_roots.is_empty());
+        assert_eq!(config.fail_after, None, "heal by itself unless told otherwise");
+        let set = parse(&format!("{OPENMLDB_TEMPLATE}sync_task.fail_after_ms=600000\n")).expect("valid");
+        assert_eq!(set.fail_after, Some(Duration::from_secs(600)));
     }
 
     #[test]

@@ -92,12 +92,26 @@ fn general(server: &str, value: &Value) -> Result<(), HelperError> {
 }
 
 /// `create -t db.table -m M [-ts T] -d DEST`.
+/// What `create --if-exists` asks for when the destination already holds
+/// the table's committed output.
+pub fn if_exists_value(word: &str) -> Result<&'static str, HelperError> {
+    match word {
+        "resume" => Ok("kIfExistsResume"),
+        "append" => Ok("kIfExistsAppend"),
+        "refuse" | "fail" => Ok("kIfExistsRefuse"),
+        other => Err(HelperError::Usage(format!(
+            "--if-exists {other}: expected resume, append or refuse"
+        ))),
+    }
+}
+
 pub fn create(
     server: &str,
     table: &str,
     mode: i64,
     start_ts: Option<u64>,
     dest: &str,
+    if_exists: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), HelperError> {
     let (db, name) = split_table(table)?;
@@ -118,7 +132,11 @@ pub fn create(
     if dest.trim().is_empty() {
         return Err(HelperError::Usage("-d DEST is required".into()));
     }
-    let body = json!({"db": db, "name": name, "mode": mode, "start_ts": start_ts, "dest": dest});
+    let mut body =
+        json!({"db": db, "name": name, "mode": mode, "start_ts": start_ts, "dest": dest});
+    if let Some(word) = if_exists {
+        body["if_exists"] = json!(if_exists_value(word)?);
+    }
     let (reply, value) = call(server, "POST", &format!("{SERVICE}/CreateSyncTask"), &body)?;
     writeln!(out, "{}", reply.body)?;
     general(server, &value)
@@ -200,9 +218,27 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
                     .map_or_else(String::new, utc),
                 s(t, "dest"),
             );
+            if p.get("preparing").and_then(Value::as_bool) == Some(true) {
+                line.push_str(" preparing=true");
+            }
+            if let Some(e) = p.get("error").filter(|e| e.is_object()) {
+                line.push_str(&format!(
+                    " error=[{} {}] {} since={} attempts={}",
+                    s(e, "kind"),
+                    s(e, "class"),
+                    s(e, "message"),
+                    e.get("since_ms")
+                        .and_then(Value::as_u64)
+                        .map_or_else(String::new, utc),
+                    s(e, "attempts"),
+                ));
+            }
             let reason = s(p, "failure_reason");
             if !reason.is_empty() {
-                line.push_str(&format!(" failure_reason={reason}"));
+                line.push_str(&format!(
+                    " failure_kind={} failure_reason={reason}",
+                    s(p, "failure_kind")
+                ));
             }
             writeln!(out, "{line}")?;
         }
@@ -309,7 +345,10 @@ pub fn tool_status(conf: &Path, out: &mut dyn Write) -> Result<(), HelperError> 
                 p.tablet_endpoint,
                 p.failure_reason
                     .as_deref()
-                    .map(|r| format!(" failure_reason={r}"))
+                    .map(|r| format!(
+                        " failure_kind={} failure_reason={r}",
+                        p.failure_kind.as_deref().unwrap_or("")
+                    ))
                     .unwrap_or_default()
             )?;
         }

@@ -16,8 +16,6 @@ use synctool::config::SyncToolConfig;
 use synctool::daemon::clock::SystemClock;
 use synctool::daemon::cluster::{ClusterView, CoordinatorView};
 use synctool::daemon::collector_client::GrpcCollectorClient;
-use synctool::daemon::segment_store::SegmentStore;
-use synctool::daemon::sink_store::{SinkStore, sink_config};
 use synctool::daemon::{Daemon, DaemonOptions, DaemonParts, server};
 use tracing::{error, info};
 
@@ -90,22 +88,24 @@ async fn cluster(config: &SyncToolConfig) -> anyhow::Result<Arc<dyn ClusterView>
     Ok(Arc::new(CoordinatorView(Arc::new(zk))))
 }
 
-/// The offline store: `sync-sinks` (local fs, HDFS, S3; CSV or Parquet) as configured.
-fn segment_store(config: &SyncToolConfig, cluster: Arc<dyn ClusterView>) -> Arc<dyn SegmentStore> {
-    let sink = StoreSink::new(sink_config(config));
-    Arc::new(SinkStore::new(Arc::new(sink), cluster))
-}
-
 async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id());
+    let unusable = synctool::dest::unusable_roots(&config.allowed_dest_roots, &config.sink_config());
+    if !unusable.is_empty() {
+        anyhow::bail!(
+            "sync_task.allowed_dest_roots: {}",
+            unusable.join("; ")
+        );
+    }
     let cluster = cluster(&config).await?;
     let parts = DaemonParts {
         clock: Arc::new(SystemClock),
         local: Arc::new(FsStore),
-        store: segment_store(&config, cluster.clone()),
+        // The offline store: local fs, HDFS or S3; CSV or Parquet, as configured.
+        sink: Arc::new(StoreSink::new(config.sink_config())),
         collectors: Arc::new(GrpcCollectorClient::new(config.request_timeout)),
         cluster,
     };

@@ -73,6 +73,12 @@ struct CreateArgs {
     /// Destination path (under one of the SyncTool's allowed roots).
     #[arg(short = 'd', long = "dest")]
     dest: String,
+    /// When the destination already holds this table's committed output:
+    /// `resume` continues each partition from it, `append` writes everything
+    /// again after it, `refuse` fails. Default: modes 1 and 2 resume, mode 0
+    /// is refused.
+    #[arg(long = "if-exists", value_parser = ["resume", "append", "refuse"])]
+    if_exists: Option<String>,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -118,8 +124,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dump(args) => run_dump(args),
         Command::Create(a) => {
-            helper::create(&a.server.server, &a.table, a.mode, a.ts, &a.dest, &mut out)
-                .map_err(Into::into)
+            let if_exists = a.if_exists.as_deref();
+            helper::create(
+                &a.server.server,
+                &a.table,
+                a.mode,
+                a.ts,
+                &a.dest,
+                if_exists,
+                &mut out,
+            )
+            .map_err(Into::into)
         }
         Command::Delete(a) => {
             helper::delete(&a.server.server, &a.table, &mut out).map_err(Into::into)

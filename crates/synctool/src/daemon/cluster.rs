@@ -10,7 +10,7 @@ use sync_infra::coordinator::{ClusterError, Coordinator};
 use sync_proto::common::StorageMode;
 use sync_proto::nameserver::TableInfo;
 
-use super::segment_store::BoxFuture;
+use super::BoxFuture;
 
 /// Membership and metadata, object-safe.
 pub trait ClusterView: Send + Sync + 'static {

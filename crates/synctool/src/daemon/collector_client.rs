@@ -11,17 +11,19 @@ use sync_proto::datasync::AddSyncTaskRequest;
 use sync_proto::datasync::data_collector_client::DataCollectorClient;
 use tonic::transport::{Channel, Endpoint};
 
-use super::segment_store::BoxFuture;
+use sync_core::task::AssignFailure;
+
+use super::BoxFuture;
 
 /// Calls collectors.
 pub trait CollectorClient: Send + Sync + 'static {
-    /// `AddSyncTask` on `collector` (`ip:port`); `Err` holds a message naming
-    /// the collector and the cause.
+    /// `AddSyncTask` on `collector` (`ip:port`); `Err` says whether it could
+    /// not be reached or refused, naming the collector and the cause.
     fn add_sync_task(
         &self,
         collector: String,
         request: AddSyncTaskRequest,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, Result<(), AssignFailure>>;
 }
 
 /// The tonic client.
@@ -40,13 +42,16 @@ impl GrpcCollectorClient {
         }
     }
 
-    fn channel(&self, collector: &str) -> Result<Channel, String> {
+    fn channel(&self, collector: &str) -> Result<Channel, AssignFailure> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = channels.get(collector) {
             return Ok(c.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{collector}"))
-            .map_err(|e| format!("collector endpoint `{collector}` is invalid: {e}"))?
+            .map_err(|e| AssignFailure::Refused {
+                collector: collector.to_owned(),
+                message: format!("the endpoint is invalid: {e}"),
+            })?
             .connect_timeout(self.timeout)
             .timeout(self.timeout)
             .http2_keep_alive_interval(Duration::from_secs(10))
@@ -63,35 +68,45 @@ impl CollectorClient for GrpcCollectorClient {
         &self,
         collector: String,
         request: AddSyncTaskRequest,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), AssignFailure>> {
         Box::pin(async move {
             let channel = self.channel(&collector)?;
             let mut client = DataCollectorClient::new(channel);
             let call = client.add_sync_task(request);
             let reply = match tokio::time::timeout(self.timeout, call).await {
                 Err(_) => {
-                    return Err(format!(
-                        "AddSyncTask to collector {collector} timed out after {:?}",
-                        self.timeout
-                    ));
+                    return Err(AssignFailure::Unreachable {
+                        message: format!("timed out after {:?}", self.timeout),
+                        collector,
+                    });
                 }
                 Ok(Err(status)) => {
-                    return Err(format!(
-                        "AddSyncTask to collector {collector} failed: {} ({:?})",
-                        status.message(),
-                        status.code()
-                    ));
+                    return Err(AssignFailure::Unreachable {
+                        message: format!("{} ({:?})", status.message(), status.code()),
+                        collector,
+                    });
                 }
                 Ok(Ok(reply)) => reply.into_inner(),
             };
-            match reply.code {
-                Some(0) => Ok(()),
-                code => Err(format!(
-                    "collector {collector} refused the task (code {}): {}",
-                    code.unwrap_or(-1),
-                    reply.msg.unwrap_or_default()
-                )),
-            }
+            answer(collector, reply)
         })
+    }
+}
+
+/// An `AddSyncTask` reply as the supervisor's result.
+pub fn answer(
+    collector: String,
+    reply: sync_proto::datasync::GeneralResponse,
+) -> Result<(), AssignFailure> {
+    match reply.code {
+        Some(0) => Ok(()),
+        code => Err(AssignFailure::Refused {
+            message: format!(
+                "code {}: {}",
+                code.unwrap_or(-1),
+                reply.msg.unwrap_or_default()
+            ),
+            collector,
+        }),
     }
 }

@@ -1,8 +1,10 @@
 //! The drive loop: the one task that owns the [`Supervisor`].
 //!
 //! Everything else (gRPC and HTTP handlers, pack streams, sink workers,
-//! assignment calls, the ticker, the coordinator poller) sends a [`Command`]
-//! over one mpsc channel. For each input the loop reads the clock once, calls
+//! assignment calls, the coordinator poller) sends a [`Command`] over one
+//! mpsc channel. Between commands the loop sleeps until the supervisor's
+//! [`Supervisor::next_deadline`] and then feeds it [`Input::Tick`] (no
+//! periodic ticking). For each input the loop reads the clock once, calls
 //! [`Supervisor::handle`] and executes the actions **in order**:
 //!
 //! * `Persist` is written with `write_atomic` (temp + fsync + rename) and
@@ -13,22 +15,27 @@
 //! * `Assign` becomes a spawned `AddSyncTask` call whose result comes back as
 //!   [`Input::AssignResult`];
 //! * `Stage` / `Commit` / `ClearStaging` go to the partition's ordered sink
-//!   worker ([`super::workers`]);
+//!   worker ([`super::workers`]); `ReleaseDestination` drops a destination's
+//!   clients once the jobs queued before it are done;
 //! * the reply actions (`CreateReply`, `DeleteReply`, `RetryReply`,
 //!   `PackReply`) answer the command's oneshot.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use sync_core::task::{Action, Assignment, Input, StatusReport, Supervisor};
+use sync_core::task::{Action, AssignFailure, Assignment, Input, StatusReport, Supervisor};
 use sync_infra::store::LocalStore;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::clock::Clock;
 use super::collector_client::CollectorClient;
-use super::segment_store::SegmentStore;
-use super::workers::Workers;
+use super::workers::{ClearStaging, Workers};
+
+/// The longest the loop sleeps without a command, even when no deadline is
+/// near (a backstop: every timer is a deadline of the supervisor).
+const MAX_SLEEP: Duration = Duration::from_secs(5);
 
 /// What a waiting caller gets: the reply action, or why there is none.
 pub type Reply = Result<Action, String>;
@@ -70,7 +77,7 @@ impl DriveLoop {
         local: Arc<dyn LocalStore>,
         state_path: PathBuf,
         collectors: Arc<dyn CollectorClient>,
-        store: Arc<dyn SegmentStore>,
+        workers: Workers,
         commands: mpsc::WeakSender<Command>,
     ) -> Self {
         Self {
@@ -79,16 +86,40 @@ impl DriveLoop {
             local,
             state_path,
             collectors,
-            workers: Workers::new(store, commands.clone()),
+            workers,
             commands,
         }
     }
 
+    /// How long to sleep before the next deadline (`None`: no deadline).
+    fn until_deadline(&self) -> Duration {
+        match self.sup.next_deadline() {
+            Some(at) => Duration::from_millis(at.saturating_sub(self.clock.now_ms())).min(MAX_SLEEP),
+            None => MAX_SLEEP,
+        }
+    }
+
     /// Executes the start-up actions (recovery), then serves commands until
-    /// every sender is gone.
-    pub async fn run(mut self, initial: Vec<Action>, mut rx: mpsc::Receiver<Command>) {
+    /// every sender is gone; with `wake_on_deadlines`, also ticks the
+    /// supervisor when its next deadline comes.
+    pub async fn run(
+        mut self,
+        initial: Vec<Action>,
+        mut rx: mpsc::Receiver<Command>,
+        wake_on_deadlines: bool,
+    ) {
         self.execute(initial, None).await;
-        while let Some(cmd) = rx.recv().await {
+        loop {
+            let cmd = if wake_on_deadlines {
+                let sleep = self.until_deadline();
+                tokio::select! {
+                    cmd = rx.recv() => cmd,
+                    () = tokio::time::sleep(sleep) => Some(Command::Input { input: Input::Tick, reply: None }),
+                }
+            } else {
+                rx.recv().await
+            };
+            let Some(cmd) = cmd else { break };
             match cmd {
                 Command::Input { input, reply } => {
                     let now = self.clock.now_ms();
@@ -140,15 +171,16 @@ impl DriveLoop {
                     task_id,
                     dest,
                     from_seq,
-                } => self.workers.clear(super::segment_store::ClearStaging {
+                } => self.workers.clear(ClearStaging {
                     dest,
                     tid,
                     pid,
                     task_id,
                     from_seq,
                 }),
-                Action::PartFailed { tid, pid, reason } => {
-                    warn!(tid, pid, "partition task FAILED: {reason}");
+                Action::ReleaseDestination { dest } => self.workers.release(dest),
+                Action::PartFailed { tid, pid, error } => {
+                    warn!(tid, pid, kind = error.kind(), "partition task FAILED: {error}");
                 }
                 Action::TableCompleted {
                     tid,
@@ -179,7 +211,10 @@ impl DriveLoop {
         tokio::spawn(async move {
             let result = match a.to_proto() {
                 Ok(request) => client.add_sync_task(a.collector.clone(), request).await,
-                Err(e) => Err(format!("cannot encode the assignment's point: {e}")),
+                Err(e) => Err(AssignFailure::Refused {
+                    collector: a.collector.clone(),
+                    message: format!("cannot encode the assignment's point: {e}"),
+                }),
             };
             if let Err(e) = &result {
                 warn!(tid = a.tid, pid = a.pid, "assignment failed: {e}");

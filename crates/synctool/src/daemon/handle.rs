@@ -1,13 +1,17 @@
 //! [`SyncToolHandle`]: the daemon's request API, shared by the gRPC service,
 //! the HTTP+JSON admin and tests. It checks requests that need the cluster
-//! (table lookup, storage mode, leaders) or the configuration (destination
-//! roots) itself, then hands an [`Input`] to the drive loop and waits for the
-//! reply action.
+//! (table lookup, storage mode, leaders), the configuration (destination
+//! roots, field lengths) or the sink (the destination can be written; what
+//! it already holds of the table) itself, then hands an [`Input`] to the
+//! drive loop and waits for the reply action.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sync_core::task::{Action, Input, Mode, Pack, StatusReport, TableTaskSpec};
+use sync_core::task::{
+    Action, Created, IfExists, Input, Mode, Pack, StatusReport, TableTaskSpec, TaskOrigin,
+};
+use sync_sinks::{Sink, SinkConfig};
 use sync_proto::datasync::{
     CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SendDataRequest,
     SendDataResponse, TaskStatusRequest, TaskStatusResponse,
@@ -17,7 +21,7 @@ use tracing::info;
 
 use super::cluster::{ClusterView, syncable_leaders};
 use super::drive::{Command, Reply};
-use crate::dest::check_dest;
+use crate::dest::{MAX_FIELD_BYTES, check_dest};
 
 /// The message when the drive loop is gone.
 const STOPPED: &str = "SyncTool is shutting down";
@@ -27,6 +31,8 @@ const STOPPED: &str = "SyncTool is shutting down";
 pub struct SyncToolHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) cluster: Arc<dyn ClusterView>,
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) sink_config: Arc<SinkConfig>,
     pub(crate) allowed_dest_roots: Arc<Vec<String>>,
     pub(crate) state_path: PathBuf,
 }
@@ -60,6 +66,7 @@ fn pack_error(msg: String) -> SendDataResponse {
         delete_task: Some(false),
         committed_point: None,
         resume_point: None,
+        drop_reason: None,
     }
 }
 
@@ -105,23 +112,33 @@ impl SyncToolHandle {
         self.feed(Input::Tick).await
     }
 
-    /// `CreateSyncTask`.
+    /// `CreateSyncTask`. The reply's `msg` says whether the task continues
+    /// output already in the destination (`ok` alone: a new task, as OpenMLDB).
     pub async fn create(&self, req: CreateSyncTaskRequest) -> GeneralResponse {
         match self.try_create(req).await {
-            Ok(task_id) => {
-                info!(task_id, "sync task created");
-                ok()
+            Ok(Created { task_id, origin }) => {
+                info!(task_id, %origin, "sync task created");
+                match origin {
+                    TaskOrigin::Created => ok(),
+                    other => GeneralResponse {
+                        code: Some(0),
+                        msg: Some(format!("ok: {other}")),
+                    },
+                }
             }
             Err(msg) => error(msg),
         }
     }
 
-    async fn try_create(&self, req: CreateSyncTaskRequest) -> Result<u64, String> {
+    async fn try_create(&self, req: CreateSyncTaskRequest) -> Result<Created, String> {
         let db = req.db.unwrap_or_default();
         let name = req.name.unwrap_or_default();
         if db.is_empty() || name.is_empty() {
             return Err("db and name are required (the table as db.table)".into());
         }
+        check_length("db", &db)?;
+        check_length("name", &name)?;
+        let if_exists = IfExists::from_proto(req.if_exists).map_err(|e| e.to_string())?;
         let mode_number = req.mode.ok_or(
             "mode is required: 0 (kFull), 1 (kIncrementalByTimestamp) or 2 (kFullAndContinuous)",
         )?;
@@ -136,7 +153,8 @@ impl SyncToolHandle {
             _ => None,
         };
         let dest = req.dest.unwrap_or_default().trim().to_string();
-        check_dest(&dest, &self.allowed_dest_roots).map_err(|e| e.to_string())?;
+        check_dest(&dest, &self.allowed_dest_roots, &self.sink_config)
+            .map_err(|e| e.to_string())?;
         let info = self
             .cluster
             .find_table(&db, &name)
@@ -144,6 +162,15 @@ impl SyncToolHandle {
             .map_err(|e| format!("cannot read the metadata of {db}.{name}: {e}"))?
             .ok_or_else(|| format!("table {db}.{name} does not exist"))?;
         let partitions = syncable_leaders(&info).map_err(|e| e.to_string())?;
+        self.sink
+            .check_destination(&dest)
+            .await
+            .map_err(|e| format!("destination `{dest}` cannot be written: {e}"))?;
+        let existing = self
+            .sink
+            .committed(&dest, Some(info.tid()))
+            .await
+            .map_err(|e| format!("cannot read what `{dest}` already holds: {e}"))?;
         // Assign against the collectors alive now, not the last poll.
         let live = self
             .cluster
@@ -158,8 +185,14 @@ impl SyncToolHandle {
             mode,
             start_ts,
             dest,
+            if_exists,
         };
-        match self.call(Input::Create { spec, partitions }).await? {
+        let create = Input::Create {
+            spec,
+            partitions,
+            existing,
+        };
+        match self.call(create).await? {
             Action::CreateReply(r) => r.map_err(|e| e.to_string()),
             other => Err(format!("internal error: unexpected reply {other:?}")),
         }
@@ -167,10 +200,10 @@ impl SyncToolHandle {
 
     /// `DeleteSyncTask`.
     pub async fn delete(&self, req: DeleteSyncTaskRequest) -> GeneralResponse {
-        let (db, table) = (req.db.unwrap_or_default(), req.name.unwrap_or_default());
-        if db.is_empty() || table.is_empty() {
-            return error("db and name are required (the table as db.table)");
-        }
+        let (db, table) = match names(req) {
+            Ok(names) => names,
+            Err(msg) => return error(msg),
+        };
         match self.call(Input::Delete { db, table }).await {
             Ok(Action::DeleteReply(Ok(()))) => ok(),
             Ok(Action::DeleteReply(Err(e))) => error(e.to_string()),
@@ -181,10 +214,10 @@ impl SyncToolHandle {
 
     /// Retries the FAILED parts of a table (added; `RetrySyncTask`).
     pub async fn retry(&self, req: DeleteSyncTaskRequest) -> GeneralResponse {
-        let (db, table) = (req.db.unwrap_or_default(), req.name.unwrap_or_default());
-        if db.is_empty() || table.is_empty() {
-            return error("db and name are required (the table as db.table)");
-        }
+        let (db, table) = match names(req) {
+            Ok(names) => names,
+            Err(msg) => return error(msg),
+        };
         match self.call(Input::RetryFailed { db, table }).await {
             Ok(Action::RetryReply(Ok(n))) => GeneralResponse {
                 code: Some(0),
@@ -281,6 +314,28 @@ impl SyncToolHandle {
             .await
             .map_err(|e| format!("cannot list the live data collectors: {e}"))
     }
+}
+
+/// The table of a delete or retry.
+fn names(req: DeleteSyncTaskRequest) -> Result<(String, String), String> {
+    let (db, table) = (req.db.unwrap_or_default(), req.name.unwrap_or_default());
+    if db.is_empty() || table.is_empty() {
+        return Err("db and name are required (the table as db.table)".into());
+    }
+    check_length("db", &db)?;
+    check_length("name", &table)?;
+    Ok((db, table))
+}
+
+/// Refuses a field longer than [`MAX_FIELD_BYTES`] (without echoing it).
+fn check_length(field: &str, value: &str) -> Result<(), String> {
+    if value.len() > MAX_FIELD_BYTES {
+        return Err(format!(
+            "{field} is {} bytes long; at most {MAX_FIELD_BYTES} are accepted",
+            value.len()
+        ));
+    }
+    Ok(())
 }
 
 fn status_error(msg: String) -> TaskStatusResponse {

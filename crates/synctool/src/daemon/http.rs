@@ -107,7 +107,17 @@ pub fn report_to_json(report: &StatusReport) -> Value {
                         "rows": p.rows_committed,
                         "last_heard_ms": p.last_heard_ms,
                         "lag_ms": report.now_ms.saturating_sub(p.last_heard_ms),
-                        "failure_reason": p.failure_reason,
+                        "failure_reason": p.failure.as_ref().map(|f| &f.message),
+                        "failure_kind": p.failure.as_ref().map(|f| &f.kind),
+                        "error": p.last_error.as_ref().map(|e| json!({
+                            "kind": e.kind,
+                            "class": e.class.as_str(),
+                            "message": e.message,
+                            "since_ms": e.since_ms,
+                            "attempts": e.attempts,
+                        })),
+                        "preparing": p.preparing,
+                        "waiting": p.waiting,
                     })
                 })
                 .collect();
@@ -119,6 +129,7 @@ pub fn report_to_json(report: &StatusReport) -> Value {
                 "mode": t.mode.to_proto().as_str_name(),
                 "start_ts": t.start_ts,
                 "dest": t.dest,
+                "origin": t.origin.to_string(),
                 "rows": t.partitions.iter().map(|p| p.rows_committed).sum::<u64>(),
                 "failed": t.failed().map(|p| p.pid).collect::<Vec<_>>(),
                 "parts": parts,
@@ -142,20 +153,38 @@ fn report_to_html(report: &StatusReport) -> String {
     ));
     for t in &report.tables {
         html.push_str(&format!(
-            "<h2>{}.{} (tid {}, task {}, {}) &rarr; {}</h2><table><tr><th>pid</th><th>status</th>\
+            "<h2>{}.{} (tid {}, task {}, {}) &rarr; {}</h2><p>{}</p><table><tr><th>pid</th><th>status</th>\
              <th>collector</th><th>leader</th><th>committed</th><th>accepted</th><th>rows</th>\
-             <th>lag (ms)</th><th>failure</th></tr>",
+             <th>lag (ms)</th><th>error (since)</th><th>failure</th></tr>",
             escape(&t.db),
             escape(&t.table),
             t.tid,
             t.task_id,
             t.mode.to_proto().as_str_name(),
-            escape(&t.dest)
+            escape(&t.dest),
+            escape(&t.origin.to_string()),
         ));
         for p in &t.partitions {
+            let trouble = match &p.last_error {
+                Some(e) => format!(
+                    "[{}, {}] {} (since {} ms ago, {} attempt(s))",
+                    e.kind,
+                    e.class.as_str(),
+                    e.message,
+                    report.now_ms.saturating_sub(e.since_ms),
+                    e.attempts
+                ),
+                None if p.preparing => "preparing".into(),
+                None => p.waiting.clone().unwrap_or_default(),
+            };
+            let failure = p
+                .failure
+                .as_ref()
+                .map(|f| format!("[{}] {}", f.kind, f.message))
+                .unwrap_or_default();
             html.push_str(&format!(
                 "<tr class=\"{status}\"><td>{}</td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 p.pid,
                 escape(p.collector.as_deref().unwrap_or("")),
                 escape(&p.tablet_endpoint),
@@ -163,7 +192,8 @@ fn report_to_html(report: &StatusReport) -> String {
                 escape(&p.accepted.to_string()),
                 p.rows_committed,
                 report.now_ms.saturating_sub(p.last_heard_ms),
-                escape(p.failure_reason.as_deref().unwrap_or("")),
+                escape(&trouble),
+                escape(&failure),
                 status = p.status.as_str(),
             ));
         }
@@ -253,6 +283,29 @@ pub fn report_to_metrics(report: &StatusReport) -> String {
             labels(t, p),
             report.now_ms.saturating_sub(p.last_heard_ms)
         );
+    }
+    m.push_str(
+        "# HELP synctool_part_error 1 while a partition task has an error of this kind (class transient or permanent).\n\
+         # TYPE synctool_part_error gauge\n",
+    );
+    for (t, p) in parts() {
+        if let Some(e) = &p.last_error {
+            let _ = writeln!(
+                m,
+                "synctool_part_error{{{},kind=\"{}\",class=\"{}\"}} 1",
+                labels(t, p),
+                e.kind,
+                e.class.as_str()
+            );
+        }
+        if let Some(f) = &p.failure {
+            let _ = writeln!(
+                m,
+                "synctool_part_error{{{},kind=\"{}\",class=\"permanent\"}} 1",
+                labels(t, p),
+                label(&f.kind)
+            );
+        }
     }
     let _ = writeln!(
         m,

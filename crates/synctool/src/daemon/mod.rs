@@ -5,14 +5,16 @@
 //! * [`handle`]: the request API (create, delete, retry, status, packs);
 //! * [`grpc`], [`http`], [`server`]: `openmldb.datasync.SyncTool` over gRPC
 //!   and OpenMLDB's HTTP+JSON admin paths, on one port;
-//! * [`workers`]: ordered sink workers per partition;
+//! * [`workers`]: ordered sink workers per partition, driving the real
+//!   [`sync_sinks::Sink`] (local fs, HDFS, S3, or the in-memory store of
+//!   tests and the simulation: one commit protocol everywhere);
 //! * [`startup`]: recovery on start;
-//! * seams: [`clock::Clock`], [`segment_store::SegmentStore`] (the offline
-//!   store), [`collector_client::CollectorClient`], [`cluster::ClusterView`].
+//! * seams: [`clock::Clock`], [`sync_sinks::Sink`] (the offline store),
+//!   [`collector_client::CollectorClient`], [`cluster::ClusterView`].
 //!
-//! [`Daemon::start`] recovers, spawns the loop, a ticker (`tick`) and a
-//! coordinator poller (`poll_period`: live collectors and leaders), and
-//! returns a [`Daemon`] whose drop stops them all.
+//! [`Daemon::start`] recovers, spawns the loop (which wakes itself at the
+//! supervisor's next deadline) and a coordinator poller (`poll_period`: live
+//! collectors and leaders), and returns a [`Daemon`] whose drop stops them.
 
 pub mod clock;
 pub mod cluster;
@@ -21,19 +23,19 @@ pub mod drive;
 pub mod grpc;
 pub mod handle;
 pub mod http;
-pub mod memory_store;
-pub mod segment_store;
 pub mod server;
-pub mod sink_store;
 pub mod startup;
 pub mod workers;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sync_core::task::{Input, RollPolicy};
 use sync_infra::store::LocalStore;
+use sync_sinks::Sink;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::warn;
@@ -44,8 +46,10 @@ use cluster::{ClusterView, leaders};
 use collector_client::CollectorClient;
 use drive::DriveLoop;
 pub use handle::SyncToolHandle;
-use segment_store::SegmentStore;
 pub use startup::{STATE_FILE, StartError};
+
+/// A boxed future, so the seams can be used as `dyn`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How the daemon runs.
 #[derive(Debug, Clone)]
@@ -56,9 +60,12 @@ pub struct DaemonOptions {
     pub supervisor: sync_core::task::Config,
     /// `sync_task.allowed_dest_roots`.
     pub allowed_dest_roots: Vec<String>,
-    /// How often time passes for the supervisor (timeouts, rolls by age);
-    /// `None`: only when [`SyncToolHandle::tick`] is called (tests).
-    pub tick: Option<Duration>,
+    /// How bare destination paths resolve (for the root check at create).
+    pub sink_config: sync_sinks::SinkConfig,
+    /// Whether the loop wakes itself at the supervisor's next deadline
+    /// (timeouts, rolls by age, retries); `false`: time passes only when
+    /// [`SyncToolHandle::tick`] is called (tests with a manual clock).
+    pub wake_on_deadlines: bool,
     /// How often live collectors and leaders are polled; `None`: never.
     pub poll_period: Option<Duration>,
     /// Seeds the assignment tokens.
@@ -79,10 +86,12 @@ impl DaemonOptions {
                     max_bytes: config.roll_max_bytes,
                     max_age_ms: ms(config.roll_max_age),
                 },
+                fail_after_ms: config.fail_after.map(ms),
                 ..Default::default()
             },
             allowed_dest_roots: config.allowed_dest_roots.clone(),
-            tick: Some(Duration::from_secs(1)),
+            sink_config: config.sink_config(),
+            wake_on_deadlines: true,
             poll_period: Some(config.check_period),
             seed,
         }
@@ -96,7 +105,7 @@ pub struct DaemonParts {
     /// Local files (the progress dir).
     pub local: Arc<dyn LocalStore>,
     /// The offline store.
-    pub store: Arc<dyn SegmentStore>,
+    pub sink: Arc<dyn Sink>,
     /// Calls to collectors.
     pub collectors: Arc<dyn CollectorClient>,
     /// Membership and metadata.
@@ -120,7 +129,7 @@ impl Daemon {
             parts.local.as_ref(),
             &options.progress_path,
             parts.cluster.as_ref(),
-            parts.store.as_ref(),
+            parts.sink.as_ref(),
         )
         .await?;
         let (tx, rx) = mpsc::channel(1024);
@@ -131,20 +140,19 @@ impl Daemon {
             parts.local,
             state_path.clone(),
             parts.collectors,
-            parts.store,
+            workers::Workers::new(parts.sink.clone(), parts.cluster.clone(), tx.downgrade()),
             tx.downgrade(),
         );
         let handle = SyncToolHandle {
             commands: tx,
             cluster: parts.cluster,
+            sink: parts.sink,
+            sink_config: Arc::new(options.sink_config),
             allowed_dest_roots: Arc::new(options.allowed_dest_roots),
             state_path,
         };
         let mut tasks = JoinSet::new();
-        tasks.spawn(drive.run(initial, rx));
-        if let Some(period) = options.tick {
-            tasks.spawn(ticker(handle.clone(), period));
-        }
+        tasks.spawn(drive.run(initial, rx, options.wake_on_deadlines));
         if let Some(period) = options.poll_period {
             tasks.spawn(poller(handle.clone(), period));
         }
@@ -156,7 +164,7 @@ impl Daemon {
         self.handle.clone()
     }
 
-    /// Waits until a background task (the drive loop, the ticker, the poller)
+    /// Waits until a background task (the drive loop, the poller)
     /// ends, which only happens on a bug; returns why, so the binary exits
     /// instead of serving without a supervisor.
     pub async fn failed(&mut self) -> String {
@@ -171,17 +179,6 @@ impl Daemon {
     /// Stops everything and waits until the tasks are gone.
     pub async fn shutdown(mut self) {
         self.tasks.shutdown().await;
-    }
-}
-
-async fn ticker(handle: SyncToolHandle, period: Duration) {
-    let mut interval = tokio::time::interval(period);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        if handle.tick().await.is_err() {
-            return;
-        }
     }
 }
 

@@ -13,8 +13,9 @@ use sync_core::task::{Action, Config, Input, PersistedState, RecoveryInput, Supe
 use sync_infra::store::LocalStore;
 use tracing::{info, warn};
 
+use sync_sinks::Sink;
+
 use super::cluster::{ClusterView, leaders};
-use super::segment_store::SegmentStore;
 
 /// The file holding the persisted state, under `sync_task.progress_path`.
 pub const STATE_FILE: &str = "state.pb";
@@ -78,7 +79,7 @@ pub async fn start_supervisor(
     local: &dyn LocalStore,
     progress_path: &Path,
     cluster: &dyn ClusterView,
-    store: &dyn SegmentStore,
+    offline: &dyn Sink,
 ) -> Result<(Supervisor, Vec<Action>), StartError> {
     local.create_dir_all(progress_path)?;
     let live = cluster.live_collectors().await?;
@@ -103,8 +104,8 @@ pub async fn start_supervisor(
                 "table {}.{} is gone from the cluster; its task will be FAILED", t.db, t.table
             ),
         }
-        let progress = store
-            .committed(&t.dest, t.tid)
+        let progress = offline
+            .committed(&t.dest, Some(t.tid))
             .await
             .map_err(|e| StartError::Sink {
                 tid: t.tid,

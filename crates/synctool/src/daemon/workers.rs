@@ -1,36 +1,67 @@
 //! Sink workers: one ordered worker task per partition, so a partition's
-//! stage, commit and clear steps reach the store in the order the supervisor
-//! issued them while different partitions proceed in parallel. Results go
-//! back to the drive loop as [`Input::Staged`] / [`Input::Committed`].
+//! stage, commit and clear steps reach the [`Sink`] in the order the
+//! supervisor issued them while different partitions proceed in parallel.
+//! Results go back to the drive loop as [`Input::Staged`] / [`Input::Committed`],
+//! with the sink's error typed ([`SinkFailure`], transient or permanent).
+//!
+//! A stage needs the table's schema versions: each stage reads the table's
+//! current `TableInfo` from the cluster (once per segment, so an `ALTER` is
+//! seen, and every row is decoded with the schema version it names).
+//! Releasing a destination's clients waits until every job queued before it
+//! is done.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sync_core::task::{CommitSegment, Input, StageSegment};
-use tokio::sync::mpsc;
-use tracing::warn;
+use sync_core::task::{CommitSegment, Input, SinkFailure, StageSegment};
+use sync_sinks::{Sink, TableSchema};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
 
+use super::cluster::ClusterView;
 use super::drive::Command;
-use super::segment_store::{ClearStaging, SegmentStore};
+
+/// Which staged segments to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearStaging {
+    /// Destination root.
+    pub dest: String,
+    /// Table id.
+    pub tid: u32,
+    /// Partition id.
+    pub pid: u32,
+    /// Table task id.
+    pub task_id: u64,
+    /// First seq to clear.
+    pub from_seq: u64,
+}
 
 enum Job {
     Stage(StageSegment),
     Commit(CommitSegment),
     Clear(ClearStaging),
+    /// Answered once every job before it is done.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// The workers, by (tid, pid).
 pub struct Workers {
-    store: Arc<dyn SegmentStore>,
+    sink: Arc<dyn Sink>,
+    cluster: Arc<dyn ClusterView>,
     commands: mpsc::WeakSender<Command>,
     queues: HashMap<(u32, u32), mpsc::UnboundedSender<Job>>,
 }
 
 impl Workers {
-    /// No workers yet; they start on first use.
-    pub fn new(store: Arc<dyn SegmentStore>, commands: mpsc::WeakSender<Command>) -> Self {
+    /// No workers yet; they start on first use. Schemas come from `cluster`.
+    pub fn new(
+        sink: Arc<dyn Sink>,
+        cluster: Arc<dyn ClusterView>,
+        commands: mpsc::WeakSender<Command>,
+    ) -> Self {
         Self {
-            store,
+            sink,
+            cluster,
             commands,
             queues: HashMap::new(),
         }
@@ -51,6 +82,25 @@ impl Workers {
         self.push(c.tid, c.pid, Job::Clear(c));
     }
 
+    /// Drops `dest`'s store clients once every job queued so far is done.
+    pub fn release(&mut self, dest: String) {
+        let mut done = Vec::new();
+        for q in self.queues.values() {
+            let (tx, rx) = oneshot::channel();
+            if q.send(Job::Barrier(tx)).is_ok() {
+                done.push(rx);
+            }
+        }
+        let sink = Arc::clone(&self.sink);
+        tokio::spawn(async move {
+            for rx in done {
+                let _ = rx.await;
+            }
+            debug!(%dest, "releasing the destination's clients");
+            sink.release(&dest);
+        });
+    }
+
     /// Lets the workers of tables without a task end (after their queued jobs).
     pub fn retain_tables(&mut self, keep: impl Fn(u32) -> bool) {
         self.queues.retain(|(tid, _), _| keep(*tid));
@@ -65,48 +115,87 @@ impl Workers {
             None => job,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(Arc::clone(&self.store), rx, self.commands.clone()));
+        let worker = Worker {
+            sink: Arc::clone(&self.sink),
+            cluster: Arc::clone(&self.cluster),
+        };
+        tokio::spawn(worker.run(rx, self.commands.clone()));
         // The receiver was just created and is held by the spawned task.
         let _ = tx.send(job);
         self.queues.insert((tid, pid), tx);
     }
 }
 
-async fn run(
-    store: Arc<dyn SegmentStore>,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    commands: mpsc::WeakSender<Command>,
-) {
-    while let Some(job) = rx.recv().await {
-        let input = match job {
-            Job::Stage(s) => {
-                let result = store.stage(&s).await.map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    warn!(segment = %s.id.name(), dest = %s.dest, "stage failed: {e}");
+struct Worker {
+    sink: Arc<dyn Sink>,
+    cluster: Arc<dyn ClusterView>,
+}
+
+impl Worker {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, commands: mpsc::WeakSender<Command>) {
+        while let Some(job) = rx.recv().await {
+            let input = match job {
+                Job::Stage(s) => {
+                    let result = self.stage(&s).await;
+                    if let Err(e) = &result {
+                        warn!(segment = %s.id.name(), dest = %s.dest, kind = e.kind(), "stage failed: {e}");
+                    }
+                    Input::Staged { id: s.id, result }
                 }
-                Input::Staged { id: s.id, result }
-            }
-            Job::Commit(c) => {
-                let result = store.commit(&c).await.map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    warn!(segment = %c.id.name(), dest = %c.dest, "commit failed: {e}");
+                Job::Commit(c) => {
+                    let result = self.sink.commit(&c).await.map(|_| ()).map_err(|e| e.failure());
+                    if let Err(e) = &result {
+                        warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");
+                    }
+                    Input::Committed { id: c.id, result }
                 }
-                Input::Committed { id: c.id, result }
-            }
-            Job::Clear(c) => {
-                if let Err(e) = store.clear_staging(&c).await {
-                    warn!(tid = c.tid, pid = c.pid, dest = %c.dest, "clearing staging failed: {e}");
+                Job::Clear(c) => {
+                    if let Err(e) = self
+                        .sink
+                        .clear_staging(c.tid, c.pid, c.task_id, &c.dest, c.from_seq)
+                        .await
+                    {
+                        warn!(tid = c.tid, pid = c.pid, dest = %c.dest, "clearing staging failed: {e}");
+                    }
+                    continue;
                 }
-                continue;
+                Job::Barrier(done) => {
+                    let _ = done.send(());
+                    continue;
+                }
+            };
+            let Some(tx) = commands.upgrade() else { return };
+            if tx
+                .send(Command::Input { input, reply: None })
+                .await
+                .is_err()
+            {
+                return;
             }
-        };
-        let Some(tx) = commands.upgrade() else { return };
-        if tx
-            .send(Command::Input { input, reply: None })
-            .await
-            .is_err()
-        {
-            return;
         }
+    }
+
+    async fn stage(&self, s: &StageSegment) -> Result<(), SinkFailure> {
+        let schema = self.schema(s.id.tid).await?;
+        self.sink.stage(s, &schema).await.map_err(|e| e.failure())
+    }
+
+    /// The table's schema: a cluster that cannot be read is an outage
+    /// (transient); a table that is gone or unusable is permanent.
+    async fn schema(&self, tid: u32) -> Result<TableSchema, SinkFailure> {
+        let info = self
+            .cluster
+            .table_info(tid)
+            .await
+            .map_err(|e| {
+                SinkFailure::Unavailable(format!("cannot read the schema of table tid {tid}: {e}"))
+            })?
+            .ok_or_else(|| {
+                SinkFailure::BadData(format!(
+                    "table tid {tid} is gone: no schema to write its rows with"
+                ))
+            })?;
+        TableSchema::from_table_info(&info)
+            .map_err(|e| SinkFailure::BadData(format!("schema of table tid {tid}: {e}")))
     }
 }
