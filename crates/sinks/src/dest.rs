@@ -5,12 +5,14 @@
 //! | `file:///abs/path` | local filesystem |
 //! | `hdfs://host:port/path` | HDFS (hdfs-native) |
 //! | `s3://bucket/path` (or `s3a://`) | S3, endpoint/region/keys from [`S3Options`] |
+//! | `memory://area/path` | an in-memory area of this process (see [`crate::forget_memory_area`]), for tests and the simulation |
 //! | `/abs/path` | `fs.defaultFS` from `core-site.xml` in [`SinkConfig::hadoop_conf_dir`] (or `$HADOOP_CONF_DIR` with [`SinkConfig::with_env`]) if it names `hdfs://…`, as OpenMLDB does; else the local filesystem |
 //!
 //! Relative paths and `..` / `.` components are rejected; trailing slashes
 //! are ignored.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::SinkError;
 use crate::format::OutputFormat;
@@ -42,8 +44,11 @@ impl Default for S3Options {
     }
 }
 
+/// The default of [`SinkConfig::check_timeout`].
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How the sink writes and where bare paths go.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkConfig {
     /// Format of the visible files.
     pub format: OutputFormat,
@@ -51,6 +56,20 @@ pub struct SinkConfig {
     pub hadoop_conf_dir: Option<PathBuf>,
     /// S3 settings.
     pub s3: S3Options,
+    /// How long [`crate::Sink::check_destination`] may take before it
+    /// refuses the destination as unreachable ([`DEFAULT_CHECK_TIMEOUT`]).
+    pub check_timeout: Duration,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig {
+            format: OutputFormat::default(),
+            hadoop_conf_dir: None,
+            s3: S3Options::default(),
+            check_timeout: DEFAULT_CHECK_TIMEOUT,
+        }
+    }
 }
 
 impl SinkConfig {
@@ -82,7 +101,17 @@ pub enum Location {
         /// The prefix inside it, no leading or trailing slash (may be empty).
         prefix: String,
     },
+    /// A prefix in an in-memory area.
+    Memory {
+        /// The area's name.
+        area: String,
+        /// The prefix inside it, no leading or trailing slash (may be empty).
+        prefix: String,
+    },
 }
+
+/// The schemes [`resolve`] knows, for messages.
+const EXPECTED: &str = "expected file:///path, hdfs://host:port/path, s3://bucket/path, memory://area/path or an absolute path";
 
 /// Resolves `dest` per the module docs.
 pub fn resolve(dest: &str, config: &SinkConfig) -> Result<Location, SinkError> {
@@ -122,6 +151,18 @@ pub fn resolve(dest: &str, config: &SinkConfig) -> Result<Location, SinkError> {
             prefix: prefix.trim_start_matches('/').to_owned(),
         });
     }
+    if let Some(rest) = dest.strip_prefix("memory://") {
+        let (area, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if area.is_empty() {
+            return Err(bad("memory:// needs an area (memory://area/path)"));
+        }
+        let prefix = clean_abs(if path.is_empty() { "/" } else { path })
+            .ok_or_else(|| bad("path with . or .."))?;
+        return Ok(Location::Memory {
+            area: area.to_owned(),
+            prefix: prefix.trim_start_matches('/').to_owned(),
+        });
+    }
     if dest.starts_with('/') {
         let path = clean_abs(dest).ok_or_else(|| bad("path with . or .."))?;
         if let Some(dir) = &config.hadoop_conf_dir
@@ -142,9 +183,10 @@ pub fn resolve(dest: &str, config: &SinkConfig) -> Result<Location, SinkError> {
         }
         return Ok(Location::Local(PathBuf::from(path)));
     }
-    Err(bad(
-        "expected file:///path, hdfs://host:port/path, s3://bucket/path or an absolute path",
-    ))
+    if let Some((scheme, _)) = dest.split_once("://") {
+        return Err(bad(&format!("unknown scheme {scheme}://; {EXPECTED}")));
+    }
+    Err(bad(EXPECTED))
 }
 
 /// `path` normalised: absolute, no empty, `.` or `..` components, no
@@ -237,12 +279,32 @@ mod tests {
             resolve("/data/out", &c).ok(),
             Some(Location::Local("/data/out".into()))
         );
+        assert_eq!(
+            resolve("memory://sim-1/out/t1", &c).ok(),
+            Some(Location::Memory {
+                area: "sim-1".into(),
+                prefix: "out/t1".into()
+            })
+        );
+        assert_eq!(
+            resolve("memory://a", &c).ok(),
+            Some(Location::Memory {
+                area: "a".into(),
+                prefix: String::new()
+            })
+        );
+        match resolve("ftp://x/y", &c) {
+            Err(e) => assert!(e.to_string().contains("unknown scheme ftp://"), "{e}"),
+            Ok(l) => panic!("ftp resolved to {l:?}"),
+        }
         for bad in [
             "relative/x",
             "/a/../b",
             "hdfs:///x",
             "s3:///x",
             "ftp://x/y",
+            "memory:///x",
+            "memory://a/../b",
             "",
         ] {
             assert!(resolve(bad, &c).is_err(), "{bad}");

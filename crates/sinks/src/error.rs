@@ -1,9 +1,11 @@
 //! The sink's errors. Every variant names the destination (and the path inside
 //! it where one is involved) and the operation, so a log line is enough to find
-//! the object.
+//! the object. [`SinkError::failure`] gives each its class for the core
+//! (`FAULTS.md` §1).
 
 use sync_core::point::Point;
 use sync_core::row::RowError;
+use sync_core::task::SinkFailure;
 
 /// Why a sink operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +141,15 @@ pub enum SinkError {
         /// What is wrong.
         reason: String,
     },
+    /// [`crate::Sink::check_destination`] refused the destination: it
+    /// cannot be reached, created or written.
+    #[error("{dest}: {reason}")]
+    Unusable {
+        /// The destination.
+        dest: String,
+        /// What failed, with the backend's message.
+        reason: String,
+    },
     /// A fault injected for tests ([`crate::StoreSink::crash_after`]): the sink stopped after `step`.
     #[error("{dest}: injected crash after {step:?} of {segment}")]
     InjectedCrash {
@@ -152,18 +163,144 @@ pub enum SinkError {
 }
 
 impl SinkError {
-    /// A storage error.
-    pub(crate) fn storage(
-        op: &'static str,
-        dest: &str,
-        path: &str,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
+    /// The error as the core sees it: its class and its message (this
+    /// error's `Display`).
+    ///
+    /// * [`SinkFailure::Unavailable`] (transient): storage and I/O errors —
+    ///   a NameNode down, S3 503, a full disk, a permission denied — which an
+    ///   operator can fix and after which the sync must heal by itself; a
+    ///   missing staged file ([`SinkError::NotStaged`]: the core stages again);
+    ///   an injected crash.
+    /// * [`SinkFailure::Conflict`]: another writer committed the segment with
+    ///   other contents.
+    /// * [`SinkFailure::Behind`]: the store does not hold what the commit
+    ///   builds on ([`SinkError::StartMismatch`]), or a commit record cannot be
+    ///   read ([`SinkError::CorruptRecord`]). A record is written whole (a
+    ///   temporary and an exclusive link or rename, or one PUT), so a crash
+    ///   never leaves a partial one: an unreadable record was damaged or
+    ///   written by hand, or by a newer, incompatible version. Reading it again
+    ///   gives the same bytes, so retrying cannot help, and the store's
+    ///   committed point cannot be established past it: the part is FAILED and
+    ///   the message names the record's path for the operator to repair.
+    /// * [`SinkFailure::BadData`]: rows that do not decode or encode, a
+    ///   schema that does not fit, a segment whose row count is wrong.
+    /// * [`SinkFailure::Destination`]: a destination that cannot be used
+    ///   (bad form, unreadable Hadoop configuration, refused by
+    ///   [`crate::Sink::check_destination`]).
+    pub fn failure(&self) -> SinkFailure {
+        let message = self.to_string();
+        match self {
+            SinkError::Storage { .. }
+            | SinkError::NotStaged { .. }
+            | SinkError::InjectedCrash { .. } => SinkFailure::Unavailable(message),
+            SinkError::CommitConflict { .. } => SinkFailure::Conflict(message),
+            SinkError::StartMismatch { .. } | SinkError::CorruptRecord { .. } => {
+                SinkFailure::Behind(message)
+            }
+            SinkError::Row { .. }
+            | SinkError::RowCount { .. }
+            | SinkError::Table { .. }
+            | SinkError::Schema { .. }
+            | SinkError::Encode { .. } => SinkFailure::BadData(message),
+            SinkError::BadDestination { .. }
+            | SinkError::HadoopConfig { .. }
+            | SinkError::Unusable { .. } => SinkFailure::Destination(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sync_core::task::ErrorClass;
+
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> SinkError {
         SinkError::Storage {
-            op,
-            dest: dest.to_owned(),
-            path: path.to_owned(),
-            source: Box::new(source),
+            op: "write",
+            dest: "hdfs://nn:1/x".to_owned(),
+            path: "_staging/a".to_owned(),
+            source: Box::new(std::io::Error::from(kind)),
+        }
+    }
+
+    fn row_error() -> RowError {
+        RowError::EmptySchema
+    }
+
+    #[test]
+    fn every_variant_has_its_class() {
+        let d = || "file:///d".to_owned();
+        let s = || "0000000001-00000-0000000001-000000000000".to_owned();
+        let cases: Vec<(SinkError, &str)> = vec![
+            (io(std::io::ErrorKind::ConnectionRefused), "sink_unavailable"),
+            (io(std::io::ErrorKind::StorageFull), "sink_unavailable"),
+            (io(std::io::ErrorKind::PermissionDenied), "sink_unavailable"),
+            (
+                SinkError::NotStaged { dest: d(), segment: s(), path: "p".into() },
+                "sink_unavailable",
+            ),
+            (
+                SinkError::InjectedCrash { dest: d(), segment: s(), step: crate::Step::Staged },
+                "sink_unavailable",
+            ),
+            (
+                SinkError::CommitConflict { dest: d(), segment: s(), what: "end" },
+                "commit_conflict",
+            ),
+            (
+                SinkError::StartMismatch {
+                    dest: d(),
+                    segment: s(),
+                    start: Box::new(Point::start()),
+                    previous_end: None,
+                },
+                "sink_behind",
+            ),
+            (
+                SinkError::CorruptRecord { dest: d(), path: "r".into(), reason: "x".into() },
+                "sink_behind",
+            ),
+            (
+                SinkError::Row { dest: d(), segment: s(), index: 3, source: row_error() },
+                "bad_data",
+            ),
+            (
+                SinkError::RowCount { dest: d(), segment: s(), expected: 2, found: 1 },
+                "bad_data",
+            ),
+            (SinkError::Table { table: "t".into(), source: row_error() }, "bad_data"),
+            (
+                SinkError::Schema { table: "t".into(), version: 3, latest: 2 },
+                "bad_data",
+            ),
+            (
+                SinkError::Encode { dest: d(), segment: s(), format: "csv", reason: "r".into() },
+                "bad_data",
+            ),
+            (
+                SinkError::BadDestination { dest: "ftp://x".into(), reason: "r".into() },
+                "bad_destination",
+            ),
+            (
+                SinkError::HadoopConfig { path: "p".into(), reason: "r".into() },
+                "bad_destination",
+            ),
+            (
+                SinkError::Unusable { dest: d(), reason: "not a directory".into() },
+                "bad_destination",
+            ),
+        ];
+        for (error, kind) in cases {
+            let failure = error.failure();
+            assert_eq!(failure.kind(), kind, "{error}");
+            assert_eq!(failure.to_string(), error.to_string());
+            let transient = kind == "sink_unavailable";
+            assert_eq!(
+                failure.class() == ErrorClass::Transient,
+                transient,
+                "{error}"
+            );
         }
     }
 }

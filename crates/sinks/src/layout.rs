@@ -3,15 +3,22 @@
 //! | path | what |
 //! |---|---|
 //! | `<dest>/part-<name>.<ext>` | a committed segment, visible to readers |
-//! | `<dest>/_staging/<name>.<ext>` | a staged segment (hidden: `_` prefix) |
-//! | `<dest>/_staging/<name>.<ext>.tmp` | a staged segment being written (not on S3) |
+//! | `<dest>/_staging/<name>.<ext>.inprogress` | a staged segment (hidden: `_` prefix, and no data extension) |
+//! | `<dest>/_staging/<name>.<ext>.inprogress.<token>.tmp` | a staged segment being written (stores that rename) |
+//! | `<dest>/_staging/.probe-<token>…` | probes of [`crate::Sink::check_destination`] |
 //! | `<dest>/_sync/<tid>-<pid>-<task>/<seq>.commit` | the commit record of a segment |
-//! | `<dest>/_sync/<tid>-<pid>-<task>/<seq>.commit.tmp` | a record being written (not on S3) |
+//! | `<dest>/_sync/<tid>-<pid>-<task>/<seq>.commit.<token>.tmp` | a record being written (stores that rename) |
 //!
 //! `<name>` is [`SegmentId::name`] (`tid-pid-task-seq`, zero-padded, so names
 //! sort by seq within a partition task); `<tid>`, `<pid>`, `<task>` and
 //! `<seq>` in `_sync` are padded the same way (10, 5, 10 and 12 digits).
+//! `<token>` is unique per write ([`unique_token`]), so two writers never
+//! write the same temporary. Nothing but a committed file ends in `.csv` or
+//! `.parquet`: a glob `dest/**/*.parquet` matches committed files only.
 //! Paths here are relative to `<dest>`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sync_core::task::SegmentId;
 
@@ -19,8 +26,15 @@ use sync_core::task::SegmentId;
 pub const STAGING_DIR: &str = "_staging/";
 /// The hidden directory of commit records.
 pub const SYNC_DIR: &str = "_sync/";
+/// Suffix of a staged file (after its data extension, so that data globs do
+/// not match it).
+pub const STAGED_SUFFIX: &str = ".inprogress";
 /// Suffix of files being written before their rename.
 pub const TMP_SUFFIX: &str = ".tmp";
+/// Suffix of commit records.
+pub const RECORD_SUFFIX: &str = ".commit";
+/// Prefix of the probe files of a destination check (in [`STAGING_DIR`]).
+pub const PROBE_PREFIX: &str = ".probe-";
 
 /// The visible file of a segment.
 pub fn visible_path(id: &SegmentId, ext: &str) -> String {
@@ -29,7 +43,17 @@ pub fn visible_path(id: &SegmentId, ext: &str) -> String {
 
 /// The staged file of a segment.
 pub fn staging_path(id: &SegmentId, ext: &str) -> String {
-    format!("{STAGING_DIR}{}.{ext}", id.name())
+    format!("{STAGING_DIR}{}.{ext}{STAGED_SUFFIX}", id.name())
+}
+
+/// A temporary name for writing `path` (unique per call).
+pub fn temp_path(path: &str) -> String {
+    format!("{path}.{}{TMP_SUFFIX}", unique_token())
+}
+
+/// A probe file of a destination check (unique per call).
+pub fn probe_path() -> String {
+    format!("{STAGING_DIR}{PROBE_PREFIX}{}", unique_token())
 }
 
 /// The directory of a partition task's commit records.
@@ -40,16 +64,30 @@ pub fn record_dir(tid: u32, pid: u32, task_id: u64) -> String {
 /// The commit record of a segment.
 pub fn record_path(id: &SegmentId) -> String {
     format!(
-        "{}{:012}.commit",
+        "{}{:012}{RECORD_SUFFIX}",
         record_dir(id.tid, id.pid, id.task_id),
         id.seq
     )
 }
 
-/// Parses a staging file name (`<name>.<ext>[.tmp]`, without the directory)
-/// back into its segment id.
+/// A token no other call in any process returns (process id, time, counter).
+pub fn unique_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}-{nanos:x}-{n:x}", std::process::id())
+}
+
+/// Parses the segment id at the start of a staging file name (without the
+/// directory): `<name>.<ext>.inprogress`, its temporaries
+/// `<name>.<ext>.inprogress.<token>.tmp`, and the names of earlier versions
+/// (`<name>.<ext>`, `<name>.<ext>.tmp`), so that their leftovers are cleaned
+/// up too. Probe files (`.probe-…`) and anything else give `None`.
 pub fn parse_staging_name(file: &str) -> Option<SegmentId> {
-    let stem = file.split('.').next()?;
+    let (stem, _) = file.split_once('.')?;
     let mut parts = stem.split('-');
     let id = SegmentId {
         tid: parts.next()?.parse().ok()?,
@@ -71,9 +109,20 @@ pub fn parse_record_dir(dir: &str) -> Option<(u32, u32, u64)> {
     parts.next().is_none().then_some(key)
 }
 
-/// Parses a record file name (`<seq>.commit` → `Some(seq)`; a `.tmp` → `None`).
+/// Parses a record file name (`<seq>.commit` → `Some(seq)`; a temporary → `None`).
 pub fn parse_record_name(file: &str) -> Option<u64> {
-    file.strip_suffix(".commit")?.parse().ok()
+    file.strip_suffix(RECORD_SUFFIX)?.parse().ok()
+}
+
+/// Parses the name of a record's temporary (`<seq>.commit.<token>.tmp`, or
+/// `<seq>.commit.tmp` of earlier versions) into its seq.
+pub fn parse_record_temp_name(file: &str) -> Option<u64> {
+    let rest = file.strip_suffix(TMP_SUFFIX)?;
+    let (seq, after) = rest.split_once('.')?;
+    let after = format!(".{after}");
+    (after == RECORD_SUFFIX || after.starts_with(&format!("{RECORD_SUFFIX}.")))
+        .then(|| seq.parse().ok())
+        .flatten()
 }
 
 /// The last path component (without a trailing slash).
@@ -90,44 +139,86 @@ pub fn is_visible(path: &str) -> bool {
         .all(|c| !c.starts_with('_') && !c.starts_with('.'))
 }
 
+/// Whether a path has a data extension (`.csv`, `.parquet`) that reader
+/// globs match.
+pub fn has_data_extension(path: &str) -> bool {
+    path.ends_with(".csv") || path.ends_with(".parquet")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const ID: SegmentId = SegmentId {
+        tid: 7,
+        pid: 3,
+        task_id: 42,
+        seq: 9,
+    };
+
     #[test]
     fn names_parse_back() {
-        let id = SegmentId {
-            tid: 7,
-            pid: 3,
-            task_id: 42,
-            seq: 9,
-        };
-        let staged = staging_path(&id, "csv");
+        let staged = staging_path(&ID, "csv");
         assert_eq!(
             staged,
-            "_staging/0000000007-00003-0000000042-000000000009.csv"
+            "_staging/0000000007-00003-0000000042-000000000009.csv.inprogress"
         );
-        assert_eq!(parse_staging_name(file_name(&staged)), Some(id));
+        assert_eq!(parse_staging_name(file_name(&staged)), Some(ID));
+        let tmp = temp_path(&staged);
+        assert!(tmp.starts_with(&format!("{staged}.")) && tmp.ends_with(".tmp"));
+        assert_eq!(parse_staging_name(file_name(&tmp)), Some(ID));
+        // Leftovers of earlier versions.
         assert_eq!(
             parse_staging_name("0000000007-00003-0000000042-000000000009.parquet.tmp"),
-            Some(id)
+            Some(ID)
+        );
+        assert_eq!(
+            parse_staging_name("0000000007-00003-0000000042-000000000009.csv"),
+            Some(ID)
         );
         assert_eq!(parse_staging_name("junk.csv"), None);
         assert_eq!(parse_staging_name("1-2-3-4-5.csv"), None);
-        let record = record_path(&id);
+        assert_eq!(parse_staging_name(file_name(&probe_path())), None);
+        let record = record_path(&ID);
         assert_eq!(
             record,
             "_sync/0000000007-00003-0000000042/000000000009.commit"
         );
         assert_eq!(parse_record_name(file_name(&record)), Some(9));
         assert_eq!(parse_record_name("000000000009.commit.tmp"), None);
+        let record_tmp = temp_path(&record);
+        assert_eq!(parse_record_name(file_name(&record_tmp)), None);
+        assert_eq!(parse_record_temp_name(file_name(&record_tmp)), Some(9));
+        assert_eq!(parse_record_temp_name("000000000009.commit.tmp"), Some(9));
+        assert_eq!(parse_record_temp_name("000000000009.commit"), None);
+        assert_eq!(parse_record_temp_name("000000000009.other.tmp"), None);
         assert_eq!(
             parse_record_dir("0000000007-00003-0000000042/"),
             Some((7, 3, 42))
         );
-        assert!(is_visible(&visible_path(&id, "csv")));
-        assert!(!is_visible(&staged));
-        assert!(!is_visible(&record));
+    }
+
+    #[test]
+    fn only_committed_files_are_visible_or_match_data_globs() {
+        let visible = visible_path(&ID, "parquet");
+        assert!(is_visible(&visible) && has_data_extension(&visible));
+        for ext in ["csv", "parquet"] {
+            let staged = staging_path(&ID, ext);
+            for hidden in [staged.clone(), temp_path(&staged)] {
+                assert!(!is_visible(&hidden), "{hidden}");
+                assert!(!has_data_extension(&hidden), "{hidden}");
+            }
+        }
+        let record = record_path(&ID);
+        assert!(!is_visible(&record) && !has_data_extension(&record));
+        assert!(!is_visible(&probe_path()));
         assert!(!is_visible("a/.hidden"));
+    }
+
+    #[test]
+    fn tokens_are_unique() {
+        let a = unique_token();
+        let b = unique_token();
+        assert_ne!(a, b);
     }
 }

@@ -107,5 +107,6 @@ pub use format::{
 };
 pub use schema::TableSchema;
 pub use sink::{CommitOutcome, Sink, Step};
+pub use store::memory::forget_memory_area;
 pub use store_sink::StoreSink;
 pub use sync_core::row;

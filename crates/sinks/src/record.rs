@@ -1,8 +1,12 @@
 //! The commit record: a small protobuf message per committed segment, at
 //! [`crate::layout::record_path`]. It carries the segment's start and end
 //! points (lossless, pk as bytes: `sync_core`'s `PersistedPoint`), its row
-//! counts and the name of its visible file (none for a segment without rows,
-//! whose record alone is its commit).
+//! counts, the name of its visible file (none for a segment without rows,
+//! whose record alone is its commit) and the writer's epoch.
+//!
+//! Compatibility: fields are only ever added, under new tags; the version
+//! stays 1. A record written before the epoch existed (no tag 11) reads as
+//! epoch 0.
 
 use sync_core::point::Point;
 use sync_core::task::recovery::PersistedPoint;
@@ -45,6 +49,10 @@ pub struct CommitRecord {
     /// segment has no rows.
     #[prost(string, optional, tag = "10")]
     pub file: Option<String>,
+    /// The writer's epoch for the partition (`FAULTS.md` §4; standalone: 1;
+    /// 0: a record of a version that did not write it).
+    #[prost(uint64, tag = "11")]
+    pub epoch: u64,
 }
 
 impl CommitRecord {
@@ -61,6 +69,28 @@ impl CommitRecord {
             row_count: seg.row_count,
             rows_total: seg.rows_total,
             file,
+            epoch: seg.epoch,
+        }
+    }
+
+    /// The first field (`start`, `end`, `row count`) in which this record,
+    /// whose points are `start` and `end`, differs from the commit `seg`;
+    /// `None` when they are the same commit. The epoch is not compared: the
+    /// same segment committed again by a later writer is the same commit.
+    pub fn differs_from(
+        &self,
+        start: &Point,
+        end: &Point,
+        seg: &CommitSegment,
+    ) -> Option<&'static str> {
+        if *start != seg.start {
+            Some("start")
+        } else if *end != seg.end {
+            Some("end")
+        } else if self.row_count != seg.row_count || self.rows_total != seg.rows_total {
+            Some("row count")
+        } else {
+            None
         }
     }
 
@@ -94,5 +124,80 @@ impl CommitRecord {
     /// The encoded record.
     pub fn encode(&self) -> Vec<u8> {
         prost::Message::encode_to_vec(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sync_core::task::SegmentId;
+
+    use super::*;
+
+    /// The record as version 1 wrote it before the epoch (tags 1–10).
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RecordWithoutEpoch {
+        #[prost(uint32, tag = "1")]
+        version: u32,
+        #[prost(uint64, tag = "5")]
+        seq: u64,
+        #[prost(message, optional, tag = "6")]
+        start: Option<PersistedPoint>,
+        #[prost(message, optional, tag = "7")]
+        end: Option<PersistedPoint>,
+        #[prost(uint64, tag = "8")]
+        row_count: u64,
+    }
+
+    fn seg(epoch: u64) -> CommitSegment {
+        CommitSegment {
+            id: SegmentId {
+                tid: 1,
+                pid: 2,
+                task_id: 3,
+                seq: 4,
+            },
+            dest: "memory://a/b".to_owned(),
+            start: Point::Binlog { offset: 10 },
+            end: Point::Binlog { offset: 20 },
+            row_count: 10,
+            rows_total: 20,
+            epoch,
+        }
+    }
+
+    #[test]
+    fn epoch_round_trips_and_old_records_read_as_epoch_0() {
+        let rec = CommitRecord::new(&seg(5), Some("part-x.csv".to_owned()));
+        let (back, start, end) = CommitRecord::decode(&rec.encode()).expect("decode");
+        assert_eq!(back, rec);
+        assert_eq!(back.epoch, 5);
+        assert_eq!(back.differs_from(&start, &end, &seg(6)), None, "epoch ignored");
+        let old = RecordWithoutEpoch {
+            version: RECORD_VERSION,
+            seq: 4,
+            start: rec.start.clone(),
+            end: rec.end.clone(),
+            row_count: 10,
+        };
+        let (back, _, _) =
+            CommitRecord::decode(&prost::Message::encode_to_vec(&old)).expect("decode old");
+        assert_eq!((back.epoch, back.seq, back.row_count), (0, 4, 10));
+    }
+
+    #[test]
+    fn differences_are_named() {
+        let s = seg(1);
+        let rec = CommitRecord::new(&s, None);
+        let (start, end) = (s.start.clone(), s.end.clone());
+        let mut other = s.clone();
+        other.start = Point::Binlog { offset: 11 };
+        assert_eq!(rec.differs_from(&start, &end, &other), Some("start"));
+        let mut other = s.clone();
+        other.end = Point::Binlog { offset: 21 };
+        assert_eq!(rec.differs_from(&start, &end, &other), Some("end"));
+        let mut other = s.clone();
+        other.rows_total = 21;
+        assert_eq!(rec.differs_from(&start, &end, &other), Some("row count"));
+        assert!(CommitRecord::decode(b"\xff\xff").is_err());
     }
 }

@@ -27,10 +27,11 @@ pub enum Step {
     StageWritten,
     /// Stage: the staged file is complete under its staging name.
     Staged,
-    /// Commit: the commit record is written; the file is not yet visible.
+    /// Commit: the commit record is created; the file is not yet visible.
     RecordWritten,
-    /// Commit: the file is visible (renamed, or copied on S3); on S3 the
-    /// staged object is not yet deleted.
+    /// Commit: the file is visible (linked on the local fs and in memory,
+    /// renamed on HDFS, copied on S3); where it was linked or copied, the
+    /// staged name is not yet deleted.
     Published,
     /// Commit: everything is done; the reply is not yet sent.
     Committed,
@@ -70,4 +71,19 @@ pub trait Sink: Send + Sync {
 
     /// The files readers see in `dest` (relative paths, sorted).
     async fn visible_files(&self, dest: &str) -> Result<Vec<String>, SinkError>;
+
+    /// Checks, before a task is created, that `dest` can be used: its form
+    /// and scheme are known, its host answers, its directory can be created,
+    /// and in its staging area a probe file (`_staging/.probe-<unique>`) can
+    /// be written, created exclusively, published without replacing and
+    /// removed. Bounded by [`SinkConfig::check_timeout`](crate::SinkConfig::check_timeout),
+    /// so an unreachable host answers in time. The error
+    /// ([`SinkError::BadDestination`] or [`SinkError::Unusable`]) says what
+    /// failed. Leaves nothing behind but the directories it created.
+    async fn check_destination(&self, dest: &str) -> Result<(), SinkError>;
+
+    /// Drops what the sink keeps open for `dest` (its store, the HDFS
+    /// client and its connections); a later call on `dest` opens them
+    /// again. For a deleted task, so that nothing keeps reconnecting.
+    fn release(&self, dest: &str);
 }

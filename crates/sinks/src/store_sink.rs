@@ -1,4 +1,4 @@
-//! [`StoreSink`]: the [`Sink`] over opendal stores (local fs, HDFS, S3),
+//! [`StoreSink`]: the [`Sink`] over the stores (local fs, HDFS, S3, memory),
 //! implementing the commit protocol of the crate docs.
 
 use std::collections::HashMap;
@@ -7,17 +7,18 @@ use std::sync::{Arc, Mutex};
 use sync_core::point::Point;
 use sync_core::task::{CommitSegment, SegmentId, SinkProgress, StageSegment};
 
-use crate::dest::{SinkConfig, resolve};
+use crate::dest::{Location, SinkConfig, resolve};
 use crate::error::SinkError;
 use crate::format::SegmentError;
 use crate::layout::{
-    STAGING_DIR, SYNC_DIR, TMP_SUFFIX, is_visible, parse_record_dir, parse_record_name,
-    parse_staging_name, record_dir, record_path, staging_path, visible_path,
+    STAGING_DIR, SYNC_DIR, is_visible, parse_record_dir, parse_record_name,
+    parse_record_temp_name, parse_staging_name, record_dir, record_path, staging_path, temp_path,
+    visible_path,
 };
 use crate::record::CommitRecord;
 use crate::schema::TableSchema;
 use crate::sink::{CommitOutcome, Sink, Step};
-use crate::store::Store;
+use crate::store::{Placed, Store};
 
 /// A committed segment's record and points.
 struct Committed {
@@ -26,7 +27,8 @@ struct Committed {
     end: Point,
 }
 
-/// The [`Sink`] over local fs, HDFS and S3 destinations.
+/// The [`Sink`] over local fs, HDFS, S3 and memory destinations. It keeps
+/// one open store per destination until [`Sink::release`].
 pub struct StoreSink {
     config: SinkConfig,
     stores: Mutex<HashMap<String, Arc<Store>>>,
@@ -66,13 +68,25 @@ impl StoreSink {
         self.store(dest)?.read(path).await
     }
 
+    /// Writes `bytes` to the file `path` in `dest`, replacing it, outside the
+    /// protocol: for tests and fault injection (a file put there by hand).
+    pub async fn write_file(&self, dest: &str, path: &str, bytes: Vec<u8>) -> Result<(), SinkError> {
+        self.store(dest)?.write(path, bytes).await
+    }
+
+    /// Deletes the file `path` in `dest` (absent is fine), outside the
+    /// protocol: for tests and fault injection (a file removed by hand).
+    pub async fn delete_file(&self, dest: &str, path: &str) -> Result<(), SinkError> {
+        self.store(dest)?.delete(path).await
+    }
+
     fn store(&self, dest: &str) -> Result<Arc<Store>, SinkError> {
         let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(store) = stores.get(dest) {
             return Ok(store.clone());
         }
         let location = resolve(dest, &self.config)?;
-        let store = Arc::new(Store::open(dest, &location, &self.config.s3)?);
+        let store = Arc::new(Store::open(dest, &location, &self.config)?);
         stores.insert(dest.to_owned(), store.clone());
         Ok(store)
     }
@@ -108,6 +122,24 @@ impl StoreSink {
         dest: &str,
         path: &str,
     ) -> Result<Option<Committed>, SinkError> {
+        let Some(found) = self.record_at(store, dest, path).await? else {
+            return Ok(None);
+        };
+        if let Some(file) = &found.record.file
+            && !store.exists(file).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(found))
+    }
+
+    /// The record at `path`, committed or not.
+    async fn record_at(
+        &self,
+        store: &Store,
+        dest: &str,
+        path: &str,
+    ) -> Result<Option<Committed>, SinkError> {
         let Some(bytes) = store.read(path).await? else {
             return Ok(None);
         };
@@ -117,17 +149,13 @@ impl StoreSink {
                 path: path.to_owned(),
                 reason,
             })?;
-        if let Some(file) = &record.file
-            && !store.exists(file).await?
-        {
-            return Ok(None);
-        }
         Ok(Some(Committed { record, start, end }))
     }
 
     /// Writes `bytes` to `path` so that `path` is complete or absent: via a
-    /// temporary name and a rename where the store renames; a plain write on
-    /// S3, whose objects appear whole.
+    /// temporary name (unique, so two writers never share one) and a rename
+    /// where the store renames; a plain write on S3, whose objects appear
+    /// whole.
     async fn put_whole(
         &self,
         store: &Store,
@@ -138,12 +166,97 @@ impl StoreSink {
         if !store.can_rename() {
             return store.write(path, bytes).await;
         }
-        let tmp = format!("{path}{TMP_SUFFIX}");
+        let tmp = temp_path(path);
         store.write(&tmp, bytes).await?;
         if let Some((step, dest, id)) = written {
             self.check_crash(step, dest, id)?;
         }
-        store.rename(&tmp, path, true).await
+        store.rename(&tmp, path).await
+    }
+
+    /// Step 4 of a commit: creates the record exclusively. `Ok(true)`: this
+    /// call created it; `Ok(false)`: it was there with the same contents
+    /// (the same commit, e.g. retried after a crash after the record, or by
+    /// another writer): carry on. Other contents: [`SinkError::CommitConflict`].
+    async fn create_record(
+        &self,
+        store: &Store,
+        seg: &CommitSegment,
+        record: &CommitRecord,
+    ) -> Result<bool, SinkError> {
+        let dest = seg.dest.as_str();
+        let path = record_path(&seg.id);
+        match store.create_new(&path, record.encode()).await? {
+            Placed::New => return Ok(true),
+            Placed::Exists | Placed::SourceMissing => {}
+        }
+        let Some(found) = self.record_at(store, dest, &path).await? else {
+            // Deleted between the create and the read (a concurrent
+            // clean-up): transient, the retry creates it.
+            return Err(SinkError::Storage {
+                op: "create exclusively",
+                dest: dest.to_owned(),
+                path,
+                source: "the record existed, then vanished; retry".into(),
+            });
+        };
+        match found.record.differs_from(&found.start, &found.end, seg) {
+            Some(what) => Err(SinkError::CommitConflict {
+                dest: dest.to_owned(),
+                segment: seg.id.name(),
+                what,
+            }),
+            None => Ok(false),
+        }
+    }
+
+    /// Step 5 of a commit: the staged file takes its visible name, never
+    /// replacing a visible file. `created`: whether step 4 created the record.
+    async fn publish(
+        &self,
+        store: &Store,
+        seg: &CommitSegment,
+        staged: &str,
+        visible: &str,
+        created: bool,
+    ) -> Result<CommitOutcome, SinkError> {
+        let dest = seg.dest.as_str();
+        match store.place(staged, visible).await? {
+            Placed::New => {
+                self.check_crash(Step::Published, dest, &seg.id)?;
+                // Local fs, S3, memory: the staged name is still there.
+                store.delete(staged).await?;
+                Ok(CommitOutcome::Committed)
+            }
+            // The record was there with our contents and the file is
+            // visible: the same commit, published by another attempt.
+            Placed::Exists if !created => {
+                store.delete(staged).await?;
+                Ok(CommitOutcome::AlreadyCommitted)
+            }
+            // We created the record, yet a file is visible under its name:
+            // not put there by this commit. Never replaced; this writer stops.
+            Placed::Exists => Err(SinkError::CommitConflict {
+                dest: dest.to_owned(),
+                segment: seg.id.name(),
+                what: "visible file",
+            }),
+            Placed::SourceMissing if !created && store.exists(visible).await? => {
+                Ok(CommitOutcome::AlreadyCommitted)
+            }
+            Placed::SourceMissing => Err(SinkError::NotStaged {
+                dest: dest.to_owned(),
+                segment: seg.id.name(),
+                path: staged.to_owned(),
+            }),
+        }
+    }
+
+    /// A fresh store of `dest` for a check (not cached).
+    fn open_uncached(&self, dest: &str) -> Result<(Location, Store), SinkError> {
+        let location = resolve(dest, &self.config)?;
+        let store = Store::open(dest, &location, &self.config)?;
+        Ok((location, store))
     }
 
     fn segment_error(
@@ -225,24 +338,16 @@ impl Sink for StoreSink {
 
         // 1. Already committed? Then the same commit is a no-op.
         if let Some(done) = self.committed_record(&store, dest, &seg.id).await? {
-            let conflict = |what| SinkError::CommitConflict {
-                dest: dest.to_owned(),
-                segment: seg.id.name(),
-                what,
-            };
-            if done.start != seg.start {
-                return Err(conflict("start"));
+            if let Some(what) = done.record.differs_from(&done.start, &done.end, seg) {
+                return Err(SinkError::CommitConflict {
+                    dest: dest.to_owned(),
+                    segment: seg.id.name(),
+                    what,
+                });
             }
-            if done.end != seg.end {
-                return Err(conflict("end"));
-            }
-            if done.record.row_count != seg.row_count || done.record.rows_total != seg.rows_total {
-                return Err(conflict("row count"));
-            }
-            // A crash after an S3 copy may have left the staged object.
-            if !store.can_rename() {
-                store.delete(&staged).await?;
-            }
+            // A crash between publishing and deleting the staged name
+            // (copy or link) may have left it.
+            store.delete(&staged).await?;
             return Ok(CommitOutcome::AlreadyCommitted);
         }
 
@@ -273,25 +378,22 @@ impl Sink for StoreSink {
             });
         }
 
-        // 4. The record (hidden). For a segment without rows this is the commit.
+        // 4. The record (hidden), created exclusively. For a segment without
+        // rows this is the commit.
         let record = CommitRecord::new(seg, visible.clone());
-        self.put_whole(&store, &record_path(&seg.id), record.encode(), None)
-            .await?;
+        let created = self.create_record(&store, seg, &record).await?;
         self.check_crash(Step::RecordWritten, dest, &seg.id)?;
 
         // 5. The atomic step: the staged file takes its visible name.
-        if let Some(visible) = &visible {
-            if store.can_rename() {
-                store.rename(&staged, visible, false).await?;
-                self.check_crash(Step::Published, dest, &seg.id)?;
-            } else {
-                store.copy(&staged, visible).await?;
-                self.check_crash(Step::Published, dest, &seg.id)?;
-                store.delete(&staged).await?;
+        let outcome = match &visible {
+            Some(visible) => {
+                self.publish(&store, seg, &staged, visible, created)
+                    .await?
             }
-        }
+            None => CommitOutcome::Committed,
+        };
         self.check_crash(Step::Committed, dest, &seg.id)?;
-        Ok(CommitOutcome::Committed)
+        Ok(outcome)
     }
 
     async fn clear_staging(
@@ -320,8 +422,16 @@ impl Sink for StoreSink {
         let dir = record_dir(tid, pid, task_id);
         for name in store.list(&dir).await? {
             let path = format!("{dir}{name}");
-            if let Some(seq) = name.strip_suffix(TMP_SUFFIX).and_then(parse_record_name) {
-                if seq >= from_seq {
+            if let Some(seq) = parse_record_temp_name(&name) {
+                // A record's temporary: from `from_seq` on, or of a segment
+                // whose record is committed (a crash after the link).
+                let id = SegmentId {
+                    tid,
+                    pid,
+                    task_id,
+                    seq,
+                };
+                if seq >= from_seq || self.committed_record(&store, dest, &id).await?.is_some() {
                     store.delete(&path).await?;
                 }
             } else if let Some(seq) = parse_record_name(&name)
@@ -342,7 +452,7 @@ impl Sink for StoreSink {
         let store = self.store(dest)?;
         let mut out = Vec::new();
         for dir in store.list(SYNC_DIR).await? {
-            let Some((t, _, _)) = parse_record_dir(&dir) else {
+            let Some((t, p, task)) = parse_record_dir(&dir) else {
                 continue;
             };
             if tid.is_some_and(|want| want != t) {
@@ -357,7 +467,12 @@ impl Sink for StoreSink {
                 .collect();
             seqs.sort_unstable_by(|a, b| b.cmp(a));
             for seq in seqs {
-                let path = format!("{dir}{seq:012}.commit");
+                let path = record_path(&SegmentId {
+                    tid: t,
+                    pid: p,
+                    task_id: task,
+                    seq,
+                });
                 if let Some(done) = self.committed_at(&store, dest, &path).await? {
                     out.push(done.record.progress(done.end));
                     break;
@@ -371,5 +486,33 @@ impl Sink for StoreSink {
     async fn visible_files(&self, dest: &str) -> Result<Vec<String>, SinkError> {
         let files = self.store(dest)?.list_all().await?;
         Ok(files.into_iter().filter(|f| is_visible(f)).collect())
+    }
+
+    async fn check_destination(&self, dest: &str) -> Result<(), SinkError> {
+        let (location, store) = self.open_uncached(dest)?;
+        let timeout = self.config.check_timeout;
+        match tokio::time::timeout(timeout, store.check()).await {
+            Ok(result) => result,
+            Err(_) => {
+                let what = match &location {
+                    Location::Hdfs { name_node, .. } => {
+                        format!("cannot connect to the NameNode {name_node}")
+                    }
+                    Location::S3 { bucket, .. } => format!("cannot reach the bucket {bucket}"),
+                    Location::Local(_) | Location::Memory { .. } => {
+                        "the filesystem does not answer".to_owned()
+                    }
+                };
+                Err(SinkError::Unusable {
+                    dest: dest.to_owned(),
+                    reason: format!("{what}: no answer within {timeout:?}"),
+                })
+            }
+        }
+    }
+
+    fn release(&self, dest: &str) {
+        let mut stores = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        stores.remove(dest);
     }
 }

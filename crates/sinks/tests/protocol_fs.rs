@@ -88,6 +88,39 @@ async fn parquet_protocol() {
 }
 
 #[tokio::test]
+async fn exclusive_record_conflict() {
+    let (_d, base) = base();
+    common::suite::exclusive_record_conflict(&csv_sink, &format!("{base}/out")).await;
+}
+
+#[tokio::test]
+async fn exclusive_record_same_commit() {
+    let (_d, base) = base();
+    common::suite::exclusive_record_same_commit(&csv_sink, &format!("{base}/out")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_commits() {
+    let (_d, base) = base();
+    for i in 0..5 {
+        common::suite::racing_commits(&csv_sink, &format!("{base}/out{i}")).await;
+    }
+}
+
+#[tokio::test]
+async fn publish_never_replaces() {
+    let (_d, base) = base();
+    common::suite::publish_never_replaces(&csv_sink, &format!("{base}/out")).await;
+}
+
+#[tokio::test]
+async fn staged_names_hidden() {
+    let (_d, base) = base();
+    common::suite::staged_names_hidden(&csv_sink, &format!("{base}/out"), true).await;
+    common::suite::staged_names_hidden(&parquet_sink, &format!("{base}/pq"), true).await;
+}
+
+#[tokio::test]
 async fn bad_destination_is_an_error() {
     use sync_sinks::Sink;
     let sink = csv_sink();

@@ -3,7 +3,8 @@
 //! empty destination.
 
 use sync_core::task::SinkProgress;
-use sync_sinks::layout::is_visible;
+use sync_sinks::layout::{has_data_extension, is_visible, record_path, visible_path};
+use sync_sinks::record::CommitRecord;
 use sync_sinks::{CommitOutcome, OutputFormat, Sink, SinkError, Step, StoreSink};
 
 use super::{point, seg, table};
@@ -65,6 +66,20 @@ pub async fn assert_exactly(sink: &StoreSink, dest: &str, n: u64) {
             );
         }
     }
+    assert_globs_see_only_committed(sink, dest).await;
+}
+
+/// Asserts that a reader's glob `dest/**/*.csv` (or `*.parquet`) matches
+/// committed files only: no staged file, temporary or record has a data
+/// extension, and every file with one is visible.
+pub async fn assert_globs_see_only_committed(sink: &StoreSink, dest: &str) {
+    for file in sink.all_files(dest).await.expect("list all") {
+        assert_eq!(
+            has_data_extension(&file),
+            is_visible(&file),
+            "{file}: a data glob would match it"
+        );
+    }
 }
 
 fn progress(last_seq: u64, rows: u64, pid: u32) -> SinkProgress {
@@ -95,6 +110,14 @@ pub async fn stage_commit_replay(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
     );
     let before = sink.visible_files(dest).await.expect("list");
     assert_eq!(before.len(), 1);
+    // The record names the writer's epoch.
+    let bytes = sink
+        .read_file(dest, &record_path(&s0.commit.id))
+        .await
+        .expect("read record")
+        .expect("record");
+    let (record, _, _) = CommitRecord::decode(&bytes).expect("decode record");
+    assert_eq!(record.epoch, s0.commit.epoch);
     // Replays: commit again, stage again, commit again.
     assert_eq!(
         sink.commit(&s0.commit).await.expect("re-commit"),
@@ -149,6 +172,8 @@ pub async fn crash_after(new_sink: &dyn Fn() -> StoreSink, dest: &str, step: Ste
         Err(SinkError::InjectedCrash { step: s, .. }) => assert_eq!(s, step),
         other => panic!("expected a crash after {step:?}, got {other:?}"),
     }
+    // Whatever the crash left, no data glob matches it.
+    assert_globs_see_only_committed(&sink, dest).await;
     drop(sink);
 
     // Restart: the sink alone says what is committed.
@@ -371,6 +396,210 @@ pub async fn parquet_protocol(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
     assert_exactly(&sink, dest, 150).await;
 }
 
+/// Segment 1 of two writers (sinks) with the same rows: `a` creates its
+/// record and stops there (a crash after the record, or a slow writer), `b`
+/// commits with the end `b_end` while `a`'s record is there.
+async fn second_writer_after_record(
+    new_sink: &dyn Fn() -> StoreSink,
+    dest: &str,
+    b_end: u64,
+) -> (StoreSink, super::Seg, Result<CommitOutcome, SinkError>) {
+    let schema = table();
+    let a = new_sink();
+    let s0 = seg(dest, 0, 0, 0, 10);
+    a.stage(&s0.stage, &schema).await.expect("stage 0");
+    a.commit(&s0.commit).await.expect("commit 0");
+    let s1 = seg(dest, 0, 1, 10, 10);
+    a.stage(&s1.stage, &schema).await.expect("a stages 1");
+    a.crash_after(Step::RecordWritten);
+    match a.commit(&s1.commit).await {
+        Err(SinkError::InjectedCrash { .. }) => {}
+        other => panic!("expected a stop after the record, got {other:?}"),
+    }
+    let b = new_sink();
+    let mut b1 = seg(dest, 0, 1, 10, 10);
+    b1.commit.end = point(b_end);
+    b1.commit.epoch = 2;
+    b.stage(&b1.stage, &schema).await.expect("b stages 1");
+    let result = b.commit(&b1.commit).await;
+    (a, s1, result)
+}
+
+/// Exclusive records: a second writer whose record of the same seq differs
+/// finds the first one's record and gets `CommitConflict`; it publishes
+/// nothing and changes no record; the first writer then completes its
+/// commit and the rows are there exactly once.
+pub async fn exclusive_record_conflict(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
+    let (a, s1, result) = second_writer_after_record(new_sink, dest, 21).await;
+    match result {
+        Err(SinkError::CommitConflict { what: "end", .. }) => {}
+        other => panic!("the second writer must lose with a conflict on the end, got {other:?}"),
+    }
+    let record = a
+        .read_file(dest, &record_path(&s1.commit.id))
+        .await
+        .expect("read")
+        .expect("record kept");
+    let (record, _, end) = CommitRecord::decode(&record).expect("decode");
+    assert_eq!((end, record.epoch), (point(20), 1), "the first record is intact");
+    assert_exactly(&a, dest, 10).await;
+    // The first writer (restarted, as after its crash) carries on.
+    let a = new_sink();
+    assert_eq!(
+        a.commit(&s1.commit).await.expect("the first writer commits"),
+        CommitOutcome::Committed
+    );
+    assert_exactly(&a, dest, 20).await;
+    assert_eq!(
+        a.committed(dest, None).await.expect("committed"),
+        vec![progress(1, 20, 0)]
+    );
+}
+
+/// The same commit by a second writer (same points and counts, another
+/// epoch) while the first writer's record is there: both succeed, once.
+pub async fn exclusive_record_same_commit(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
+    let (a, s1, result) = second_writer_after_record(new_sink, dest, 20).await;
+    assert_eq!(
+        result.expect("the same commit carries on"),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        a.commit(&s1.commit).await.expect("the first writer again"),
+        CommitOutcome::AlreadyCommitted
+    );
+    assert_exactly(&a, dest, 20).await;
+    let record = a
+        .read_file(dest, &record_path(&s1.commit.id))
+        .await
+        .expect("read")
+        .expect("record");
+    let (record, _, _) = CommitRecord::decode(&record).expect("decode");
+    assert_eq!(record.epoch, 1, "the record is the first writer's");
+}
+
+/// Several writers commit the same seq at once with different ends (same
+/// rows): exactly one wins, every other one gets `CommitConflict`, and the
+/// winner's end is what the store reports.
+pub async fn racing_commits(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
+    const WRITERS: u64 = 4;
+    let schema = table();
+    let sinks: Vec<StoreSink> = (0..WRITERS).map(|_| new_sink()).collect();
+    let segs: Vec<super::Seg> = (0..WRITERS)
+        .map(|w| {
+            let mut s = seg(dest, 0, 0, 0, 10);
+            s.commit.end = point(10 + w);
+            s.commit.epoch = w + 1;
+            s
+        })
+        .collect();
+    for (sink, s) in sinks.iter().zip(&segs) {
+        sink.stage(&s.stage, &schema).await.expect("stage");
+    }
+    let commits = sinks.iter().zip(&segs).map(|(sink, s)| sink.commit(&s.commit));
+    let results = futures_join_all(commits).await;
+    let mut winners = Vec::new();
+    for (w, result) in results.into_iter().enumerate() {
+        let result = match result {
+            // The winner published (and so removed) the staged file between
+            // this writer's checks: the core stages again and retries.
+            Err(SinkError::NotStaged { .. }) => {
+                sinks[w].stage(&segs[w].stage, &schema).await.expect("re-stage");
+                sinks[w].commit(&segs[w].commit).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(CommitOutcome::Committed) => winners.push(w as u64),
+            Err(SinkError::CommitConflict { .. }) => {}
+            other => panic!("writer {w}: {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
+    let sink = new_sink();
+    let got = sink.committed(dest, None).await.expect("committed");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].end, point(10 + winners[0]), "the winner's end");
+    sink.clear_staging(7, 0, 3, dest, 1).await.expect("clear");
+    assert_exactly(&sink, dest, 10).await;
+}
+
+/// Polls all futures together on this task (no spawning, so they borrow).
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// Publishing never replaces a visible file: a file already under the
+/// visible name of the segment (not put there by its commit) stays as it
+/// is, and the commit stops with `CommitConflict`.
+pub async fn publish_never_replaces(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
+    let schema = table();
+    let sink = new_sink();
+    let s0 = seg(dest, 0, 0, 0, 5);
+    sink.stage(&s0.stage, &schema).await.expect("stage");
+    let ext = sink.config().format.extension();
+    let visible = visible_path(&s0.commit.id, ext);
+    sink.write_file(dest, &visible, b"put there by hand\n".to_vec())
+        .await
+        .expect("write by hand");
+    match sink.commit(&s0.commit).await {
+        Err(SinkError::CommitConflict {
+            what: "visible file",
+            ..
+        }) => {}
+        other => panic!("expected a conflict on the visible file, got {other:?}"),
+    }
+    assert_eq!(
+        sink.read_file(dest, &visible).await.expect("read"),
+        Some(b"put there by hand\n".to_vec()),
+        "the visible file was replaced"
+    );
+}
+
+/// Staged files and their temporaries never match a data glob, at any
+/// point of staging (checked after a stop after each staging step).
+pub async fn staged_names_hidden(new_sink: &dyn Fn() -> StoreSink, dest: &str, renames: bool) {
+    let schema = table();
+    let sink = new_sink();
+    let s0 = seg(dest, 0, 0, 0, 5);
+    if renames {
+        sink.crash_after(Step::StageWritten);
+        assert!(sink.stage(&s0.stage, &schema).await.is_err());
+        let files = sink.all_files(dest).await.expect("list");
+        assert!(files.iter().any(|f| f.ends_with(".tmp")), "{files:?}");
+        assert_globs_see_only_committed(&sink, dest).await;
+    }
+    sink.stage(&s0.stage, &schema).await.expect("stage");
+    let files = sink.all_files(dest).await.expect("list");
+    assert!(
+        files.iter().any(|f| f.starts_with("_staging/") && f.ends_with(".inprogress")),
+        "{files:?}"
+    );
+    assert_globs_see_only_committed(&sink, dest).await;
+    sink.commit(&s0.commit).await.expect("commit");
+    sink.clear_staging(7, 0, 3, dest, 1).await.expect("clear");
+    assert_exactly(&sink, dest, 5).await;
+}
+
 /// Every protocol test, one destination each under `base` (no trailing slash).
 /// `renames`: the store renames (local fs, HDFS), so staging has a
 /// temporary step; S3 writes staged objects whole in one PUT.
@@ -395,6 +624,11 @@ pub async fn all(
         crash_after(new_sink, &format!("{base}/crash{i}"), step).await;
     }
     checks(new_sink, &format!("{base}/checks")).await;
+    exclusive_record_conflict(new_sink, &format!("{base}/conflict")).await;
+    exclusive_record_same_commit(new_sink, &format!("{base}/same")).await;
+    racing_commits(new_sink, &format!("{base}/race")).await;
+    publish_never_replaces(new_sink, &format!("{base}/noreplace")).await;
+    staged_names_hidden(new_sink, &format!("{base}/hidden"), renames).await;
     empty_segment(new_sink, &format!("{base}/empty")).await;
     clear_staging(new_sink, &format!("{base}/clear")).await;
     parquet_protocol(new_parquet_sink, &format!("{base}/parquet")).await;
