@@ -436,8 +436,14 @@ mod tests {
         );
         assert_eq!(config.format, OutputFormat::Parquet);
         assert!(config.allowed_dest_roots.is_empty());
-        assert_eq!(config.fail_after, None, "heal by itself unless told otherwise");
-        let set = parse(&format!("{OPENMLDB_TEMPLATE}sync_task.fail_after_ms=600000\n")).expect("valid");
+        assert_eq!(
+            config.fail_after, None,
+            "heal by itself unless told otherwise"
+        );
+        let set = parse(&format!(
+            "{OPENMLDB_TEMPLATE}sync_task.fail_after_ms=600000\n"
+        ))
+        .expect("valid");
         assert_eq!(set.fail_after, Some(Duration::from_secs(600)));
     }
 

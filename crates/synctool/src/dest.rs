@@ -126,13 +126,15 @@ pub fn unusable_roots(roots: &[String], sink: &SinkConfig) -> Vec<String> {
 /// A local location with its symlinks resolved; others as they are.
 fn real_location(dest: &str, location: &Location) -> Result<Location, DestError> {
     match location {
-        Location::Local(path) => real_path(path)
-            .map(Location::Local)
-            .map_err(|(path, e)| DestError::Unresolvable {
-                dest: dest.to_owned(),
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
+        Location::Local(path) => {
+            real_path(path)
+                .map(Location::Local)
+                .map_err(|(path, e)| DestError::Unresolvable {
+                    dest: dest.to_owned(),
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+        }
         other => Ok(other.clone()),
     }
 }
@@ -248,7 +250,12 @@ mod tests {
                 "{dest}"
             );
         }
-        for dest in ["/data/offline/../etc", "ftp://h/x", "relative/x", "hdfs:///x"] {
+        for dest in [
+            "/data/offline/../etc",
+            "ftp://h/x",
+            "relative/x",
+            "hdfs:///x",
+        ] {
             assert!(
                 matches!(check(dest, &roots()), Err(DestError::Form { .. })),
                 "{dest}"
@@ -256,7 +263,10 @@ mod tests {
         }
         assert_eq!(check("  ", &roots()), Err(DestError::Empty));
         let long = format!("/data/offline/{}", "x".repeat(MAX_FIELD_BYTES));
-        assert!(matches!(check(&long, &roots()), Err(DestError::TooLong { .. })));
+        assert!(matches!(
+            check(&long, &roots()),
+            Err(DestError::TooLong { .. })
+        ));
     }
 
     #[test]

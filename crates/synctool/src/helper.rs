@@ -379,11 +379,11 @@ mod tests {
     fn create_checks_mode_and_ts_before_calling() {
         let mut out = Vec::new();
         // 127.0.0.1:1 is never contacted: the arguments are refused first.
-        let err = create("127.0.0.1:1", "d.t", 3, None, "/x", &mut out).unwrap_err();
+        let err = create("127.0.0.1:1", "d.t", 3, None, "/x", None, &mut out).unwrap_err();
         assert!(err.to_string().contains("mode must be 0"), "{err}");
-        let err = create("127.0.0.1:1", "d.t", 1, None, "/x", &mut out).unwrap_err();
+        let err = create("127.0.0.1:1", "d.t", 1, None, "/x", None, &mut out).unwrap_err();
         assert!(err.to_string().contains("needs -ts"), "{err}");
-        let err = create("127.0.0.1:1", "d.t", 0, None, " ", &mut out).unwrap_err();
+        let err = create("127.0.0.1:1", "d.t", 0, None, " ", None, &mut out).unwrap_err();
         assert!(err.to_string().contains("-d DEST"), "{err}");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::time::Duration;
+use sync_core::task::AssignFailure;
 
 use sync_proto::datasync::data_collector_server::{DataCollector, DataCollectorServer};
 use sync_proto::datasync::{AddSyncTaskRequest, GeneralResponse};
@@ -67,6 +68,7 @@ async fn add_sync_task_outcomes_name_the_collector() {
         .add_sync_task(addr.clone(), request(1))
         .await
         .unwrap_err();
+    let refused = refused.to_string();
     assert!(
         refused.contains(&addr) && refused.contains("why send a same task?"),
         "{refused}"
@@ -76,6 +78,11 @@ async fn add_sync_task_outcomes_name_the_collector() {
         .add_sync_task(addr.clone(), request(2))
         .await
         .unwrap_err();
+    assert!(
+        matches!(slow, AssignFailure::Unreachable { .. }),
+        "a timeout is transient: {slow}"
+    );
+    let slow = slow.to_string();
     assert!(slow.contains(&addr), "{slow}");
 
     let closed = {
@@ -86,11 +93,14 @@ async fn add_sync_task_outcomes_name_the_collector() {
         .add_sync_task(closed.clone(), request(0))
         .await
         .unwrap_err();
+    assert!(matches!(gone, AssignFailure::Unreachable { .. }), "{gone}");
+    let gone = gone.to_string();
     assert!(gone.contains(&closed), "{gone}");
 
     let bad = client
         .add_sync_task("not an endpoint".into(), request(0))
         .await
         .unwrap_err();
+    let bad = bad.to_string();
     assert!(bad.contains("not an endpoint"), "{bad}");
 }

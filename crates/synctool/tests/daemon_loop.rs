@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -14,14 +15,14 @@ use sync_core::task::Status;
 use sync_infra::coordinator::standalone::StandaloneCoordinator;
 use sync_proto::datasync::{DeleteSyncTaskRequest, SyncType, TaskStatusRequest};
 
-const DEST: &str = "/data/offline/t1";
-
 #[tokio::test]
 async fn create_assign_pack_commit_and_status() {
     let env = Env::new();
     let daemon = env.start().await;
     let h = daemon.handle();
-    let reply = h.create(create_request("db1", "t1", 2, DEST)).await;
+    let reply = h
+        .create(create_request("db1", "t1", 2, &env.dest("t1")))
+        .await;
     assert_eq!((reply.code, reply.msg.as_deref()), (Some(0), Some("ok")));
 
     let assign = env.collectors.wait_for(1).await;
@@ -29,7 +30,7 @@ async fn create_assign_pack_commit_and_status() {
     assert_eq!((assign.tid, assign.pid), (Some(7), Some(0)));
     assert_eq!(assign.tablet_endpoint.as_deref(), Some(TABLET));
     assert_eq!(assign.des_endpoint.as_deref(), Some("127.0.0.1:8848"));
-    assert_eq!(assign.dest.as_deref(), Some(DEST));
+    assert_eq!(assign.dest, Some(env.dest("t1")));
     let sp = assign.sync_point.clone().unwrap();
     assert_eq!(Point::from_proto(&sp).unwrap(), Point::start());
     let token = assign.token.clone().unwrap();
@@ -41,8 +42,11 @@ async fn create_assign_pack_commit_and_status() {
     }
     // max_rows = 3: the first three rows form segment 0, the fourth stays open.
     wait_committed(&h, 7, 0, 3).await;
-    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
-    assert_eq!(env.store.committed_segments(DEST).len(), 1);
+    assert_eq!(
+        env.sink.committed_text(&env.dest("t1")).await,
+        "row0;row1;row2;"
+    );
+    assert_eq!(env.sink.visible_count(&env.dest("t1")).await, 1);
 
     // The next reply carries the committed point.
     let r = h.send_data(pack(7, 0, &token, 4)).await;
@@ -78,7 +82,9 @@ async fn restart_resumes_from_the_committed_point_without_duplicates() {
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     let old_token = env.collectors.wait_for(1).await.token.unwrap();
@@ -113,7 +119,7 @@ async fn restart_resumes_from_the_committed_point_without_duplicates() {
     }
     wait_committed(&h, 7, 0, 6).await;
     assert_eq!(
-        committed_text(&env.store, DEST),
+        env.sink.committed_text(&env.dest("t1")).await,
         "row0;row1;row2;row3;row4;row5;"
     );
     let report = h.status_report().await.unwrap();
@@ -130,7 +136,8 @@ async fn replies_wait_for_the_persisted_state() {
     env.local.set_hold(true);
     let create = tokio::spawn({
         let h = h.clone();
-        async move { h.create(create_request("db1", "t1", 2, DEST)).await }
+        let dest = env.dest("t1");
+        async move { h.create(create_request("db1", "t1", 2, &dest)).await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -154,12 +161,12 @@ async fn replies_wait_for_the_persisted_state() {
     // Let the segment reach the store and its Committed input reach the loop,
     // whose persist is now held.
     for _ in 0..500 {
-        if !env.store.committed_segments(DEST).is_empty() {
+        if env.sink.visible_count(&env.dest("t1")).await > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(env.store.committed_segments(DEST).len(), 1);
+    assert_eq!(env.sink.visible_count(&env.dest("t1")).await, 1);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let pending = h.submit_pack(pack(7, 0, &token, 3)).await;
     let reply = tokio::spawn(pending.resolve());
@@ -190,7 +197,9 @@ async fn a_failed_persist_turns_the_reply_into_an_error() {
     let daemon = env.start().await;
     let h = daemon.handle();
     env.local.fail.store(true, Ordering::SeqCst);
-    let r = h.create(create_request("db1", "t1", 2, DEST)).await;
+    let r = h
+        .create(create_request("db1", "t1", 2, &env.dest("t1")))
+        .await;
     assert_eq!(r.code, Some(-1));
     let msg = r.msg.unwrap();
     assert!(
@@ -220,11 +229,13 @@ async fn a_failed_commit_is_retried_on_tick_without_duplicates() {
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     let token = env.collectors.wait_for(1).await.token.unwrap();
-    env.store.fail_next_commits(1);
+    env.sink.fail_next_commits(1);
     for i in 0..3 {
         assert_eq!(
             h.send_data(pack(7, 0, &token, i)).await.response.code,
@@ -232,11 +243,14 @@ async fn a_failed_commit_is_retried_on_tick_without_duplicates() {
         );
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(env.store.committed_segments(DEST).len(), 0);
+    assert_eq!(env.sink.visible_count(&env.dest("t1")).await, 0);
     env.clock.advance(1_000);
     h.tick().await.unwrap();
     wait_committed(&h, 7, 0, 3).await;
-    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+    assert_eq!(
+        env.sink.committed_text(&env.dest("t1")).await,
+        "row0;row1;row2;"
+    );
 }
 
 #[tokio::test]
@@ -246,25 +260,28 @@ async fn bad_create_requests_get_clear_errors() {
     let h = daemon.handle();
     let cases = [
         (
-            create_request("db1", "nope", 0, DEST),
+            create_request("db1", "nope", 0, &env.dest("t1")),
             "table db1.nope does not exist",
         ),
         (
-            create_request("db1", "mem", 0, DEST),
+            create_request("db1", "mem", 0, &env.dest("t1")),
             "only SSD and HDD are supported",
         ),
         (
-            create_request("db1", "t1", 5, DEST),
+            create_request("db1", "t1", 5, &env.dest("t1")),
             "mode 5 is not a sync mode",
         ),
-        (create_request("db1", "t1", 1, DEST), "needs start_ts"),
+        (
+            create_request("db1", "t1", 1, &env.dest("t1")),
+            "needs start_ts",
+        ),
         (
             create_request("db1", "t1", 0, "/tmp/elsewhere"),
             "outside the allowed roots",
         ),
         (create_request("db1", "t1", 0, ""), "destination is empty"),
         (
-            create_request("", "t1", 0, DEST),
+            create_request("", "t1", 0, &env.dest("t1")),
             "db and name are required",
         ),
     ];
@@ -276,7 +293,7 @@ async fn bad_create_requests_get_clear_errors() {
     }
     assert!(env.collectors.calls().is_empty());
 
-    let mut with_ts = create_request("db1", "t1", 1, DEST);
+    let mut with_ts = create_request("db1", "t1", 1, &env.dest("t1"));
     with_ts.start_ts = Some(1_000);
     assert_eq!(h.create(with_ts.clone()).await.code, Some(0));
     let again = h.create(with_ts).await;
@@ -309,7 +326,7 @@ async fn delete_and_status_of_unknown_tables() {
     assert_eq!(r.code, Some(-1));
     assert!(r.msg.unwrap().contains("no sync task for db1.t1"));
     assert_eq!(
-        h.create(create_request("db1", "t2", 0, "/data/offline/t2"))
+        h.create(create_request("db1", "t2", 0, &env.dest("t2")))
             .await
             .code,
         Some(0)
@@ -329,7 +346,9 @@ async fn a_table_gone_at_restart_fails_its_task_without_stopping_start_up() {
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     env.collectors.wait_for(1).await;
@@ -344,7 +363,7 @@ async fn a_table_gone_at_restart_fails_its_task_without_stopping_start_up() {
     let report = daemon.handle().status_report().await.unwrap();
     let part = &report.tables[0].partitions[0];
     assert_eq!(part.status, Status::Failed);
-    assert!(part.failure_reason.is_some());
+    assert_eq!(part.failure.as_ref().unwrap().kind, "table_gone");
     assert!(
         report.summary().contains("failed part: pid 0"),
         "{}",
@@ -374,18 +393,20 @@ async fn a_corrupt_state_file_stops_start_up_with_its_path() {
 }
 
 #[tokio::test]
-async fn a_moved_leader_is_polled_fails_without_a_collector_and_can_be_retried() {
+async fn a_moved_leader_without_a_collector_waits_and_goes_on_when_it_moves_back() {
     use sync_proto::common::StorageMode;
     let env = Env::new();
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     env.collectors.wait_for(1).await;
 
-    // The leader moves to a host without a collector.
+    // The leader moves to a host without a collector: a transient cause.
     let mut moved = table_info(7, "db1", "t1", 1, StorageMode::KHdd);
     moved.table_partition[0].partition_meta[0].endpoint = "127.0.0.2:9527".into();
     StandaloneCoordinator::put_table_info(&env.metadata_dir(), &moved).unwrap();
@@ -393,35 +414,30 @@ async fn a_moved_leader_is_polled_fails_without_a_collector_and_can_be_retried()
     let report = h.status_report().await.unwrap();
     let part = &report.tables[0].partitions[0];
     assert_eq!(part.tablet_endpoint, "127.0.0.2:9527");
-    assert_eq!(part.status, Status::Failed, "{}", report.summary());
+    assert_eq!(part.status, Status::Reassigning, "{}", report.summary());
+    let error = part.last_error.clone().expect("the reason is shown");
+    assert_eq!(error.kind, "no_collector");
+    assert!(error.message.contains("127.0.0.2"), "{error:?}");
     assert!(
-        part.failure_reason
-            .as_deref()
-            .unwrap_or("")
-            .contains("127.0.0.2"),
-        "{:?}",
-        part.failure_reason
+        report.summary().contains("parts with errors"),
+        "{}",
+        report.summary()
     );
 
-    // It moves back; the operator retries the failed part.
+    // It moves back: assigned again by itself, no retry needed.
     StandaloneCoordinator::put_table_info(
         &env.metadata_dir(),
         &table_info(7, "db1", "t1", 1, StorageMode::KHdd),
     )
     .unwrap();
     synctool::daemon::poll_once(&h).await.unwrap();
-    let retried = h
-        .retry(DeleteSyncTaskRequest {
-            db: Some("db1".into()),
-            name: Some("t1".into()),
-        })
-        .await;
-    assert_eq!(retried.code, Some(0), "{:?}", retried.msg);
     let assign = env.collectors.wait_for(2).await;
     assert_eq!(assign.tablet_endpoint.as_deref(), Some(TABLET));
     let token = assign.token.unwrap();
     let r = h.send_data(pack(7, 0, &token, 0)).await;
     assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
+    let report = h.status_report().await.unwrap();
+    assert!(report.tables[0].partitions[0].last_error.is_none());
 }
 
 #[tokio::test]
@@ -430,11 +446,13 @@ async fn task_status_clear_all_deletes_every_task() {
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     assert_eq!(
-        h.create(create_request("db1", "t2", 0, "/data/offline/t2"))
+        h.create(create_request("db1", "t2", 0, &env.dest("t2")))
             .await
             .code,
         Some(0)
@@ -465,20 +483,26 @@ async fn task_status_clear_all_deletes_every_task() {
 }
 
 #[tokio::test]
-async fn the_ticker_rolls_by_age_and_the_poller_follows_leaders() {
+async fn the_loop_wakes_at_its_deadlines_and_the_poller_follows_leaders() {
     use sync_proto::common::StorageMode;
     let env = Env::new();
     let mut options = env.options();
-    options.tick = Some(Duration::from_millis(20));
+    // No ticker: the loop sleeps until the supervisor's next deadline.
+    options.wake_on_deadlines = true;
     options.poll_period = Some(Duration::from_millis(50));
+    options.supervisor.roll.max_age_ms = 300;
     // Longer than the age roll, so the silent part is not reassigned first.
     options.supervisor.timeout_ms = 120_000;
-    let daemon = synctool::daemon::Daemon::start(options, env.parts())
+    let mut parts = env.parts();
+    parts.clock = Arc::new(synctool::daemon::clock::SystemClock);
+    let daemon = synctool::daemon::Daemon::start(options, parts)
         .await
         .unwrap();
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     let token = env.collectors.wait_for(1).await.token.unwrap();
@@ -487,14 +511,14 @@ async fn the_ticker_rolls_by_age_and_the_poller_follows_leaders() {
         Some(0)
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        env.store.committed_segments(DEST).is_empty(),
+    assert_eq!(
+        env.sink.visible_count(&env.dest("t1")).await,
+        0,
         "rolled before max_age"
     );
-    // One row, far below max_rows: only its age (60 s by the daemon's clock) rolls it.
-    env.clock.advance(61_000);
+    // One row, far below max_rows: only its age rolls it, with nobody ticking.
     wait_committed(&h, 7, 0, 1).await;
-    assert_eq!(committed_text(&env.store, DEST), "row0;");
+    assert_eq!(env.sink.committed_text(&env.dest("t1")).await, "row0;");
 
     let mut moved = table_info(7, "db1", "t1", 1, StorageMode::KHdd);
     moved.table_partition[0].partition_meta[0].endpoint = "127.0.0.1:9528".into();
@@ -513,7 +537,9 @@ async fn mode_0_finishes_commits_everything_and_removes_the_task() {
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 0, DEST)).await.code,
+        h.create(create_request("db1", "t1", 0, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     let token = env.collectors.wait_for(1).await.token.unwrap();
@@ -531,7 +557,10 @@ async fn mode_0_finishes_commits_everything_and_removes_the_task() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(h.status_report().await.unwrap().tables.is_empty());
-    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;row3;");
+    assert_eq!(
+        env.sink.committed_text(&env.dest("t1")).await,
+        "row0;row1;row2;row3;"
+    );
     // The collector's next pack learns that the task is gone.
     let r = h.send_data(pack(7, 0, &token, 4)).await;
     assert_eq!(r.delete_task, Some(true));
@@ -555,11 +584,13 @@ async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     let old = env.collectors.wait_for(1).await.token.unwrap();
-    env.store.fail_next_commits(100);
+    env.sink.fail_next_commits(100);
     for i in 0..3 {
         assert_eq!(
             h.send_data(pack(7, 0, &old, i)).await.response.code,
@@ -567,15 +598,15 @@ async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
         );
     }
     for _ in 0..500 {
-        if env.store.staged_count(DEST) == 1 {
+        if env.sink.staged_count(&env.dest("t1")).await == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(env.store.staged_count(DEST), 1);
+    assert_eq!(env.sink.staged_count(&env.dest("t1")).await, 1);
     daemon.shutdown().await;
 
-    env.store.fail_next_commits(0);
+    env.sink.fail_next_commits(0);
     let daemon = env.start().await;
     let h = daemon.handle();
     let assign = env.collectors.wait_for(2).await;
@@ -584,13 +615,13 @@ async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
         Point::start()
     );
     for _ in 0..500 {
-        if env.store.staged_count(DEST) == 0 {
+        if env.sink.staged_count(&env.dest("t1")).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        env.store.staged_count(DEST),
+        env.sink.staged_count(&env.dest("t1")).await,
         0,
         "recovery clears the leftover staging"
     );
@@ -602,7 +633,10 @@ async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
         );
     }
     wait_committed(&h, 7, 0, 3).await;
-    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+    assert_eq!(
+        env.sink.committed_text(&env.dest("t1")).await,
+        "row0;row1;row2;"
+    );
 }
 
 #[tokio::test]
@@ -611,7 +645,9 @@ async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
     let daemon = env.start().await;
     let h = daemon.handle();
     assert_eq!(
-        h.create(create_request("db1", "t1", 2, DEST)).await.code,
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
         Some(0)
     );
     let token = env.collectors.wait_for(1).await.token.unwrap();
@@ -622,7 +658,7 @@ async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
         );
     }
     wait_committed(&h, 7, 0, 3).await;
-    env.store.fail_next_commits(100);
+    env.sink.fail_next_commits(100);
     for i in 3..6 {
         assert_eq!(
             h.send_data(pack(7, 0, &token, i)).await.response.code,
@@ -630,12 +666,12 @@ async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
         );
     }
     for _ in 0..500 {
-        if env.store.staged_count(DEST) == 1 {
+        if env.sink.staged_count(&env.dest("t1")).await == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(env.store.staged_count(DEST), 1);
+    assert_eq!(env.sink.staged_count(&env.dest("t1")).await, 1);
     let r = h
         .delete(DeleteSyncTaskRequest {
             db: Some("db1".into()),
@@ -644,13 +680,166 @@ async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
         .await;
     assert_eq!(r.code, Some(0));
     for _ in 0..500 {
-        if env.store.staged_count(DEST) == 0 {
+        if env.sink.staged_count(&env.dest("t1")).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(env.store.staged_count(DEST), 0);
-    assert_eq!(committed_text(&env.store, DEST), "row0;row1;row2;");
+    assert_eq!(env.sink.staged_count(&env.dest("t1")).await, 0);
+    assert_eq!(
+        env.sink.committed_text(&env.dest("t1")).await,
+        "row0;row1;row2;"
+    );
+    // Its store clients are released after the clean-up.
+    for _ in 0..500 {
+        if !env.sink.released.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*env.sink.released.lock().unwrap(), vec![env.dest("t1")]);
     let r = h.send_data(pack(7, 0, &token, 6)).await;
     assert_eq!(r.delete_task, Some(true));
+    assert_eq!(
+        r.drop_reason,
+        Some(sync_proto::datasync::DropReason::KDropDeleted as i32),
+        "a deleted task: the collector removes everything"
+    );
+}
+
+#[tokio::test]
+async fn unusable_destinations_are_refused_at_create_with_the_reason() {
+    let env = Env::new();
+    let file = env.dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let outside = env.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let root = env.dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
+    let mut options = env.options();
+    options.allowed_dest_roots = vec![];
+    let daemon = synctool::daemon::Daemon::start(options, env.parts())
+        .await
+        .unwrap();
+    let h = daemon.handle();
+    let long = format!("/data/{}", "x".repeat(5000));
+    let cases = [
+        ("ftp://host/x".to_string(), "unknown scheme ftp://"),
+        ("relative/x".to_string(), "expected file:///path"),
+        (format!("file://{}/x", file.display()), "cannot be written"),
+        ("hdfs://127.0.0.1:1/x".to_string(), "cannot be written"),
+        (long, "at most 4096"),
+    ];
+    for (dest, want) in cases {
+        let r = h.create(create_request("db1", "t1", 2, &dest)).await;
+        let msg = r.msg.unwrap_or_default();
+        assert_eq!(r.code, Some(-1), "{dest}");
+        assert!(msg.contains(want), "{dest}: `{msg}` lacks `{want}`");
+        assert!(msg.len() < 6000, "the error does not echo a huge request");
+    }
+    let long_name = "t".repeat(5000);
+    let r = h
+        .create(create_request("db1", &long_name, 2, &env.dest("t1")))
+        .await;
+    assert!(r.msg.unwrap().contains("at most 4096"));
+    daemon.shutdown().await;
+
+    // A symlink inside the allowed root that points outside it.
+    let mut options = env.options();
+    options.allowed_dest_roots = vec![root.display().to_string()];
+    let daemon = synctool::daemon::Daemon::start(options, env.parts())
+        .await
+        .unwrap();
+    let h = daemon.handle();
+    let r = h
+        .create(create_request(
+            "db1",
+            "t1",
+            2,
+            &format!("file://{}/escape/t1", root.display()),
+        ))
+        .await;
+    let msg = r.msg.unwrap_or_default();
+    assert!(
+        msg.contains("outside the allowed roots") && msg.contains("resolves to"),
+        "{msg}"
+    );
+    // `file://` and a bare path are the same place.
+    let r = h
+        .create(create_request(
+            "db1",
+            "t1",
+            2,
+            &format!("file://{}/t1", root.display()),
+        ))
+        .await;
+    assert_eq!(r.code, Some(0), "{:?}", r.msg);
+    assert!(
+        std::fs::read_dir(&outside).unwrap().next().is_none(),
+        "nothing written outside"
+    );
+    assert!(env.collectors.calls().len() == 1);
+}
+
+#[tokio::test]
+async fn a_create_over_committed_output_resumes_it_and_says_so() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..4 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    let del = DeleteSyncTaskRequest {
+        db: Some("db1".into()),
+        name: Some("t1".into()),
+    };
+    assert_eq!(h.delete(del).await.code, Some(0));
+
+    // Mode 0 over it is refused unless told what to do.
+    let r = h
+        .create(create_request("db1", "t1", 0, &env.dest("t1")))
+        .await;
+    let msg = r.msg.unwrap_or_default();
+    assert!(
+        msg.contains("already holds 3 committed rows") && msg.contains("--if-exists"),
+        "{msg}"
+    );
+    // Mode 2 resumes from what is committed there.
+    let r = h
+        .create(create_request("db1", "t1", 2, &env.dest("t1")))
+        .await;
+    assert_eq!(r.code, Some(0));
+    assert!(r.msg.unwrap().contains("resumed from the committed output"));
+    let assign = env.collectors.wait_for(2).await;
+    assert_eq!(
+        Point::from_proto(assign.sync_point.as_ref().unwrap()).unwrap(),
+        Point::Binlog { offset: 3 }
+    );
+    let token = assign.token.unwrap();
+    for i in 3..6 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 6).await;
+    assert_eq!(
+        env.sink.committed_text(&env.dest("t1")).await,
+        "row0;row1;row2;row3;row4;row5;",
+        "every row exactly once across the delete and the create"
+    );
+    let report = h.status_report().await.unwrap();
+    assert!(report.tables[0].origin.to_string().starts_with("resumed"));
 }

@@ -83,7 +83,7 @@ async fn grpc_create_stream_status_delete() {
         .await
         .unwrap();
     let reply = client
-        .create_sync_task(create_request("db1", "t1", 2, "/data/offline/t1"))
+        .create_sync_task(create_request("db1", "t1", 2, &env.dest("t1")))
         .await
         .unwrap()
         .into_inner();
@@ -137,7 +137,7 @@ async fn grpc_create_stream_status_delete() {
     assert_eq!(status.task.len(), 1);
     assert_eq!(status.task[0].count, Some(6));
     assert_eq!(
-        committed_text(&env.store, "/data/offline/t1"),
+        env.sink.committed_text(&env.dest("t1")).await,
         "row0;row1;row2;row3;row4;row5;"
     );
     let deleted = client
@@ -169,7 +169,10 @@ async fn http_json_admin_as_openmldb_helper_uses_it() {
         addr,
         "POST",
         &format!("{base}/CreateSyncTask"),
-        r#"{"db":"db1","name":"t2","mode":0,"start_ts":0,"dest":"/data/offline/t2"}"#,
+        &format!(
+            r#"{{"db":"db1","name":"t2","mode":0,"start_ts":0,"dest":"{}"}}"#,
+            env.dest("t2")
+        ),
     )
     .await;
     assert_eq!((code, json(&body)), (200, json(r#"{"code":0,"msg":"ok"}"#)));
@@ -318,7 +321,7 @@ async fn helper_binary_against_a_running_daemon() {
             "-ts",
             "1000",
             "-d",
-            "/data/offline/t1",
+            &env.dest("t1"),
             "-s",
             &s,
         ])
@@ -335,7 +338,7 @@ async fn helper_binary_against_a_running_daemon() {
             "-m",
             "5",
             "-d",
-            "/data/offline/t2",
+            &env.dest("t2"),
             "-s",
             &s,
         ])
@@ -350,7 +353,7 @@ async fn helper_binary_against_a_running_daemon() {
             "-m",
             "1",
             "-d",
-            "/data/offline/t2",
+            &env.dest("t2"),
             "-s",
             &s,
         ])
@@ -376,7 +379,7 @@ async fn helper_binary_against_a_running_daemon() {
             "-m",
             "0",
             "-d",
-            "/data/offline/x",
+            &env.dest("x"),
             "-s",
             &s,
         ])
@@ -443,7 +446,7 @@ async fn helper_status_names_failed_parts_and_reasons() {
         let daemon = env.start().await;
         let r = daemon
             .handle()
-            .create(create_request("db1", "t1", 2, "/data/offline/t1"))
+            .create(create_request("db1", "t1", 2, &env.dest("t1")))
             .await;
         assert_eq!(r.code, Some(0));
         daemon.shutdown().await;

@@ -93,12 +93,10 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
         ^ u64::from(std::process::id());
-    let unusable = synctool::dest::unusable_roots(&config.allowed_dest_roots, &config.sink_config());
+    let unusable =
+        synctool::dest::unusable_roots(&config.allowed_dest_roots, &config.sink_config());
     if !unusable.is_empty() {
-        anyhow::bail!(
-            "sync_task.allowed_dest_roots: {}",
-            unusable.join("; ")
-        );
+        anyhow::bail!("sync_task.allowed_dest_roots: {}", unusable.join("; "));
     }
     let cluster = cluster(&config).await?;
     let parts = DaemonParts {

@@ -94,7 +94,9 @@ impl DriveLoop {
     /// How long to sleep before the next deadline (`None`: no deadline).
     fn until_deadline(&self) -> Duration {
         match self.sup.next_deadline() {
-            Some(at) => Duration::from_millis(at.saturating_sub(self.clock.now_ms())).min(MAX_SLEEP),
+            Some(at) => {
+                Duration::from_millis(at.saturating_sub(self.clock.now_ms())).min(MAX_SLEEP)
+            }
             None => MAX_SLEEP,
         }
     }
@@ -180,7 +182,12 @@ impl DriveLoop {
                 }),
                 Action::ReleaseDestination { dest } => self.workers.release(dest),
                 Action::PartFailed { tid, pid, error } => {
-                    warn!(tid, pid, kind = error.kind(), "partition task FAILED: {error}");
+                    warn!(
+                        tid,
+                        pid,
+                        kind = error.kind(),
+                        "partition task FAILED: {error}"
+                    );
                 }
                 Action::TableCompleted {
                     tid,

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use sync_core::task::{
     Action, Created, IfExists, Input, Mode, Pack, StatusReport, TableTaskSpec, TaskOrigin,
 };
-use sync_sinks::{Sink, SinkConfig};
 use sync_proto::datasync::{
     CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SendDataRequest,
     SendDataResponse, TaskStatusRequest, TaskStatusResponse,
 };
+use sync_sinks::{Sink, SinkConfig};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 

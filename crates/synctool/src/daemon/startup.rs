@@ -104,14 +104,15 @@ pub async fn start_supervisor(
                 "table {}.{} is gone from the cluster; its task will be FAILED", t.db, t.table
             ),
         }
-        let progress = offline
-            .committed(&t.dest, Some(t.tid))
-            .await
-            .map_err(|e| StartError::Sink {
-                tid: t.tid,
-                dest: t.dest.clone(),
-                message: e.to_string(),
-            })?;
+        let progress =
+            offline
+                .committed(&t.dest, Some(t.tid))
+                .await
+                .map_err(|e| StartError::Sink {
+                    tid: t.tid,
+                    dest: t.dest.clone(),
+                    message: e.to_string(),
+                })?;
         sink.extend(progress);
     }
     let input = RecoveryInput {

@@ -143,7 +143,12 @@ impl Worker {
                     Input::Staged { id: s.id, result }
                 }
                 Job::Commit(c) => {
-                    let result = self.sink.commit(&c).await.map(|_| ()).map_err(|e| e.failure());
+                    let result = self
+                        .sink
+                        .commit(&c)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.failure());
                     if let Err(e) = &result {
                         warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");
                     }

@@ -1,30 +1,144 @@
 //! Fixtures shared by the daemon tests: a standalone cluster with table
 //! metadata in a temp dir, a fake collector client that records assignments,
-//! a local store whose writes can be held or failed, and pack builders.
+//! a local store whose writes can be held or failed, the real sink over an
+//! in-memory area (whose commits can be failed), and pack builders.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use sync_core::point::Point;
+use sync_core::row::{SchemaVersions, Value};
+use sync_core::task::{AssignFailure, CommitSegment, SinkProgress, StageSegment};
 use sync_infra::coordinator::standalone::StandaloneCoordinator;
 use sync_infra::store::{DirEntry, FsStore, LocalStore, StoreError};
-use sync_proto::common::StorageMode;
+use sync_proto::common::{ColumnDesc, StorageMode};
 use sync_proto::datasync::{AddSyncTaskRequest, CreateSyncTaskRequest, SendDataRequest};
 use sync_proto::nameserver::{PartitionMeta, TableInfo, TablePartition};
+use sync_proto::types::DataType;
+use sync_sinks::layout::STAGING_DIR;
+use sync_sinks::{
+    CommitOutcome, CsvOptions, OutputFormat, Sink, SinkConfig, SinkError, StoreSink, TableSchema,
+};
+use synctool::daemon::BoxFuture;
 use synctool::daemon::clock::ManualClock;
 use synctool::daemon::cluster::CoordinatorView;
 use synctool::daemon::collector_client::CollectorClient;
-use synctool::daemon::memory_store::MemorySegmentStore;
-use synctool::daemon::segment_store::BoxFuture;
 use synctool::daemon::{Daemon, DaemonOptions, DaemonParts, SyncToolHandle};
 use tempfile::TempDir;
 
 pub const COLLECTOR: &str = "127.0.0.1:9001";
 pub const TABLET: &str = "127.0.0.1:9527";
-pub const ROOT: &str = "/data/offline";
+
+/// The real sink (CSV without header, in memory) with commits that can be
+/// made to fail and a count of released destinations.
+pub struct TestSink {
+    pub inner: StoreSink,
+    fail_commits: AtomicU32,
+    pub released: Mutex<Vec<String>>,
+}
+
+impl TestSink {
+    pub fn new() -> Self {
+        TestSink {
+            inner: StoreSink::new(SinkConfig {
+                format: OutputFormat::Csv(CsvOptions {
+                    header: false,
+                    ..CsvOptions::default()
+                }),
+                ..SinkConfig::default()
+            }),
+            fail_commits: AtomicU32::new(0),
+            released: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The next `n` commits fail (as an unreachable store, before anything is done).
+    pub fn fail_next_commits(&self, n: u32) {
+        self.fail_commits.store(n, Ordering::SeqCst);
+    }
+
+    /// The `name` column of every committed row in `dest`, each followed by `;`.
+    pub async fn committed_text(&self, dest: &str) -> String {
+        let mut text = String::new();
+        for file in self.inner.visible_files(dest).await.unwrap() {
+            let bytes = self.inner.read_file(dest, &file).await.unwrap().unwrap();
+            for line in String::from_utf8(bytes).unwrap().lines() {
+                let name = line.split_once(',').map_or(line, |(_, n)| n);
+                text.push_str(name);
+                text.push(';');
+            }
+        }
+        text
+    }
+
+    /// Committed (visible) files in `dest`.
+    pub async fn visible_count(&self, dest: &str) -> usize {
+        self.inner.visible_files(dest).await.unwrap().len()
+    }
+
+    /// Staged files in `dest`.
+    pub async fn staged_count(&self, dest: &str) -> usize {
+        self.inner
+            .all_files(dest)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|f| f.starts_with(STAGING_DIR))
+            .count()
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for TestSink {
+    async fn stage(&self, seg: &StageSegment, schema: &TableSchema) -> Result<(), SinkError> {
+        self.inner.stage(seg, schema).await
+    }
+    async fn commit(&self, seg: &CommitSegment) -> Result<CommitOutcome, SinkError> {
+        let left = self.fail_commits.load(Ordering::SeqCst);
+        if left > 0 {
+            self.fail_commits.store(left - 1, Ordering::SeqCst);
+            return Err(SinkError::Storage {
+                op: "commit",
+                dest: seg.dest.clone(),
+                path: String::new(),
+                source: Box::new(std::io::Error::other("injected store failure")),
+            });
+        }
+        self.inner.commit(seg).await
+    }
+    async fn clear_staging(
+        &self,
+        tid: u32,
+        pid: u32,
+        task_id: u64,
+        dest: &str,
+        from_seq: u64,
+    ) -> Result<(), SinkError> {
+        self.inner
+            .clear_staging(tid, pid, task_id, dest, from_seq)
+            .await
+    }
+    async fn committed(
+        &self,
+        dest: &str,
+        tid: Option<u32>,
+    ) -> Result<Vec<SinkProgress>, SinkError> {
+        self.inner.committed(dest, tid).await
+    }
+    async fn visible_files(&self, dest: &str) -> Result<Vec<String>, SinkError> {
+        self.inner.visible_files(dest).await
+    }
+    async fn check_destination(&self, dest: &str) -> Result<(), SinkError> {
+        self.inner.check_destination(dest).await
+    }
+    fn release(&self, dest: &str) {
+        self.released.lock().unwrap().push(dest.to_owned());
+        self.inner.release(dest);
+    }
+}
 
 /// Records every `AddSyncTask`; answers Ok.
 #[derive(Default)]
@@ -57,7 +171,7 @@ impl CollectorClient for FakeCollectors {
         &self,
         collector: String,
         request: AddSyncTaskRequest,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), AssignFailure>> {
         self.calls.lock().unwrap().push((collector, request));
         Box::pin(async { Ok(()) })
     }
@@ -128,7 +242,8 @@ impl LocalStore for GatedStore {
     }
 }
 
-/// A table `db.name` with `parts` partitions led by [`TABLET`].
+/// A table `db.name` (columns `id bigint, name string`) with `parts`
+/// partitions led by [`TABLET`].
 pub fn table_info(tid: u32, db: &str, name: &str, parts: u32, mode: StorageMode) -> TableInfo {
     let mut info = TableInfo {
         name: Some(name.into()),
@@ -137,6 +252,14 @@ pub fn table_info(tid: u32, db: &str, name: &str, parts: u32, mode: StorageMode)
         ..Default::default()
     };
     info.set_storage_mode(mode);
+    for (column, ty) in [("id", DataType::KBigInt), ("name", DataType::KString)] {
+        let mut c = ColumnDesc {
+            name: column.into(),
+            ..Default::default()
+        };
+        c.set_data_type(ty);
+        info.column_desc.push(c);
+    }
     for pid in 0..parts {
         info.table_partition.push(TablePartition {
             pid,
@@ -151,14 +274,25 @@ pub fn table_info(tid: u32, db: &str, name: &str, parts: u32, mode: StorageMode)
     info
 }
 
-/// Everything a daemon test needs; the dirs outlive daemon restarts.
+static AREAS: AtomicU64 = AtomicU64::new(0);
+
+/// Everything a daemon test needs; the dirs and the sink's memory area
+/// outlive daemon restarts.
 pub struct Env {
     pub dir: TempDir,
     pub clock: Arc<ManualClock>,
-    pub store: Arc<MemorySegmentStore>,
+    pub sink: Arc<TestSink>,
     pub collectors: Arc<FakeCollectors>,
     pub local: Arc<GatedStore>,
     pub max_rows: u64,
+    /// The in-memory area of this test's destinations.
+    pub area: String,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        sync_sinks::forget_memory_area(&self.area);
+    }
 }
 
 impl Env {
@@ -183,11 +317,26 @@ impl Env {
         Env {
             dir,
             clock: Arc::new(ManualClock::new(1_700_000_000_000)),
-            store: Arc::new(MemorySegmentStore::new()),
+            sink: Arc::new(TestSink::new()),
             collectors: Arc::new(FakeCollectors::default()),
             local: Arc::new(GatedStore::default()),
             max_rows: 3,
+            area: format!(
+                "synctool-test-{}-{}",
+                std::process::id(),
+                AREAS.fetch_add(1, Ordering::SeqCst)
+            ),
         }
+    }
+
+    /// The allowed destination root.
+    pub fn root(&self) -> String {
+        format!("memory://{}/data/offline", self.area)
+    }
+
+    /// The destination of table `name`.
+    pub fn dest(&self, name: &str) -> String {
+        format!("{}/{name}", self.root())
     }
 
     pub fn progress_path(&self) -> PathBuf {
@@ -208,8 +357,9 @@ impl Env {
         DaemonOptions {
             progress_path: self.progress_path(),
             supervisor,
-            allowed_dest_roots: vec![ROOT.into()],
-            tick: None,
+            allowed_dest_roots: vec![self.root()],
+            sink_config: SinkConfig::default(),
+            wake_on_deadlines: false,
             poll_period: None,
             seed: 42,
         }
@@ -220,7 +370,7 @@ impl Env {
         DaemonParts {
             clock: self.clock.clone(),
             local: self.local.clone(),
-            store: self.store.clone(),
+            sink: self.sink.clone(),
             collectors: self.collectors.clone(),
             cluster: Arc::new(CoordinatorView(Arc::new(coordinator))),
         }
@@ -238,6 +388,7 @@ pub fn create_request(db: &str, name: &str, mode: i32, dest: &str) -> CreateSync
         mode: Some(mode),
         start_ts: None,
         dest: Some(dest.into()),
+        if_exists: None,
     }
 }
 
@@ -251,8 +402,23 @@ pub fn point(i: u64) -> Point {
     }
 }
 
+/// Row `i` of table 7's schema: `(i, "row<i>")`, encoded as stored.
+pub fn row(i: u64) -> Vec<u8> {
+    let schema = SchemaVersions::from_table_info(&table_info(7, "db1", "t1", 1, StorageMode::KHdd))
+        .expect("schema");
+    schema
+        .encode(
+            1,
+            &[
+                Value::BigInt(i as i64),
+                Value::String(format!("row{i}").into_bytes()),
+            ],
+        )
+        .expect("row encodes")
+}
+
 pub fn pack(tid: u32, pid: u32, token: &str, i: u64) -> SendDataRequest {
-    let rows = format!("row{i};").into_bytes();
+    let rows = row(i);
     SendDataRequest {
         tid: Some(tid),
         pid: Some(pid),
@@ -262,6 +428,8 @@ pub fn pack(tid: u32, pid: u32, token: &str, i: u64) -> SendDataRequest {
         finished: None,
         next_point: Some(point(i + 1).to_proto().unwrap()),
         rows: Some(rows),
+        preparing: None,
+        failure: None,
     }
 }
 
@@ -285,13 +453,4 @@ pub async fn wait_committed(handle: &SyncToolHandle, tid: u32, pid: u32, rows: u
         "tid {tid} pid {pid} never reached {rows} committed rows: {}",
         handle.status_report().await.unwrap().summary()
     );
-}
-
-/// All committed bytes under `dest`, in segment order.
-pub fn committed_text(store: &MemorySegmentStore, dest: &str) -> String {
-    store
-        .committed_segments(dest)
-        .iter()
-        .map(|s| String::from_utf8_lossy(&s.rows).into_owned())
-        .collect()
 }
