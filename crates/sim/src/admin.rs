@@ -64,9 +64,10 @@ impl Admin {
 const TIMEOUT: Duration = Duration::from_secs(2);
 const STATUS_EVERY_MS: u64 = 400;
 
-/// The client's software.
-pub async fn run(admin: Admin) -> turmoil::Result {
-    let channel = net::channel(&synctool_host::endpoint(), TIMEOUT)?;
+/// The client's software, talking to the SyncTool on `target` (a host name).
+pub async fn run(admin: Admin, target: String) -> turmoil::Result {
+    let endpoint = synctool_host::endpoint_of(&target);
+    let channel = net::channel(&endpoint, TIMEOUT)?;
     let mut client = SyncToolClient::new(channel);
     let mut next_status = 0;
     loop {
@@ -87,7 +88,7 @@ pub async fn run(admin: Admin) -> turmoil::Result {
             }
             Some(Command::Retry { db, table }) => {
                 let body = format!("{{\"db\":\"{db}\",\"name\":\"{table}\"}}");
-                let _ = post("/openmldb.datasync.SyncTool/RetrySyncTask", body).await;
+                let _ = post(&endpoint, "/openmldb.datasync.SyncTool/RetrySyncTask", body).await;
             }
             None => {}
         }
@@ -107,10 +108,10 @@ pub async fn run(admin: Admin) -> turmoil::Result {
     }
 }
 
-/// POSTs JSON to SyncTool's admin HTTP path; returns the body.
-async fn post(path: &str, body: String) -> Result<String, String> {
+/// POSTs JSON to a SyncTool's admin HTTP path; returns the body.
+async fn post(endpoint: &str, path: &str, body: String) -> Result<String, String> {
     let exchange = async {
-        let stream = turmoil::net::TcpStream::connect(synctool_host::endpoint())
+        let stream = turmoil::net::TcpStream::connect(endpoint)
             .await
             .map_err(|e| e.to_string())?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -118,7 +119,7 @@ async fn post(path: &str, body: String) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         let req = hyper::Request::post(path)
-            .header(hyper::header::HOST, synctool_host::endpoint())
+            .header(hyper::header::HOST, endpoint)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;

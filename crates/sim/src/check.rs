@@ -146,15 +146,21 @@ fn expected_forms(table: &SourceTable, pid: u32, count: u64) -> Result<Vec<(u64,
 }
 
 /// What a partition's output must hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     /// Every source row (continuous modes).
     All,
-    /// A gap-free prefix of the put order of at least `min` puts (mode 0; a
-    /// part FAILED because the data it needs is gone, with `min` 0).
+    /// A gap-free prefix of the put order of at least `min` puts (mode 0).
     Prefix {
         /// Puts the prefix covers at least.
         min: u64,
+    },
+    /// A part FAILED for good: exactly the rows before its committed point
+    /// `end` (every put before a binlog point; within a snapshot, whose
+    /// order is the key order, no row twice and none foreign).
+    UpTo {
+        /// The part's committed point in the sink.
+        end: sync_core::point::Point,
     },
 }
 
@@ -185,6 +191,19 @@ pub fn compare(
         .map(|(s, n)| (*s, *n))
         .collect();
     let must_have: Vec<u64> = match expect {
+        Expect::UpTo {
+            end: sync_core::point::Point::Binlog { offset },
+        } => {
+            // One log entry per put: put `seq` has log index `seq + 1`.
+            let end = offset.saturating_sub(1);
+            diff.unknown += seen.range(end..).map(|(_, n)| *n).sum::<usize>();
+            expected
+                .iter()
+                .map(|(s, _)| *s)
+                .filter(|s| *s < end)
+                .collect()
+        }
+        Expect::UpTo { .. } => Vec::new(),
         Expect::Prefix { min } => {
             let end = seen.keys().next_back().map_or(0, |last| last + 1).max(min);
             expected

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use sync_infra::coordinator::ClusterError;
 use sync_proto::nameserver::TableInfo;
 use synctool::daemon::cluster::ClusterView;
-use synctool::daemon::segment_store::BoxFuture;
+use synctool::daemon::BoxFuture;
 
 #[derive(Default)]
 struct Inner {

@@ -117,6 +117,15 @@ pub enum Fault {
         /// Table index.
         table: usize,
     },
+    /// The offline store is unreachable for `ms` (every sink call fails).
+    SinkOutage {
+        /// How long.
+        ms: u64,
+    },
+    /// A second SyncTool starts and creates the same tasks (modes 1 and 2)
+    /// to the same destinations: until fencing exists, the exclusive commit
+    /// records must keep committed data intact, the loser of a commit stops.
+    SecondSyncTool,
 }
 
 /// One source table.
@@ -257,8 +266,45 @@ impl Scenario {
         self
     }
 
-    /// The scenario of a random run.
+    /// The scenario of a random run: [`Scenario::random_classic`] plus, drawn
+    /// after it, the faults added with the self-healing contract (sink
+    /// outages, faults that outlast every timeout, more binlog GC).
     pub fn random(seed: u64) -> Self {
+        let (mut s, mut rng) = Self::classic(seed);
+        let extra = rng.range(0, 3);
+        for _ in 0..extra {
+            let at = rng.range(0, s.heal_ms);
+            let tablet = rng.range(0, s.tablets as u64 - 1) as usize;
+            let who = Who {
+                tablet,
+                standby: s.standby[tablet] && rng.chance(30),
+            };
+            // Past the silence timeout and the session: the part is reassigned,
+            // its only collector may be unreachable for several rounds.
+            let long = rng.range(s.timeout_ms + s.session_ms, 3 * s.timeout_ms + s.session_ms);
+            let table = rng.range(0, s.tables.len() as u64 - 1) as usize;
+            let fault = match rng.range(0, 5) {
+                0 => Fault::SinkOutage {
+                    ms: rng.range(500, 8_000),
+                },
+                1 => Fault::Partition { who, ms: long },
+                2 => Fault::Hold { who, ms: long },
+                3 => Fault::SessionExpiry { who, ms: long },
+                _ => Fault::GcBinlog { table },
+            };
+            s.faults.push((at, fault));
+        }
+        s.faults.sort_by_key(|(at, _)| *at);
+        s
+    }
+
+    /// The scenario generator as it was before the self-healing contract
+    /// (seeds keep their tables, knobs and faults; regression tests replay them).
+    pub fn random_classic(seed: u64) -> Self {
+        Self::classic(seed).0
+    }
+
+    fn classic(seed: u64) -> (Self, Rng) {
         let mut rng = Rng::new(seed);
         let mut s = Scenario::base(seed);
         s.store = if rng.chance(20) {
@@ -344,7 +390,7 @@ impl Scenario {
             s.faults.push((at, fault));
         }
         s.faults.sort_by_key(|(at, _)| *at);
-        s
+        (s, rng)
     }
 }
 

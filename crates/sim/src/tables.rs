@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use sync_core::binlog::binlog_file_name;
 use sync_core::task::Mode;
 use sync_proto::nameserver::TableInfo;
 use tablet_emu::partition::partition_dir;
@@ -109,6 +110,26 @@ impl SourceTable {
     /// Deletes the binlog files the snapshot covers; returns how many.
     pub fn gc_binlog(&mut self) -> Result<usize, String> {
         self.emu()?.gc_binlog_all().map_err(emu_err)
+    }
+
+    /// Every binlog file of the table on the leader (data under `root`):
+    /// (pid, path, the last log index it holds).
+    pub fn binlog_files(&mut self, root: &Path) -> Result<Vec<(u32, PathBuf, u64)>, String> {
+        let (tid, parts) = (self.spec.tid, self.spec.partitions);
+        let emu = self.emu()?;
+        let mut out = Vec::new();
+        for pid in 0..parts {
+            let state = emu.partition(pid).map_err(emu_err)?.state().clone();
+            let dir = partition_dir(root, tid, pid).join("binlog");
+            for (i, (file, _first)) in state.files.iter().enumerate() {
+                let last = state
+                    .files
+                    .get(i + 1)
+                    .map_or(state.offset, |(_, next_first)| next_first.saturating_sub(1));
+                out.push((pid, dir.join(binlog_file_name(*file)), last));
+            }
+        }
+        Ok(out)
     }
 
     /// Rows put per partition so far.

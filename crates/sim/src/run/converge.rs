@@ -1,25 +1,31 @@
-//! When a run is done (every mode-0 task gone, every continuous part RUNNING
-//! with all its rows committed, FAILED parts retried like an operator would),
-//! what a stuck run shows, and the final check of the output.
+//! When a run is done, under the strict contract (`FAULTS.md` §5): nobody
+//! retries a FAILED part; every mode-0 task is gone (its collectors' links
+//! with it) and every continuous part RUNNING with all its rows committed —
+//! on some SyncTool, when a second one ran — except a part whose data a fault
+//! really destroyed, which may end FAILED with `data_gone`. A part FAILED for
+//! anything else fails the run at once. Also what a stuck run shows, and the
+//! final check of the output.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
+use sync_core::point::Point;
 use sync_core::task::Mode;
+use sync_proto::datasync::TaskStatusResponse;
 
 use super::World;
-use crate::admin::Command;
 use crate::check::{self, Expect, PartDiff};
 use crate::clock::EPOCH_MS;
 use crate::collector;
 
-/// A FAILED reason saying the data the part needs is gone from its host (a
-/// hand-off error): retrying cannot help, and the output must stop short
-/// without a gap or a duplicate.
-fn is_data_gone(reason: &str) -> bool {
-    reason.contains("is needed but the oldest available is")
-        || reason.contains("the host has no snapshot")
-        || reason.contains("cannot be continued exactly")
-        || reason.contains("are missing: the next entry")
+/// How a part stands across the SyncTools' status answers.
+#[derive(Default, Debug)]
+struct PartState {
+    /// Some SyncTool shows it RUNNING with this many rows committed.
+    running_rows: Vec<u64>,
+    /// Some SyncTool shows it SUCCESS.
+    success: bool,
+    /// Some SyncTool shows it FAILED: (kind, reason).
+    failed: Option<(String, String)>,
 }
 
 impl World<'_> {
@@ -34,107 +40,121 @@ impl World<'_> {
         Ok(n)
     }
 
-    pub(super) fn converged(&mut self, next_retry: &mut u64) -> Result<bool, String> {
-        let now = self.now();
-        let status = self.admin.lock().status.clone();
-        let Some((at, status)) = status else {
-            return Ok(false);
-        };
-        if at < self.check_from {
-            return Ok(false);
-        }
-        let failed: Vec<(u32, u32, String)> = status
-            .task
-            .iter()
-            .filter(|t| t.status() == "FAILED")
-            .filter_map(|t| {
-                let p = t.progress.as_ref()?;
-                Some((p.tid(), p.pid(), t.failure_reason().to_string()))
-            })
-            .collect();
-        for (tid, pid, reason) in &failed {
-            let after_retry = self.last_retry.is_some_and(|r| at > r + 1_000);
-            if is_data_gone(reason) && after_retry && self.gone.insert((*tid, *pid)) {
-                self.log(format!("t{tid}/p{pid} FAILED for good: {reason}"));
+    /// The newest status of every SyncTool, if each answered since the heal.
+    fn statuses(&self) -> Option<Vec<TaskStatusResponse>> {
+        let mut out = Vec::new();
+        for admin in std::iter::once(&self.admin).chain(self.second.as_ref()) {
+            let (at, status) = admin.lock().status.clone()?;
+            if at < self.check_from {
+                return None;
             }
+            out.push(status);
         }
-        let retry: BTreeSet<u32> = failed
-            .iter()
-            .filter(|(tid, pid, _)| !self.gone.contains(&(*tid, *pid)))
-            .map(|(tid, _, _)| *tid)
-            .collect();
-        if !retry.is_empty() && now >= *next_retry {
-            *next_retry = now + 2_000;
-            self.last_retry = Some(now);
-            for tid in retry {
-                let Some(k) = self.tables.iter().position(|t| t.spec.tid == tid) else {
+        Some(out)
+    }
+
+    /// Why a FAILED part is allowed to be FAILED, if it is.
+    fn failure_allowed(&self, tid: u32, pid: u32, kind: &str) -> bool {
+        match kind {
+            "data_gone" => self.verdicts.destroyed.contains_key(&(tid, pid)),
+            // Two SyncTools writing one destination: the loser of a commit stops.
+            "commit_conflict" => self.second.is_some(),
+            _ => false,
+        }
+    }
+
+    fn part_states(&self, statuses: &[TaskStatusResponse]) -> BTreeMap<(u32, u32), PartState> {
+        let mut parts: BTreeMap<(u32, u32), PartState> = BTreeMap::new();
+        for status in statuses {
+            for t in &status.task {
+                let Some(p) = t.progress.as_ref() else {
                     continue;
                 };
-                let reasons: Vec<&str> = failed
-                    .iter()
-                    .filter(|(t, _, _)| *t == tid)
-                    .map(|(_, _, r)| r.as_str())
-                    .collect();
-                if reasons
-                    .iter()
-                    .any(|r| r.contains("a newer snapshot is needed"))
-                {
-                    // What the error tells the operator to do.
-                    self.tables[k].snapshot()?;
-                    self.log(format!(
-                        "new snapshot of table {tid} (asked for by a FAILED part)"
-                    ));
+                let state = parts.entry((p.tid(), p.pid())).or_default();
+                match t.status() {
+                    "RUNNING" => state.running_rows.push(t.count()),
+                    "SUCCESS" => state.success = true,
+                    "FAILED" => {
+                        state.failed =
+                            Some((t.failure_kind().to_string(), t.failure_reason().to_string()))
+                    }
+                    _ => {}
                 }
-                let (db, table) = (
-                    self.tables[k].spec.db.clone(),
-                    self.tables[k].spec.name.clone(),
-                );
-                self.log(format!("retry FAILED parts of {table}: {reasons:?}"));
-                self.admin.send(Command::Retry { db, table });
+            }
+        }
+        parts
+    }
+
+    pub(super) fn converged(&mut self) -> Result<bool, String> {
+        let Some(statuses) = self.statuses() else {
+            return Ok(false);
+        };
+        let parts = self.part_states(&statuses);
+        for ((tid, pid), state) in &parts {
+            if let Some((kind, reason)) = &state.failed
+                && !self.failure_allowed(*tid, *pid, kind)
+            {
+                let early = self
+                    .verdicts
+                    .released_early
+                    .get(&(*tid, *pid))
+                    .map(|why| format!(" (a collector released data too early: {why})"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "t{tid}/p{pid} is FAILED [{kind}] although no fault destroyed its data: \
+                     {reason}{early}"
+                ));
             }
         }
         for k in 0..self.tables.len() {
             let tid = self.tables[k].spec.tid;
-            let parts: Vec<_> = status
-                .task
-                .iter()
-                .filter(|t| t.progress.as_ref().and_then(|p| p.tid) == Some(tid))
-                .collect();
-            let gone = |pid: u32| self.gone.contains(&(tid, pid));
+            let counts = self.tables[k].counts()?;
             if self.tables[k].mode == Mode::Full {
-                // Gone from the status once every part is SUCCESS, unless a
-                // part is FAILED for good.
-                let any_gone = parts
+                let listed = parts.keys().any(|(t, _)| *t == tid);
+                let settled = parts
                     .iter()
-                    .any(|t| gone(t.progress.as_ref().map_or(0, |p| p.pid())));
-                let settled = parts.iter().all(|t| {
-                    let pid = t.progress.as_ref().map_or(0, |p| p.pid());
-                    gone(pid) || t.status() == "SUCCESS"
-                });
-                let done = parts.is_empty() || (any_gone && settled);
-                if !done {
+                    .filter(|((t, _), _)| *t == tid)
+                    .all(|(_, s)| s.success || s.failed.is_some());
+                let any_failed = parts
+                    .iter()
+                    .any(|((t, _), s)| *t == tid && s.failed.is_some());
+                if listed && !(settled && any_failed) {
+                    return Ok(false);
+                }
+                if !listed && !self.links_gone(tid) {
                     return Ok(false);
                 }
                 continue;
             }
-            let counts = self.tables[k].counts()?;
             for (pid, puts) in counts.into_iter().enumerate() {
                 let pid = pid as u32;
-                if self.gone.contains(&(tid, pid)) {
+                let state = parts.get(&(tid, pid));
+                let done_failing = state.is_some_and(|s| {
+                    s.failed.is_some() && self.verdicts.destroyed.contains_key(&(tid, pid))
+                });
+                if done_failing {
                     continue;
                 }
                 let want = self.expected_count(k, pid, puts)?;
-                let done = parts.iter().any(|t| {
-                    t.progress.as_ref().and_then(|p| p.pid) == Some(pid)
-                        && t.status() == "RUNNING"
-                        && t.count() == want
-                });
-                if !done {
+                if !state.is_some_and(|s| s.running_rows.contains(&want)) {
                     return Ok(false);
                 }
             }
         }
         Ok(true)
+    }
+
+    /// Whether no collector still holds links of table `tid`'s parts.
+    fn links_gone(&self, tid: u32) -> bool {
+        let prefix = format!("{tid}-");
+        self.work_dirs.iter().all(|(host, dir)| {
+            self.lost.contains(host)
+                || std::fs::read_dir(dir).map_or(true, |entries| {
+                    !entries
+                        .flatten()
+                        .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                })
+        })
     }
 
     /// One line per part of the last status: `t10/p0 RUNNING 120 rows on tab0:7001`.
@@ -161,27 +181,38 @@ impl World<'_> {
 
     pub(super) fn progress_report(&mut self) -> String {
         let mut out = Vec::new();
-        match self.admin.lock().status.clone() {
-            None => out.push("no TaskStatus answer yet".to_string()),
-            Some((at, status)) => {
-                out.push(format!("status at {}ms:", at.saturating_sub(EPOCH_MS)));
-                for t in &status.task {
-                    let p = t.progress.clone().unwrap_or_default();
-                    let committed = p
-                        .sync_point
-                        .as_ref()
-                        .and_then(|sp| sync_core::point::Point::from_proto(sp).ok())
-                        .map_or_else(|| "?".to_string(), |pt| pt.to_string());
+        let admins: Vec<_> = std::iter::once(self.admin.clone())
+            .chain(self.second.clone())
+            .collect();
+        for (i, admin) in admins.iter().enumerate() {
+            match admin.lock().status.clone() {
+                None => out.push(format!("SyncTool {i}: no TaskStatus answer yet")),
+                Some((at, status)) => {
                     out.push(format!(
-                        "t{}/p{} {} rows {} committed at {committed} token {} on {} {}",
-                        p.tid(),
-                        p.pid(),
-                        t.status(),
-                        t.count(),
-                        p.token(),
-                        t.data_collector(),
-                        t.failure_reason()
+                        "SyncTool {i} status at {}ms:",
+                        at.saturating_sub(EPOCH_MS)
                     ));
+                    for t in &status.task {
+                        let p = t.progress.clone().unwrap_or_default();
+                        let committed = p
+                            .sync_point
+                            .as_ref()
+                            .and_then(|sp| Point::from_proto(sp).ok())
+                            .map_or_else(|| "?".to_string(), |pt| pt.to_string());
+                        out.push(format!(
+                            "t{}/p{} {} rows {} committed at {committed} token {} on {} {} {} error [{}] {}",
+                            p.tid(),
+                            p.pid(),
+                            t.status(),
+                            t.count(),
+                            p.token(),
+                            t.data_collector(),
+                            t.failure_kind(),
+                            t.failure_reason(),
+                            t.error_kind(),
+                            t.last_error(),
+                        ));
+                    }
                 }
             }
         }
@@ -198,23 +229,39 @@ impl World<'_> {
         if !self.lost.is_empty() {
             out.push(format!("lost: {:?}", self.lost));
         }
+        if !self.verdicts.destroyed.is_empty() || !self.verdicts.released_early.is_empty() {
+            out.push(format!("{:?}", self.verdicts));
+        }
         out.extend(collector::describe(&self.board));
         out.join("; ")
     }
 
     pub(super) fn final_check(&mut self) -> Result<(usize, u64), String> {
         let (committed, mut problems) = check::committed(&self.durable, &self.tids())?;
-        let kind = self.durable.kind();
+        // A collector must keep its links until their rows are committed.
+        for ((tid, pid), why) in &self.verdicts.released_early {
+            problems.push(format!(
+                "t{tid}/p{pid}: binlog the part still needed was released early: {why}"
+            ));
+        }
+        let statuses = self.statuses().unwrap_or_default();
+        let parts = self.part_states(&statuses);
         let mut total = 0;
-        for t in &mut self.tables {
-            let counts = t.counts()?;
+        for k in 0..self.tables.len() {
+            let tid = self.tables[k].spec.tid;
+            let points = self.committed_points(tid)?;
+            let counts = self.tables[k].counts()?;
             for (pid, puts) in counts.into_iter().enumerate() {
                 let pid = pid as u32;
-                let rows = committed
-                    .get(&(t.spec.tid, pid))
-                    .map_or(&[][..], Vec::as_slice);
-                let expect = if self.gone.contains(&(t.spec.tid, pid)) {
-                    Expect::Prefix { min: 0 }
+                let t = &self.tables[k];
+                let rows = committed.get(&(tid, pid)).map_or(&[][..], Vec::as_slice);
+                let failed_for_good = parts
+                    .get(&(tid, pid))
+                    .is_some_and(|s| s.failed.is_some() && s.running_rows.is_empty());
+                let expect = if failed_for_good {
+                    Expect::UpTo {
+                        end: points.get(&pid).cloned().unwrap_or_else(Point::start),
+                    }
                 } else if t.mode == Mode::Full {
                     Expect::Prefix {
                         min: t.rows_at_create.get(pid as usize).copied().unwrap_or(0),
@@ -222,13 +269,11 @@ impl World<'_> {
                 } else {
                     Expect::All
                 };
-                let diff: PartDiff = check::compare(t, kind, pid, puts, rows, expect)?;
+                let diff: PartDiff = check::compare(t, pid, puts, rows, expect.clone())?;
                 total += diff.committed;
                 if !diff.is_ok() {
                     problems.push(format!(
-                        "table {} pid {} (mode {}): {diff}",
-                        t.spec.tid,
-                        pid,
+                        "table {tid} pid {pid} (mode {}, {expect:?}): {diff}",
                         t.mode.to_proto() as i32
                     ));
                 }

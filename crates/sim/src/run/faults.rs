@@ -1,6 +1,11 @@
 //! The schedule's faults applied to the simulation, their follow-ups (restart,
 //! session expiry, repair, release) and healing.
 
+use std::collections::BTreeMap;
+
+use sync_core::point::Point;
+
+use super::links::TabletFile;
 use super::{Act, World};
 use crate::scenario::{Fault, Who};
 use crate::synctool_host;
@@ -42,6 +47,10 @@ impl World<'_> {
                     self.sim.release(host.clone(), synctool_host::HOST);
                     self.log(format!("release {host} <-> synctool"));
                 }
+            }
+            Act::EndOutage => {
+                self.control.set_outage(false);
+                self.log("the offline store is back");
             }
         }
         Ok(())
@@ -130,16 +139,13 @@ impl World<'_> {
                     self.log(format!("new snapshot of table {tid}"));
                 }
             }
-            Fault::GcBinlog { table } => {
-                if let Some(t) = self.tables.get_mut(table) {
-                    t.snapshot()?;
-                    let n = t.gc_binlog()?;
-                    let tid = t.spec.tid;
-                    self.log(format!(
-                        "new snapshot of table {tid}, {n} old binlog file(s) deleted"
-                    ));
-                }
+            Fault::GcBinlog { table } => self.gc_binlog(table)?,
+            Fault::SinkOutage { ms } => {
+                self.control.set_outage(true);
+                self.log(format!("the offline store is down for {ms}ms"));
+                self.schedule(now + ms, Act::EndOutage);
             }
+            Fault::SecondSyncTool => self.start_second_synctool()?,
             Fault::MoveLeader { table } => {
                 if self.scn.tablets < 2 || table >= self.tables.len() {
                     return Ok(());
@@ -160,6 +166,60 @@ impl World<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A new snapshot, then the tablet deletes the binlog files it covers;
+    /// each deleted file is judged against what every part still needs.
+    fn gc_binlog(&mut self, table: usize) -> Result<(), String> {
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
+        let tid = t.spec.tid;
+        let root = self.tablet_dirs[t.leader].clone();
+        t.snapshot()?;
+        let before: Vec<TabletFile> = t
+            .binlog_files(&root)?
+            .into_iter()
+            .filter_map(|(pid, path, last)| TabletFile::new(tid, pid, path, last))
+            .collect();
+        let n = t.gc_binlog()?;
+        self.log(format!(
+            "new snapshot of table {tid}, {n} old binlog file(s) deleted"
+        ));
+        let committed = self.committed_points(tid)?;
+        for file in before.iter().filter(|f| !f.path.exists()) {
+            let point = committed
+                .get(&file.pid)
+                .cloned()
+                .unwrap_or_else(Point::start);
+            let verdict = self
+                .links
+                .judge(file, &point, &self.work_dirs, &self.lost);
+            if verdict != super::links::Verdict::Safe {
+                self.log(format!("t{tid}/p{}: {verdict:?}", file.pid));
+            }
+            self.verdicts.record((tid, file.pid), verdict);
+        }
+        Ok(())
+    }
+
+    /// Each partition's committed point in the sink (its newest task's).
+    pub(super) fn committed_points(&self, tid: u32) -> Result<BTreeMap<u32, Point>, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| format!("a runtime to read the store: {e}"))?;
+        let sink = self.durable.sink();
+        let dest = self.durable.dest(tid);
+        let progress = runtime
+            .block_on(sync_sinks::Sink::committed(&sink, &dest, Some(tid)))
+            .map_err(|e| format!("{dest}: {e}"))?;
+        let mut newest: BTreeMap<u32, (u64, Point)> = BTreeMap::new();
+        for p in progress {
+            if newest.get(&p.pid).is_none_or(|(task, _)| p.task_id > *task) {
+                newest.insert(p.pid, (p.task_id, p.end));
+            }
+        }
+        Ok(newest.into_iter().map(|(pid, (_, end))| (pid, end)).collect())
     }
 
     pub(super) fn crash_synctool(&mut self, down_ms: u64) {
@@ -204,6 +264,7 @@ impl World<'_> {
         self.healed = true;
         self.crash_when.clear();
         self.control.disarm();
+        self.control.set_outage(false);
         self.armed_down_ms = None;
         let down: Vec<String> = self.down.keys().cloned().collect();
         for host in down {

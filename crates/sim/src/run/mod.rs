@@ -8,10 +8,14 @@
 //! 2. create: the admin creates one sync task per table (t0 = all acknowledged);
 //! 3. faults: appends until the cut-off, faults as scheduled (times after t0);
 //! 4. heal: every crashed host restarts (except collectors lost for good),
-//!    partitions are repaired, held messages released, sessions restored;
-//! 5. converge: FAILED parts are retried like an operator would, until every
-//!    mode-0 task is gone (SUCCESS, removed) and every continuous part is
-//!    RUNNING with all rows committed; then a while longer, and the check.
+//!    partitions are repaired, held messages released, sessions restored,
+//!    the store is back;
+//! 5. converge: nobody retries anything; every mode-0 task must be gone
+//!    (SUCCESS, removed, its collectors' links with it) and every continuous
+//!    part RUNNING with all rows committed — except a part whose data a fault
+//!    really destroyed ([`links`]), which may end FAILED with `data_gone`. A
+//!    part FAILED for any other reason fails the run at once. Then a while
+//!    longer, and the check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -35,6 +39,7 @@ use crate::tablet::TabletRoots;
 
 mod converge;
 mod faults;
+pub mod links;
 
 /// Simulated time per step.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -113,6 +118,7 @@ enum Act {
     Register { who: Who },
     Repair { host: String },
     Release { host: String },
+    EndOutage,
 }
 
 struct World<'a> {
@@ -124,8 +130,17 @@ struct World<'a> {
     durable: Arc<Durable>,
     control: Arc<StoreControl>,
     admin: Admin,
+    /// The second SyncTool's operator, once it runs.
+    second: Option<Admin>,
+    sync_spec: SyncToolSpec,
     tables: Vec<SourceTable>,
     collectors: Vec<Who>,
+    /// Each collector's host and work dir.
+    work_dirs: Vec<(String, PathBuf)>,
+    /// Who links which tablet file.
+    links: links::LinkWatch,
+    /// What binlog GC did to each part.
+    verdicts: links::Verdicts,
     /// The running collectors (for diagnostics).
     board: collector::Board,
     /// Crashed hosts and the generation of their crash.
@@ -144,10 +159,6 @@ struct World<'a> {
     armed_down_ms: Option<u64>,
     /// Convergence is checked from here on (healed, appends done).
     check_from: u64,
-    /// When the operator last retried FAILED parts.
-    last_retry: Option<u64>,
-    /// Parts FAILED for good because the data they need is gone.
-    gone: BTreeSet<(u32, u32)>,
     /// Crash SyncTool when a part shows this status (and how long it stays down).
     crash_when: std::collections::VecDeque<(String, u64)>,
     /// Expected row counts by (tid, pid, puts).
@@ -262,20 +273,12 @@ impl<'a> World<'a> {
             roll: scn.roll,
             seed: scn.seed,
             dest_root: durable.root(),
+            host: synctool_host::HOST.into(),
         };
-        {
-            let (cluster, durable, control) = (cluster.clone(), durable.clone(), control.clone());
-            sim.host(synctool_host::HOST, move || {
-                synctool_host::run(
-                    sync_spec.clone(),
-                    cluster.clone(),
-                    durable.clone(),
-                    control.clone(),
-                )
-            });
-        }
+        start_synctool(&mut sim, &sync_spec, &cluster, &durable, &control);
         let board = collector::Board::default();
         let mut collectors = Vec::new();
+        let mut work_dirs = Vec::new();
         for tablet in 0..scn.tablets {
             for standby in [false, true] {
                 if standby && !scn.standby.get(tablet).copied().unwrap_or(false) {
@@ -290,6 +293,7 @@ impl<'a> World<'a> {
                     settings: collector::settings(scn.pack_size, scn.window),
                 };
                 cluster.add_route(&spec.endpoint, &format!("{}:{}", spec.host, spec.port));
+                work_dirs.push((spec.host.clone(), spec.work_dir.clone()));
                 let (cluster, roots, board) = (cluster.clone(), roots.clone(), board.clone());
                 sim.host(who.host(), move || {
                     collector::run(spec.clone(), cluster.clone(), roots.clone(), board.clone())
@@ -297,7 +301,10 @@ impl<'a> World<'a> {
                 collectors.push(who);
             }
         }
-        sim.client(admin::HOST, admin::run(admin.clone()));
+        sim.client(
+            admin::HOST,
+            admin::run(admin.clone(), synctool_host::HOST.into()),
+        );
         Ok(World {
             scn,
             sim,
@@ -307,8 +314,13 @@ impl<'a> World<'a> {
             durable,
             control,
             admin,
+            second: None,
+            sync_spec,
             tables,
             collectors,
+            work_dirs,
+            links: links::LinkWatch::default(),
+            verdicts: links::Verdicts::default(),
             board,
             down: BTreeMap::new(),
             lost: BTreeSet::new(),
@@ -323,8 +335,6 @@ impl<'a> World<'a> {
             armed_down_ms: None,
             crash_when: std::collections::VecDeque::new(),
             check_from: u64::MAX,
-            last_retry: None,
-            gone: BTreeSet::new(),
             expected_counts: BTreeMap::new(),
         })
     }
@@ -371,7 +381,6 @@ impl<'a> World<'a> {
         let mut next_append = t0 + self.scn.append_every_ms;
         self.check_from = heal_at.max(cutoff);
         let mut next_check = self.check_from;
-        let mut next_retry = self.check_from;
         let mut converged_at: Option<u64> = None;
         loop {
             let now = self.now();
@@ -387,6 +396,7 @@ impl<'a> World<'a> {
                 self.heal();
             }
             self.step()?;
+            self.links.sample(self.now(), &self.work_dirs);
             if let Some(point) = self.control.take_request() {
                 self.log(format!("SyncTool reached {point:?}"));
                 let down_ms = self.armed_down_ms.take().unwrap_or(500);
@@ -401,7 +411,7 @@ impl<'a> World<'a> {
                 Some(at) if now >= at + SETTLE_MS => break,
                 Some(_) => {}
                 None => {
-                    if self.converged(&mut next_retry)? {
+                    if self.converged()? {
                         let parts = self.status_lines();
                         self.log(format!("converged: {}", parts.join("; ")));
                         converged_at = Some(now);
@@ -423,7 +433,79 @@ impl<'a> World<'a> {
     }
 }
 
+/// Starts (or, on a bounce, restarts) the SyncTool host of `spec`.
+fn start_synctool(
+    sim: &mut turmoil::Sim<'_>,
+    spec: &SyncToolSpec,
+    cluster: &Arc<SimCluster>,
+    durable: &Arc<Durable>,
+    control: &Arc<StoreControl>,
+) {
+    let (spec, cluster, durable, control) = (
+        spec.clone(),
+        cluster.clone(),
+        durable.clone(),
+        control.clone(),
+    );
+    let host = spec.host.clone();
+    sim.host(host, move || {
+        synctool_host::run(
+            spec.clone(),
+            cluster.clone(),
+            durable.clone(),
+            control.clone(),
+        )
+    });
+}
+
 impl World<'_> {
+    /// The create request of table `i`.
+    fn create_request(&self, i: usize) -> CreateSyncTaskRequest {
+        let t = &self.tables[i];
+        CreateSyncTaskRequest {
+            db: Some(t.spec.db.clone()),
+            name: Some(t.spec.name.clone()),
+            mode: Some(t.mode.to_proto() as i32),
+            start_ts: t.start_ts,
+            dest: Some(self.durable.dest(t.spec.tid)),
+            if_exists: None,
+        }
+    }
+
+    /// Starts the second SyncTool and creates every continuous table's task
+    /// on it too (same destinations: they resume the committed output).
+    pub(super) fn start_second_synctool(&mut self) -> Result<(), String> {
+        if self.second.is_some() {
+            return Ok(());
+        }
+        let mut spec = self.sync_spec.clone();
+        spec.host = synctool_host::SECOND_HOST.into();
+        spec.seed = spec.seed.wrapping_add(1);
+        spec.progress_dir = self._tmp.path().join("synctool2");
+        std::fs::create_dir_all(&spec.progress_dir)
+            .map_err(|e| format!("{}: {e}", spec.progress_dir.display()))?;
+        start_synctool(
+            &mut self.sim,
+            &spec,
+            &self.cluster,
+            &self.durable,
+            &self.control,
+        );
+        let admin = Admin::default();
+        self.sim.client(
+            "admin2",
+            admin::run(admin.clone(), synctool_host::SECOND_HOST.into()),
+        );
+        for i in 0..self.tables.len() {
+            if !self.tables[i].mode.finishes() {
+                admin.send(Command::Create(self.create_request(i)));
+            }
+        }
+        self.second = Some(admin);
+        self.log("a second SyncTool starts, with the same continuous tasks and destinations");
+        Ok(())
+    }
+
     fn create_tasks(&mut self) -> Result<(), String> {
         // Let the collectors start and register.
         while self.now() < 300 {
@@ -432,14 +514,7 @@ impl World<'_> {
         for i in 0..self.tables.len() {
             let counts = self.tables[i].counts()?;
             self.tables[i].rows_at_create = counts;
-            let t = &self.tables[i];
-            let req = CreateSyncTaskRequest {
-                db: Some(t.spec.db.clone()),
-                name: Some(t.spec.name.clone()),
-                mode: Some(t.mode.to_proto() as i32),
-                start_ts: t.start_ts,
-                dest: Some(self.durable.dest(t.spec.tid)),
-            };
+            let req = self.create_request(i);
             self.admin.send(Command::Create(req));
         }
         let deadline = self.now() + 20_000;
