@@ -193,7 +193,10 @@ mod tests {
         assert_eq!(p.start_point, p.next_point);
         let fault = ReadFault::new(ReadFailureKind::KCorrupt, "binlog x at byte 9");
         let p = signal_pack(1, 2, "t", &at, &Signal::Failure(fault)).expect("pack");
-        assert_eq!(p.failure.as_ref().map(|f| f.kind()), Some(ReadFailureKind::KCorrupt));
+        assert_eq!(
+            p.failure.as_ref().map(|f| f.kind()),
+            Some(ReadFailureKind::KCorrupt)
+        );
         assert!(!p.preparing());
 
         let reply = |code, delete, reason: Option<DropReason>| SendDataResponse {
@@ -212,10 +215,19 @@ mod tests {
                 committed: Some(at.clone())
             }
         );
-        assert!(matches!(Answer::of(&reply(-1, false, None)), Answer::Refused { .. }));
+        assert!(matches!(
+            Answer::of(&reply(-1, false, None)),
+            Answer::Refused { .. }
+        ));
         let dropped = Answer::of(&reply(-1, true, None));
         assert!(
-            matches!(dropped, Answer::Drop { reason: DropReason::KDropUnspecified, .. }),
+            matches!(
+                dropped,
+                Answer::Drop {
+                    reason: DropReason::KDropUnspecified,
+                    ..
+                }
+            ),
             "{dropped:?}"
         );
         let dropped = Answer::of(&reply(-1, true, Some(DropReason::KDropReassigned)));

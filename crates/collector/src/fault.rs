@@ -193,7 +193,9 @@ impl From<&PrepareError> for ReadFault {
         match e {
             PrepareError::Point(_) | PrepareError::Mode(_) => fault(ReadFailureKind::KDataGone, e),
             PrepareError::WorkDir(w) => w.into(),
-            PrepareError::HandOff(_) => ReadFault::new(ReadFailureKind::KDataGone, format!("data gone: {e}")),
+            PrepareError::HandOff(_) => {
+                ReadFault::new(ReadFailureKind::KDataGone, format!("data gone: {e}"))
+            }
             PrepareError::Snapshot(s) => s.into(),
             PrepareError::Source(s) => s.into(),
             PrepareError::Stopped(_) => fault(ReadFailureKind::KReadUnavailable, e),

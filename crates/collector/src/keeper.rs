@@ -160,7 +160,10 @@ mod tests {
 
     #[test]
     fn what_a_committed_point_still_needs() {
-        assert_eq!(binlog_needed_from(&Point::Binlog { offset: 9 }, Some(3)), Some(9));
+        assert_eq!(
+            binlog_needed_from(&Point::Binlog { offset: 9 }, Some(3)),
+            Some(9)
+        );
         assert_eq!(binlog_needed_from(&Point::start(), Some(3)), None);
         assert_eq!(binlog_needed_from(&Point::in_snapshot(7, None), None), None);
         let in_snapshot = Point::in_snapshot(7, Some(RowKey::new("k", 1)));

@@ -53,7 +53,11 @@ pub struct Leases {
 impl Leases {
     /// Runs `write` (the new owner's records) and, if it succeeds, makes a
     /// new lease current for `key`, in one step; the old lease stops holding.
-    pub fn take<R, E>(&self, key: Key, write: impl FnOnce() -> Result<R, E>) -> Result<(Lease, R), E> {
+    pub fn take<R, E>(
+        &self,
+        key: Key,
+        write: impl FnOnce() -> Result<R, E>,
+    ) -> Result<(Lease, R), E> {
         let cell = {
             let mut partitions = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
             partitions.entry(key).or_default().clone()
@@ -83,7 +87,9 @@ mod tests {
         assert!(!first.holds());
         assert_eq!(first.with(|| 5), None);
         assert!(second.holds());
-        let (other, ()) = leases.take((1, 1), || Ok::<_, ()>(())).expect("other partition");
+        let (other, ()) = leases
+            .take((1, 1), || Ok::<_, ()>(()))
+            .expect("other partition");
         assert!(second.holds() && other.holds());
         assert!(leases.take((1, 0), || Err::<(), _>("no")).is_err());
         assert!(second.holds(), "a failed write takes no lease");

@@ -136,7 +136,10 @@ mod tests {
             status.clone(),
         );
         tokio::time::sleep(Duration::from_millis(60)).await;
-        assert!(work.linked_binlogs(1, 0).expect("list").is_empty(), "no dir known yet");
+        assert!(
+            work.linked_binlogs(1, 0).expect("list").is_empty(),
+            "no dir known yet"
+        );
         linker.set_binlog_dir(tablet.clone());
         std::fs::write(tablet.join(binlog_file_name(1)), b"y").expect("log");
         for _ in 0..100 {

@@ -112,7 +112,8 @@ where
         let (key, point) = check_request(&task)?;
         let (tid, pid) = key;
         let timeout = self.env.settings.request_timeout;
-        let channel = (self.env.connect)(task.des_endpoint(), timeout).map_err(AddError::BadEndpoint)?;
+        let channel =
+            (self.env.connect)(task.des_endpoint(), timeout).map_err(AddError::BadEndpoint)?;
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = running.get(&key)
             && r.token == task.token()
@@ -140,7 +141,13 @@ where
         });
         info!(tid, pid, token = task.token(), point = %point, sync_tool = task.des_endpoint(), "task assigned");
         let status = self.new_status(&task, &point);
-        let r = self.spawn(task, Start::Assigned { previous }, status.clone(), lease, channel);
+        let r = self.spawn(
+            task,
+            Start::Assigned { previous },
+            status.clone(),
+            lease,
+            channel,
+        );
         running.insert(key, r);
         drop(running);
         self.set_status(key, status);
@@ -158,23 +165,41 @@ where
             let (key, point) = match check_request(&task) {
                 Ok(checked) => checked,
                 Err(e) => {
-                    warn!(tid = task.tid(), pid = task.pid(), "a persisted task is not valid; left as is: {e}");
+                    warn!(
+                        tid = task.tid(),
+                        pid = task.pid(),
+                        "a persisted task is not valid; left as is: {e}"
+                    );
                     continue;
                 }
             };
-            let channel = match (self.env.connect)(task.des_endpoint(), self.env.settings.request_timeout) {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!(tid = key.0, pid = key.1, "a persisted task cannot reach SyncTool; left as is: {e}");
-                    continue;
-                }
-            };
+            let channel =
+                match (self.env.connect)(task.des_endpoint(), self.env.settings.request_timeout) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!(
+                            tid = key.0,
+                            pid = key.1,
+                            "a persisted task cannot reach SyncTool; left as is: {e}"
+                        );
+                        continue;
+                    }
+                };
             info!(tid = key.0, pid = key.1, token = task.token(), point = %point, "resuming a persisted task");
             let (lease, ()) = self
                 .leases
                 .take(key, || Ok::<(), std::convert::Infallible>(()))
                 .unwrap_or_else(|never| match never {});
             let status = self.new_status(&task, &point);
+            match TaskRecord::load(&self.env.work, key.0, key.1).map(|r| r.phase) {
+                Ok(RecordedPhase::Dormant { why, since_ms }) => {
+                    let mut s = status.lock();
+                    s.set_dormant(Some(why.to_string()), Some(since_ms));
+                    s.set_state(TaskState::Dormant);
+                }
+                Ok(RecordedPhase::Finishing) => status.lock().set_state(TaskState::Finishing),
+                Ok(RecordedPhase::Active) | Err(_) => {}
+            }
             let r = self.spawn(task, Start::Recovered, status.clone(), lease, channel);
             let old = self
                 .running

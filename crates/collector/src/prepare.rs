@@ -99,9 +99,7 @@ pub fn prepare<S: LocalStore>(
     };
 
     let snapshot = match point {
-        Point::Snapshot(_) => {
-            choose_snapshot(work, task, point, &decoder, ctx, &available)?
-        }
+        Point::Snapshot(_) => choose_snapshot(work, task, point, &decoder, ctx, &available)?,
         Point::Binlog { .. } => None,
     };
     let available = available(snapshot.as_ref().map(|(_, offset)| *offset));

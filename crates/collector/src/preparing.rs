@@ -175,7 +175,13 @@ where
                 announce: true,
             },
             Err(PrepareFailure::Fault(fault)) => {
-                warn!(tid, pid, kind = fault.kind_name(), "cannot read the partition: {}", fault.message);
+                warn!(
+                    tid,
+                    pid,
+                    kind = fault.kind_name(),
+                    "cannot read the partition: {}",
+                    fault.message
+                );
                 Phase::Dormant {
                     why: Dormancy::ReadFailed {
                         kind: fault.kind,

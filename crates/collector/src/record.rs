@@ -169,7 +169,11 @@ impl TaskRecord {
     }
 
     /// Reads the record of a task (the default when there is none).
-    pub fn load<S: LocalStore>(work: &WorkDir<S>, tid: u32, pid: u32) -> Result<Self, WorkDirError> {
+    pub fn load<S: LocalStore>(
+        work: &WorkDir<S>,
+        tid: u32,
+        pid: u32,
+    ) -> Result<Self, WorkDirError> {
         let path = work.task_dir(tid, pid).join(STATE_FILE);
         let Some(bytes) = work.store().read(&path)? else {
             return Ok(Self::default());
@@ -187,8 +191,8 @@ impl TaskRecord {
         pid: u32,
     ) -> Result<(), WorkDirError> {
         let path = work.task_dir(tid, pid).join(STATE_FILE);
-        let bytes = serde_json::to_vec_pretty(&self.to_json())
-            .map_err(|source| WorkDirError::State {
+        let bytes =
+            serde_json::to_vec_pretty(&self.to_json()).map_err(|source| WorkDirError::State {
                 path: path.clone(),
                 source,
             })?;
@@ -205,7 +209,10 @@ mod tests {
     fn records_round_trip_and_a_missing_one_is_active() {
         let dir = tempfile::tempdir().expect("tempdir");
         let work = WorkDir::new(FsStore, dir.path().to_path_buf());
-        assert_eq!(TaskRecord::load(&work, 1, 2).expect("none"), TaskRecord::default());
+        assert_eq!(
+            TaskRecord::load(&work, 1, 2).expect("none"),
+            TaskRecord::default()
+        );
         std::fs::create_dir_all(work.task_dir(1, 2)).expect("mkdir");
         let paths = Some(TabletPaths {
             snapshot_path: "/t/snapshot/".into(),

@@ -277,14 +277,19 @@ impl StreamState {
             observer.committed(committed);
         }
         match (sent, answer) {
-            (_, Answer::Drop { reason, message, .. }) => {
-                return Some(SendEnd::Dropped { reason, message });
-            }
             (Unanswered::Failure(fault), answer) => {
                 return Some(SendEnd::ReadFailed {
                     fault,
                     answer: Some(answer),
                 });
+            }
+            (
+                _,
+                Answer::Drop {
+                    reason, message, ..
+                },
+            ) => {
+                return Some(SendEnd::Dropped { reason, message });
             }
             (Unanswered::Rows(sent), _) if sent.stale => return None,
             (Unanswered::Rows(sent), Answer::Accepted { .. }) => {

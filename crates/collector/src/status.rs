@@ -272,7 +272,11 @@ mod tests {
         assert_eq!(s.phase, "caught up");
         s.set_error("tablet h:1 GetTableStatus: no answer", 1_000);
         s.set_error("tablet h:1 GetTableStatus: no answer", 9_000);
-        assert_eq!(s.error_since_ms, Some(1_000), "the same error keeps its since");
+        assert_eq!(
+            s.error_since_ms,
+            Some(1_000),
+            "the same error keeps its since"
+        );
         s.set_dormant(Some("another assignment owns the part".into()), Some(2_000));
         s.set_state(TaskState::Dormant);
         assert_eq!(s.phase, "dormant: another assignment owns the part");
@@ -283,7 +287,10 @@ mod tests {
             snapshot: Some("202611251300@10".into()),
         };
         let html = to_html("me:1", 12_000, &[s.clone()]);
-        assert!(html.contains("binlog 3..=4 (2 files), snapshot 202611251300@10"), "{html}");
+        assert!(
+            html.contains("binlog 3..=4 (2 files), snapshot 202611251300@10"),
+            "{html}"
+        );
         assert!(html.contains("11 s ago"), "{html}");
         assert!(html.contains("since 10 s ago"), "{html}");
         let json = to_json("me:1", 12_000, &[s]);

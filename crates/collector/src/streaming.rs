@@ -68,13 +68,22 @@ where
         match end {
             SendEnd::Finished => {
                 let rows = self.status.lock().rows_sent;
-                info!(tid, pid, rows, "the last pack is accepted; finishing once it is committed");
+                info!(
+                    tid,
+                    pid, rows, "the last pack is accepted; finishing once it is committed"
+                );
                 Phase::Finishing
             }
             SendEnd::Dropped { reason, message } => self.on_drop(reason, message),
             SendEnd::Cancelled => Phase::End(TaskState::Stopped),
             SendEnd::ReadFailed { fault, answer } => {
-                warn!(tid, pid, kind = fault.kind_name(), "reading failed: {}", fault.message);
+                warn!(
+                    tid,
+                    pid,
+                    kind = fault.kind_name(),
+                    "reading failed: {}",
+                    fault.message
+                );
                 let now = self.now();
                 self.status.lock().set_error(fault.message.clone(), now);
                 match answer {
@@ -99,7 +108,12 @@ where
                 }
             }
             SendEnd::Transport(e) => {
-                warn!(tid, pid, "stream to SyncTool {} broke: {e}", self.task.des_endpoint());
+                warn!(
+                    tid,
+                    pid,
+                    "stream to SyncTool {} broke: {e}",
+                    self.task.des_endpoint()
+                );
                 Phase::Retry {
                     cause: format!("stream to SyncTool {} broke: {e}", self.task.des_endpoint()),
                     fault: None,

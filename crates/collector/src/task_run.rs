@@ -225,7 +225,10 @@ where
 {
     let (tid, pid) = (task.tid(), task.pid());
     let record = TaskRecord::load(&env.work, tid, pid).unwrap_or_else(|e| {
-        warn!(tid, pid, "the task record cannot be read; taken as active: {e}");
+        warn!(
+            tid,
+            pid, "the task record cannot be read; taken as active: {e}"
+        );
         TaskRecord::default()
     });
     let linker = Linker::start(
@@ -378,12 +381,11 @@ where
 
     fn save_record(&self) {
         let (tid, pid) = self.ids();
-        match self
+        if let Some(Err(e)) = self
             .lease
             .with(|| self.record.save(&self.env.work, tid, pid))
         {
-            Some(Err(e)) => warn!(tid, pid, "cannot record the task's phase: {e}"),
-            Some(Ok(())) | None => {}
+            warn!(tid, pid, "cannot record the task's phase: {e}");
         }
     }
 

@@ -95,7 +95,12 @@ mod tests {
             }),
             ..task()
         };
-        assert!(check_request(&t).expect_err("pk").to_string().contains("sync_point.pk"));
+        assert!(
+            check_request(&t)
+                .expect_err("pk")
+                .to_string()
+                .contains("sync_point.pk")
+        );
         let t = AddSyncTaskRequest {
             des_endpoint: Some(String::new()),
             ..task()

@@ -79,7 +79,13 @@ where
             s.set_error(cause.clone(), now);
             s.set_state(TaskState::Retrying);
         }
-        warn!(tid, pid, attempt = self.attempts, ?delay, "trying again after: {cause}");
+        warn!(
+            tid,
+            pid,
+            attempt = self.attempts,
+            ?delay,
+            "trying again after: {cause}"
+        );
         let interval = self.env.settings.preparing_interval;
         let first = if announce { Duration::ZERO } else { interval };
         let mut beacon =

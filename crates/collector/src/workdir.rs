@@ -157,7 +157,10 @@ impl<S: LocalStore> WorkDir<S> {
     /// The tablet's current snapshot: its MANIFEST, or `None` when it has no
     /// usable snapshot (no MANIFEST, or one with count 0, as OpenMLDB treats
     /// it: the partition is then read from the binlog).
-    pub fn tablet_snapshot(&self, tablet_snapshot_dir: &Path) -> Result<Option<Manifest>, WorkDirError> {
+    pub fn tablet_snapshot(
+        &self,
+        tablet_snapshot_dir: &Path,
+    ) -> Result<Option<Manifest>, WorkDirError> {
         let manifest_path = tablet_snapshot_dir.join(MANIFEST_FILE);
         let Some(manifest) = self.read_manifest(&manifest_path)? else {
             return Ok(None);
@@ -336,9 +339,9 @@ impl<S: LocalStore> WorkDir<S> {
     /// What the work dir of a task holds (for the status page).
     pub fn held_links(&self, tid: u32, pid: u32) -> Result<LinksHeld, WorkDirError> {
         let binlogs = self.linked_binlogs(tid, pid)?;
-        let snapshot = self.linked_snapshot(tid, pid)?.map(|s| {
-            format!("{}@{}", s.manifest.name(), s.manifest.offset())
-        });
+        let snapshot = self
+            .linked_snapshot(tid, pid)?
+            .map(|s| format!("{}@{}", s.manifest.name(), s.manifest.offset()));
         Ok(LinksHeld {
             binlog_files: binlogs.len(),
             binlog_first_file: binlogs.first().map(|(i, _)| *i),
@@ -454,7 +457,10 @@ mod tests {
     fn a_staged_snapshot_replaces_the_linked_one_only_when_adopted() {
         let f = fixture();
         let snap = f.tablet.join("snapshot");
-        assert_eq!(f.work.stage_snapshot(1, 0, &snap).expect("no snapshot"), None);
+        assert_eq!(
+            f.work.stage_snapshot(1, 0, &snap).expect("no snapshot"),
+            None
+        );
 
         write_snapshot(&f.tablet, "202611251300", 10, 5);
         let staged = f
@@ -474,7 +480,10 @@ mod tests {
             std::fs::read(linked.checkpoint_dir.join("000001.sst")).expect("sst"),
             b"202611251300"
         );
-        assert_eq!(f.work.linked_snapshot(1, 0).expect("read"), Some(linked.clone()));
+        assert_eq!(
+            f.work.linked_snapshot(1, 0).expect("read"),
+            Some(linked.clone())
+        );
 
         // The tablet replaces its snapshot and deletes the old checkpoint:
         // staging the new one leaves the old links until it is adopted.
@@ -486,7 +495,10 @@ mod tests {
             .expect("link")
             .expect("staged");
         assert_eq!(staged.manifest.offset(), 20);
-        assert_eq!(f.work.linked_snapshot(1, 0).expect("read"), Some(linked.clone()));
+        assert_eq!(
+            f.work.linked_snapshot(1, 0).expect("read"),
+            Some(linked.clone())
+        );
         assert_eq!(
             std::fs::read(linked.checkpoint_dir.join("000001.sst")).expect("old sst"),
             b"202611251300"
