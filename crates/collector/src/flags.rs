@@ -42,6 +42,12 @@ pub struct CollectorConfig {
     pub binlog_name_length: u64,
     pub binlog_enable_crc: bool,
     pub max_traverse_cnt: u64,
+    /// Added: how often new binlog files are hard-linked, in every phase of
+    /// a task (so the tablet's binlog GC cannot take a file not yet read).
+    pub link_interval_ms: u64,
+    /// Added: how often a dormant task (reassigned, FAILED, a read failure)
+    /// asks SyncTool for the committed point, to release what it no longer needs.
+    pub probe_interval_ms: u64,
 }
 
 impl Default for CollectorConfig {
@@ -68,6 +74,8 @@ impl Default for CollectorConfig {
             binlog_name_length: 8,
             binlog_enable_crc: false,
             max_traverse_cnt: 0,
+            link_interval_ms: 1000,
+            probe_interval_ms: 10_000,
         }
     }
 }
@@ -209,6 +217,8 @@ impl CollectorConfig {
             "binlog_name_length" => self.binlog_name_length = number(value)?,
             "binlog_enable_crc" => self.binlog_enable_crc = boolean(value)?,
             "max_traverse_cnt" => self.max_traverse_cnt = number(value)?,
+            "link_interval_ms" => self.link_interval_ms = number(value)?,
+            "probe_interval_ms" => self.probe_interval_ms = number(value)?,
             // gflags' negated form of a boolean flag: --noname.
             _ => match name.strip_prefix("no") {
                 Some(bool_name @ ("enable_status_service" | "binlog_enable_crc"))
@@ -231,6 +241,16 @@ impl CollectorConfig {
         if self.task_thread_pool_size == 0 {
             return Err(FlagError::Invalid(
                 "--task_thread_pool_size must be at least 1".into(),
+            ));
+        }
+        if self.link_interval_ms == 0 {
+            return Err(FlagError::Invalid(
+                "--link_interval_ms must be at least 1".into(),
+            ));
+        }
+        if self.probe_interval_ms == 0 {
+            return Err(FlagError::Invalid(
+                "--probe_interval_ms must be at least 1".into(),
             ));
         }
         if !self.zk_root_path.starts_with('/') {
@@ -312,6 +332,8 @@ mod tests {
         );
         assert_eq!(config.sync_task_long_interval_ms, 5000);
         assert!(!config.enable_status_service);
+        assert_eq!(config.link_interval_ms, 1000);
+        assert_eq!(config.probe_interval_ms, 10_000);
     }
 
     #[test]
@@ -389,5 +411,7 @@ mod tests {
     fn invalid_combinations_are_rejected() {
         assert!(CollectorConfig::from_args(args(&["--max_pack_size=0"])).is_err());
         assert!(CollectorConfig::from_args(args(&["--zk_root_path=openmldb"])).is_err());
+        assert!(CollectorConfig::from_args(args(&["--link_interval_ms=0"])).is_err());
+        assert!(CollectorConfig::from_args(args(&["--probe_interval_ms=0"])).is_err());
     }
 }

@@ -1,35 +1,41 @@
-//! The collector's partition tasks: at most one loop per partition.
+//! The collector's partition tasks: at most one current loop per partition.
 //!
-//! `AddSyncTask` ([`TaskManager::add_sync_task`]):
-//! * the same token as the running task, or as one that finished or was
-//!   dropped: nothing to do (idempotent; never a second loop for one
-//!   partition, and a late repeat does not read a finished part again);
-//! * a partition whose last read failed less than `failure_hold` ago: refused
-//!   with that error, so SyncTool reports it instead of reassigning in a loop;
-//! * otherwise the running loop (an older assignment) is stopped and awaited,
-//!   the new one is prepared — the tablet is asked and the data linked before
-//!   the call returns, so an assignment that cannot be read is refused with the
-//!   reason — persisted to `task.progress`, and started.
+//! `AddSyncTask` ([`TaskManager::add_sync_task`]) answers at once:
+//! * the request is checked ([`crate::validate`]); a bad one is refused with
+//!   the field and why;
+//! * the same token as the partition's current loop (running, dormant, or
+//!   ended after its work dir went): nothing to do (idempotent; never a
+//!   second loop for one assignment, and a late repeat does not read a
+//!   finished part again);
+//! * otherwise the new assignment is persisted (`task.progress`, and
+//!   `task.state` set active) under a new [`Lease`] on the work dir, the old
+//!   loop (an older assignment, possibly dormant) is told to stop, and the new
+//!   loop starts; it waits for the old one to end before touching the work
+//!   dir and reuses its links. Tablet calls, linking and opening the snapshot
+//!   all run in the new loop, after the answer.
 //!
-//! Calls for different partitions run concurrently; calls for one partition
-//! are serialised. [`TaskManager::recover`] restarts the tasks persisted in the
-//! work dirs (a restarted collector resumes from its last accepted point).
+//! [`TaskManager::recover`] restarts the tasks persisted in the work dirs:
+//! active ones resume from their accepted point, finishing ones wait for the
+//! commit, dormant ones stay dormant.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
+use sync_core::point::Point;
 use sync_core::proto::datasync::AddSyncTaskRequest;
-use sync_core::task::Mode;
 use sync_infra::store::LocalStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tonic::transport::Channel;
 use tracing::{info, warn};
 
-use crate::prepare::assigned_point;
-use crate::status::{SharedStatus, TaskState, TaskStatus};
+use crate::lease::{Lease, Leases};
+use crate::record::{RecordedPhase, TaskRecord};
+use crate::status::{LinksHeld, SharedStatus, TaskState, TaskStatus};
 use crate::tablet_client::TabletApi;
-use crate::task_run::{Ready, TaskEnv, prepare_task, run_task};
+use crate::task_run::{Start, TaskEnv, run_task};
+use crate::validate::{RequestError, check_request};
+use crate::workdir::WorkDirError;
 
 type Key = (u32, u32);
 
@@ -40,41 +46,29 @@ const ENDED_KEPT_MS: u64 = 3_600_000;
 #[derive(Debug, thiserror::Error)]
 pub enum AddError {
     #[error("bad AddSyncTask request: {0}")]
-    BadRequest(String),
-    #[error("tid {tid} pid {pid}: reading failed {ago:?} ago: {error}")]
-    RecentFailure {
+    BadRequest(#[from] RequestError),
+    #[error("bad AddSyncTask request: {0}")]
+    BadEndpoint(String),
+    #[error("tid {tid} pid {pid}: cannot persist the task: {error}")]
+    Persist {
         tid: u32,
         pid: u32,
-        ago: Duration,
-        error: String,
+        error: WorkDirError,
     },
-    #[error("{0}")]
-    Prepare(String),
-    #[error("tid {tid} pid {pid}: cannot persist the task: {error}")]
-    Persist { tid: u32, pid: u32, error: String },
 }
 
 struct Running {
     token: String,
     cancel: watch::Sender<bool>,
     join: JoinHandle<TaskState>,
+    status: SharedStatus,
 }
-
-impl Running {
-    async fn stop(self) {
-        self.cancel.send_replace(true);
-        if let Err(e) = self.join.await {
-            warn!("a task loop ended abnormally: {e}");
-        }
-    }
-}
-
-type Slot = Arc<tokio::sync::Mutex<Option<Running>>>;
 
 /// The partition tasks of one collector.
 pub struct TaskManager<S, T> {
     env: TaskEnv<S, T>,
-    slots: Mutex<HashMap<Key, Slot>>,
+    leases: Leases,
+    running: Mutex<HashMap<Key, Running>>,
     statuses: Mutex<BTreeMap<Key, SharedStatus>>,
 }
 
@@ -86,19 +80,10 @@ where
     pub fn new(env: TaskEnv<S, T>) -> Self {
         Self {
             env,
-            slots: Mutex::new(HashMap::new()),
+            leases: Leases::default(),
+            running: Mutex::new(HashMap::new()),
             statuses: Mutex::new(BTreeMap::new()),
         }
-    }
-
-    fn slot(&self, key: Key) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(key).or_default().clone()
-    }
-
-    fn status_of(&self, key: Key) -> Option<SharedStatus> {
-        let statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
-        statuses.get(&key).cloned()
     }
 
     /// Records the status of `key`'s newest assignment, and forgets tasks
@@ -121,120 +106,134 @@ where
         statuses.values().map(SharedStatus::snapshot).collect()
     }
 
-    /// Handles `AddSyncTask` (see the module docs).
+    /// Handles `AddSyncTask` (see the module docs); never waits for the
+    /// tablet or for a loop to stop.
     pub async fn add_sync_task(&self, task: AddSyncTaskRequest) -> Result<(), AddError> {
-        let key = check_request(&task)?;
+        let (key, point) = check_request(&task)?;
         let (tid, pid) = key;
-        let slot = self.slot(key);
-        let mut running = slot.lock().await;
-        if let Some(r) = running.as_ref()
+        let timeout = self.env.settings.request_timeout;
+        let channel =
+            (self.env.connect)(task.des_endpoint(), timeout).map_err(AddError::BadEndpoint)?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = running.get(&key)
             && r.token == task.token()
         {
-            let ended = self.status_of(key).map(|s| s.lock().state);
-            if !r.join.is_finished()
-                || matches!(ended, Some(TaskState::Finished | TaskState::Dropped))
-            {
+            // A loop that ended without saying how (it panicked) may start again.
+            let ended_cleanly = r.status.lock().state.is_over();
+            if !r.join.is_finished() || ended_cleanly {
                 return Ok(());
             }
         }
-        if let Some(failure) = self.recent_failure(key) {
-            return Err(failure);
-        }
-        if let Some(old) = running.take() {
-            info!(tid, pid, "a new assignment replaces the running task");
-            old.stop().await;
-        }
-        let status = self.new_status(&task);
-        let point = assigned_point(&task).map_err(|e| AddError::BadRequest(e.to_string()))?;
-        let ready = match prepare_task(&self.env, &task, &point).await {
-            Ok(ready) => ready,
-            Err(failure) => {
-                {
-                    let mut s = status.lock();
-                    s.state = TaskState::Refused;
-                    s.error = Some(failure.message.clone());
-                    s.ended_ms = Some((self.env.clock)());
-                }
-                self.set_status(key, status);
-                return Err(AddError::Prepare(failure.message));
-            }
-        };
-        self.env
-            .work
-            .save_task(&task)
-            .map_err(|e| AddError::Persist {
-                tid,
-                pid,
-                error: e.to_string(),
-            })?;
+        let work = &self.env.work;
+        let (lease, ()) = self
+            .leases
+            .take(key, || {
+                work.save_task(&task)?;
+                let mut record = TaskRecord::load(work, tid, pid).unwrap_or_default();
+                record.phase = RecordedPhase::Active;
+                record.save(work, tid, pid)
+            })
+            .map_err(|error| AddError::Persist { tid, pid, error })?;
+        let previous = running.remove(&key).map(|old| {
+            info!(tid, pid, old = %old.token, new = task.token(), "a new assignment replaces the task");
+            old.cancel.send_replace(true);
+            old.join
+        });
         info!(tid, pid, token = task.token(), point = %point, sync_tool = task.des_endpoint(), "task assigned");
-        *running = Some(self.spawn(task, Some(ready), status.clone()));
+        let status = self.new_status(&task, &point);
+        let r = self.spawn(
+            task,
+            Start::Assigned { previous },
+            status.clone(),
+            lease,
+            channel,
+        );
+        running.insert(key, r);
+        drop(running);
         self.set_status(key, status);
         Ok(())
     }
 
     /// Restarts the tasks persisted in the work dirs; returns how many.
-    pub async fn recover(&self) -> Result<usize, crate::workdir::WorkDirError> {
+    pub async fn recover(&self) -> Result<usize, WorkDirError> {
         let (tasks, unreadable) = self.env.work.load_tasks()?;
         for bad in unreadable {
             warn!("a persisted task cannot be read (left as is): {bad}");
         }
-        let count = tasks.len();
+        let mut count = 0;
         for task in tasks {
-            let Ok(key) = check_request(&task) else {
-                warn!(
-                    tid = task.tid(),
-                    pid = task.pid(),
-                    "a persisted task is incomplete; ignored"
-                );
-                continue;
+            let (key, point) = match check_request(&task) {
+                Ok(checked) => checked,
+                Err(e) => {
+                    warn!(
+                        tid = task.tid(),
+                        pid = task.pid(),
+                        "a persisted task is not valid; left as is: {e}"
+                    );
+                    continue;
+                }
             };
-            info!(
-                tid = key.0,
-                pid = key.1,
-                token = task.token(),
-                "resuming a persisted task"
-            );
-            let slot = self.slot(key);
-            let mut running = slot.lock().await;
-            let status = self.new_status(&task);
-            *running = Some(self.spawn(task, None, status.clone()));
+            let channel =
+                match (self.env.connect)(task.des_endpoint(), self.env.settings.request_timeout) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        warn!(
+                            tid = key.0,
+                            pid = key.1,
+                            "a persisted task cannot reach SyncTool; left as is: {e}"
+                        );
+                        continue;
+                    }
+                };
+            info!(tid = key.0, pid = key.1, token = task.token(), point = %point, "resuming a persisted task");
+            let (lease, ()) = self
+                .leases
+                .take(key, || Ok::<(), std::convert::Infallible>(()))
+                .unwrap_or_else(|never| match never {});
+            let status = self.new_status(&task, &point);
+            match TaskRecord::load(&self.env.work, key.0, key.1).map(|r| r.phase) {
+                Ok(RecordedPhase::Dormant { why, since_ms }) => {
+                    let mut s = status.lock();
+                    s.set_dormant(Some(why.to_string()), Some(since_ms));
+                    s.set_state(TaskState::Dormant);
+                }
+                Ok(RecordedPhase::Finishing) => status.lock().set_state(TaskState::Finishing),
+                Ok(RecordedPhase::Active) | Err(_) => {}
+            }
+            let r = self.spawn(task, Start::Recovered, status.clone(), lease, channel);
+            let old = self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, r);
+            if let Some(old) = old {
+                old.cancel.send_replace(true);
+            }
             self.set_status(key, status);
+            count += 1;
         }
         Ok(count)
     }
 
     /// Stops every task (they stay persisted, to be resumed).
     pub async fn shutdown(&self) {
-        let slots: Vec<Slot> = {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.values().cloned().collect()
+        let all: Vec<Running> = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.drain().map(|(_, r)| r).collect()
         };
-        for slot in slots {
-            if let Some(r) = slot.lock().await.take() {
-                r.stop().await;
+        for r in &all {
+            r.cancel.send_replace(true);
+        }
+        for r in all {
+            if let Err(e) = r.join.await {
+                warn!("a task loop ended abnormally: {e}");
             }
         }
     }
 
-    fn recent_failure(&self, key: Key) -> Option<AddError> {
-        let status = self.status_of(key)?.snapshot();
-        if status.state != TaskState::Failed {
-            return None;
-        }
-        let ended = status.ended_ms?;
-        let ago = Duration::from_millis((self.env.clock)().saturating_sub(ended));
-        (ago < self.env.settings.failure_hold).then(|| AddError::RecentFailure {
-            tid: key.0,
-            pid: key.1,
-            ago,
-            error: status.error.unwrap_or_default(),
-        })
-    }
-
-    fn new_status(&self, task: &AddSyncTaskRequest) -> SharedStatus {
-        let point = assigned_point(task).map_or_else(|e| e.to_string(), |p| p.to_string());
-        SharedStatus::new(TaskStatus {
+    fn new_status(&self, task: &AddSyncTaskRequest, point: &Point) -> SharedStatus {
+        let point = point.to_string();
+        let mut status = TaskStatus {
             tid: task.tid(),
             pid: task.pid(),
             token: task.token().to_string(),
@@ -242,6 +241,7 @@ where
             tablet_endpoint: task.tablet_endpoint().to_string(),
             des_endpoint: task.des_endpoint().to_string(),
             state: TaskState::Preparing,
+            phase: String::new(),
             assigned_point: point.clone(),
             accepted_point: point,
             committed_point: None,
@@ -252,42 +252,40 @@ where
             last_accepted_ms: None,
             started_ms: (self.env.clock)(),
             ended_ms: None,
+            dormant: None,
+            dormant_since_ms: None,
             error: None,
-        })
+            error_since_ms: None,
+            links: LinksHeld::default(),
+        };
+        status.set_state(TaskState::Preparing);
+        SharedStatus::new(status)
     }
 
     fn spawn(
         &self,
         task: AddSyncTaskRequest,
-        ready: Option<Ready>,
+        start: Start,
         status: SharedStatus,
+        lease: Lease,
+        channel: Channel,
     ) -> Running {
         let (cancel, cancelled) = watch::channel(false);
         let token = task.token().to_string();
-        let join = tokio::spawn(run_task(self.env.clone(), task, ready, status, cancelled));
+        let join = tokio::spawn(run_task(
+            self.env.clone(),
+            task,
+            start,
+            status.clone(),
+            cancelled,
+            lease,
+            channel,
+        ));
         Running {
             token,
             cancel,
             join,
+            status,
         }
     }
-}
-
-/// The partition of a complete request.
-fn check_request(task: &AddSyncTaskRequest) -> Result<Key, AddError> {
-    let missing = |field: &str| AddError::BadRequest(format!("`{field}` is missing or empty"));
-    let tid = task.tid.ok_or_else(|| missing("tid"))?;
-    let pid = task.pid.ok_or_else(|| missing("pid"))?;
-    if task.token().is_empty() {
-        return Err(missing("token"));
-    }
-    if task.des_endpoint().is_empty() {
-        return Err(missing("des_endpoint"));
-    }
-    if task.tablet_endpoint().is_empty() {
-        return Err(missing("tablet_endpoint"));
-    }
-    let mode = task.mode.ok_or_else(|| missing("mode"))?;
-    Mode::from_i32(mode).map_err(|_| AddError::BadRequest(format!("unknown mode {mode}")))?;
-    Ok((tid, pid))
 }

@@ -3,7 +3,10 @@
 //! alone (OpenMLDB's collector stalls on such a row). A pack starts at the
 //! point the previous one ended; mode 1 drops rows older than `start_ts`
 //! (their position still advances); mode 0 marks the pack `finished` when the
-//! stream has caught up with the end of the binlog.
+//! stream has caught up with the end of the binlog. When reading fails in
+//! the middle of a pack, the rows before the failure go out as a pack of
+//! their own and the error comes with the next call, so everything before a
+//! corrupt record reaches SyncTool.
 
 use sync_core::point::Point;
 use sync_core::task::Mode;
@@ -29,6 +32,8 @@ pub struct BuiltPack {
 pub struct Packer<O: SnapshotOpener> {
     source: PartitionSource<O>,
     pending: Option<SourceItem>,
+    /// A read error met after the rows of the last pack; returned next.
+    failed: Option<SourceError>,
     point: Point,
     mode: Mode,
     start_ts: u64,
@@ -48,6 +53,7 @@ impl<O: SnapshotOpener> Packer<O> {
         Self {
             source,
             pending: None,
+            failed: None,
             point: start,
             mode,
             start_ts,
@@ -66,6 +72,9 @@ impl<O: SnapshotOpener> Packer<O> {
         store: &S,
         decoder: &impl EntryDecoder,
     ) -> Result<BuiltPack, SourceError> {
+        if let Some(err) = self.failed.take() {
+            return Err(err);
+        }
         let start = self.point.clone();
         let mut rows = Vec::new();
         let mut count = 0u64;
@@ -73,10 +82,16 @@ impl<O: SnapshotOpener> Packer<O> {
         loop {
             let item = match self.pending.take() {
                 Some(item) => item,
-                None => match self.source.next(store, decoder)? {
-                    Some(item) => item,
-                    None => {
+                None => match self.source.next(store, decoder) {
+                    Ok(Some(item)) => item,
+                    Ok(None) => {
                         caught_up = true;
+                        break;
+                    }
+                    Err(err) if self.point == start => return Err(err),
+                    Err(err) => {
+                        // Send what was read; the error comes next.
+                        self.failed = Some(err);
                         break;
                     }
                 },

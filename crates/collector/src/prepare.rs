@@ -1,12 +1,16 @@
-//! Turns an assignment (`AddSyncTaskRequest`) into a ready packer: asks the
-//! tablet for the partition's paths and schema, hard-links its snapshot and
-//! binlog into the work dir, works out the snapshot's effective offset, applies
-//! the hand-off rule to the assigned point and opens the reading plan.
+//! Turns an assignment (`AddSyncTaskRequest`) into a ready packer, given the
+//! partition's paths and schema from the tablet: hard-links the binlog into
+//! the work dir, chooses the snapshot, works out its effective offset,
+//! applies the hand-off rule to the assigned point and opens the reading plan.
 //!
-//! An assignment that cannot be continued exactly (the data it needs is gone,
-//! or the only snapshot is older than the committed state) is refused with
-//! the hand-off rule's reason; SyncTool then tries another collector or marks
-//! the part FAILED with that reason.
+//! The snapshot a point needs is served from the work dir's links whenever
+//! the hand-off rule says they continue it exactly, even when the tablet has
+//! deleted those files since (a newer snapshot, binlog GC): the linked
+//! snapshot is tried first. Only when it cannot continue the point (there is
+//! none, or it is older than what was emitted) is the tablet's current
+//! snapshot linked beside it (`snapshot.next/`), and it replaces the linked
+//! one only if the hand-off rule accepts it; otherwise the old links stay and
+//! the rule's reason is the error (the data the point needs is gone).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -43,6 +47,8 @@ pub enum PrepareError {
     Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error("preparation stopped: {0}")]
+    Stopped(String),
 }
 
 /// What reading a partition needs besides the assignment.
@@ -86,34 +92,17 @@ pub fn prepare<S: LocalStore>(
     let binlog_dir = work.binlog_dir(tid, pid);
     let mut parts = BinlogTailer::new(binlog_dir.clone(), 1, ctx.verify_crc);
     parts.refresh(work.store()).map_err(SourceError::from)?;
-
-    let needs_snapshot = matches!(point, Point::Snapshot(_));
-    let snapshot = if needs_snapshot {
-        match work.link_snapshot(tid, pid, &PathBuf::from(&ctx.paths.snapshot_path))? {
-            Some(linked) => {
-                let reader = Arc::new(SnapshotReader::open(&linked.checkpoint_dir, &ctx.meta)?);
-                let offset = snapshot_effective_offset(
-                    work,
-                    &binlog_dir,
-                    &reader,
-                    &decoder,
-                    &linked.manifest,
-                    ctx,
-                )?;
-                Some((reader, offset))
-            }
-            None => None,
-        }
-    } else {
-        None
-    };
-    let snapshot_offset = snapshot.as_ref().map(|(_, offset)| *offset);
-    let available = Available {
+    let binlog_first = parts.first_available();
+    let available = |snapshot_offset: Option<u64>| Available {
         snapshot_offset,
-        binlog_first: parts
-            .first_available()
-            .unwrap_or_else(|| snapshot_offset.map_or(1, |o| o + 1)),
+        binlog_first: binlog_first.unwrap_or_else(|| snapshot_offset.map_or(1, |o| o + 1)),
     };
+
+    let snapshot = match point {
+        Point::Snapshot(_) => choose_snapshot(work, task, point, &decoder, ctx, &available)?,
+        Point::Binlog { .. } => None,
+    };
+    let available = available(snapshot.as_ref().map(|(_, offset)| *offset));
     let plan = plan_read(point, &available)?;
     let opener = match snapshot {
         Some((reader, offset)) => CheckpointOpener::new(reader, offset, ctx.now_ms),
@@ -126,6 +115,96 @@ pub fn prepare<S: LocalStore>(
         decoder,
         point: point.clone(),
     })
+}
+
+/// An open snapshot and its effective offset.
+type Opened = (Arc<SnapshotReader>, u64);
+
+/// The snapshot to continue `point` from (see the module doc): the linked
+/// one if the hand-off rule accepts it, else the tablet's current one if the
+/// rule accepts that (it then replaces the linked one), else the rule's error.
+/// `None` when there is no snapshot at all (the rule then decides whether
+/// the binlog alone continues the point).
+fn choose_snapshot<S: LocalStore>(
+    work: &WorkDir<S>,
+    task: &AddSyncTaskRequest,
+    point: &Point,
+    decoder: &TableDecoder,
+    ctx: &ReadContext,
+    available: &impl Fn(Option<u64>) -> Available,
+) -> Result<Option<Opened>, PrepareError> {
+    let (tid, pid) = (task.tid(), task.pid());
+    let linked = work.linked_snapshot(tid, pid)?;
+    let mut refused = None;
+    if let Some(linked) = &linked {
+        let opened = open_snapshot(work, tid, pid, linked, decoder, ctx)?;
+        match plan_read(point, &available(Some(opened.1))) {
+            Ok(_) => return Ok(Some(opened)),
+            Err(e) => refused = Some(e),
+        }
+    }
+    let tablet_dir = PathBuf::from(&ctx.paths.snapshot_path);
+    let tablet = work.tablet_snapshot(&tablet_dir)?;
+    let same_as_linked = linked
+        .as_ref()
+        .is_some_and(|l| tablet.as_ref() == Some(&l.manifest));
+    if tablet.is_none() || same_as_linked {
+        return match refused {
+            Some(e) => Err(e.into()),
+            None => Ok(None),
+        };
+    }
+    let Some(staged) = work.stage_snapshot(tid, pid, &tablet_dir)? else {
+        return match refused {
+            Some(e) => Err(e.into()),
+            None => Ok(None),
+        };
+    };
+    let (reader, offset) = match open_snapshot(work, tid, pid, &staged, decoder, ctx) {
+        Ok(opened) => opened,
+        Err(e) => {
+            discard(work, tid, pid);
+            return Err(e);
+        }
+    };
+    if let Err(e) = plan_read(point, &available(Some(offset))) {
+        discard(work, tid, pid);
+        return Err(e.into());
+    }
+    // The reader is on the staged path: reopen it where the links now live.
+    drop(reader);
+    let adopted = work
+        .adopt_staged_snapshot(tid, pid)?
+        .ok_or_else(|| PrepareError::Stopped("the staged snapshot vanished".into()))?;
+    let reader = Arc::new(SnapshotReader::open(&adopted.checkpoint_dir, &ctx.meta)?);
+    Ok(Some((reader, offset)))
+}
+
+fn discard<S: LocalStore>(work: &WorkDir<S>, tid: u32, pid: u32) {
+    if let Err(e) = work.discard_staged_snapshot(tid, pid) {
+        tracing::warn!(tid, pid, "cannot remove a staged snapshot: {e}");
+    }
+}
+
+/// Opens a linked (or staged) checkpoint and works out its effective offset.
+fn open_snapshot<S: LocalStore>(
+    work: &WorkDir<S>,
+    tid: u32,
+    pid: u32,
+    linked: &crate::workdir::LinkedSnapshot,
+    decoder: &TableDecoder,
+    ctx: &ReadContext,
+) -> Result<Opened, PrepareError> {
+    let reader = Arc::new(SnapshotReader::open(&linked.checkpoint_dir, &ctx.meta)?);
+    let offset = snapshot_effective_offset(
+        work,
+        &work.binlog_dir(tid, pid),
+        &reader,
+        decoder,
+        &linked.manifest,
+        ctx,
+    )?;
+    Ok((reader, offset))
 }
 
 /// The largest log index after the MANIFEST offset whose put the checkpoint

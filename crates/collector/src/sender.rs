@@ -10,43 +10,54 @@
 //!   point (reported through [`SendObserver::accepted`], which persists it),
 //!   and the committed point it carries is reported too (the work dir keeps
 //!   data back to there);
-//! - `delete_task`: the task is over for this collector (stale token, deleted
-//!   task, finished part); the stream ends with [`SendEnd::Dropped`];
+//! - `delete_task`: the task is over for this collector; the stream ends with
+//!   [`SendEnd::Dropped`] and the reply's [`DropReason`] (deleted, finished,
+//!   reassigned, FAILED, malformed), which decides what the work dir keeps;
 //! - any other error: every unanswered pack is discarded and the producer
 //!   rewinds to the accepted point after a pause (OpenMLDB re-reads too); when
 //!   the reply names a `resume_point` (SyncTool's accepted point, after this
 //!   collector lost its place, e.g. in a restart) that point becomes the
 //!   accepted point first.
 //!
+//! Every reply's committed point is reported ([`SendObserver::committed`]).
+//!
 //! When the producer has caught up it sends an empty pack every
-//! `heartbeat` as a sign of life. A transport error ends the stream with
-//! [`SendEnd::Transport`]; the caller reconnects and resumes from the
-//! accepted point.
+//! `heartbeat` as a sign of life. When reading fails, the failure pack
+//! ([`crate::beacon::Signal::Failure`], no rows, at the point reading
+//! stopped) follows the packs before it on the same stream, and the stream
+//! ends with [`SendEnd::ReadFailed`] once they are all answered: the rows
+//! before the failure reach SyncTool first. A transport error ends the
+//! stream with [`SendEnd::Transport`]; the caller reconnects and resumes from
+//! the accepted point.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use sync_core::point::Point;
 use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
-use sync_core::proto::datasync::{SendDataRequest, SendDataResponse};
+use sync_core::proto::datasync::{DropReason, SendDataRequest, SendDataResponse};
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
+use crate::beacon::{Answer, Signal, signal_pack};
+use crate::fault::ReadFault;
 use crate::packer::BuiltPack;
 
 /// Builds packs for the producer thread; rebuilt from a point on rewind.
 pub trait PackSource: Send + 'static {
     /// The next pack (empty when caught up).
-    fn next_pack(&mut self) -> Result<BuiltPack, String>;
+    fn next_pack(&mut self) -> Result<BuiltPack, ReadFault>;
     /// Restart reading at `point` (an accepted point).
-    fn rewind(&mut self, point: &Point) -> Result<(), String>;
+    fn rewind(&mut self, point: &Point) -> Result<(), ReadFault>;
 }
 
 /// Told about progress as replies come in.
 pub trait SendObserver: Send {
     /// SyncTool accepted the pack ending at `next` with `rows` rows in
-    /// `bytes` bytes (`committed` is its committed point, if sent).
-    fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64, bytes: u64);
+    /// `bytes` bytes.
+    fn accepted(&mut self, next: &Point, rows: u64, bytes: u64);
+    /// A reply named SyncTool's committed point (every reply may).
+    fn committed(&mut self, _at: &Point) {}
     /// SyncTool refused a pack; the producer rewinds.
     fn rejected(&mut self, message: &str);
     /// SyncTool said where this assignment's stream continues (the collector
@@ -85,12 +96,16 @@ pub struct SendSettings {
 pub enum SendEnd {
     /// Mode 0: the last pack was accepted.
     Finished,
-    /// SyncTool told this collector to drop the task.
-    Dropped { message: String },
+    /// SyncTool told this collector to drop the task, and why.
+    Dropped { reason: DropReason, message: String },
     /// The connection or the stream broke; resume from the accepted point.
     Transport(String),
-    /// The producer failed (e.g. corrupt binlog); the task reports it.
-    Source(String),
+    /// Reading failed (e.g. a corrupt binlog). The failure pack went after
+    /// every pack before it; `answer` is SyncTool's answer to it, if one came.
+    ReadFailed {
+        fault: ReadFault,
+        answer: Option<Answer>,
+    },
     /// The caller stopped the task.
     Cancelled,
 }
@@ -101,7 +116,12 @@ enum Control {
 
 struct Produced {
     generation: u64,
-    pack: Result<BuiltPack, String>,
+    pack: Result<BuiltPack, ReadFault>,
+}
+
+/// The producer ended without a reason (it panicked or could not start).
+fn producer_stopped() -> ReadFault {
+    ReadFault::unavailable("the pack producer stopped")
 }
 
 /// Streams packs from `start` until the task ends; returns why it ended.
@@ -128,9 +148,11 @@ pub async fn stream_task(
         Ok(response) => {
             let mut replies = response.into_inner();
             let mut state = StreamState {
+                produced: start.clone(),
                 accepted: start,
                 generation: 0,
                 unanswered: VecDeque::new(),
+                failing: false,
             };
             let mut producer_done = false;
             loop {
@@ -143,7 +165,7 @@ pub async fn stream_task(
                                 break end;
                             }
                             if producer_done && state.unanswered.is_empty() {
-                                break SendEnd::Source("the pack producer stopped".into());
+                                break SendEnd::ReadFailed { fault: producer_stopped(), answer: None };
                             }
                         }
                         Ok(None) => break SendEnd::Transport("SyncTool closed the stream".into()),
@@ -151,7 +173,19 @@ pub async fn stream_task(
                     },
                     produced = pack_rx.recv(), if window_open => match produced {
                         Some(Produced { generation, .. }) if generation != state.generation => {}
-                        Some(Produced { pack: Err(err), .. }) => break SendEnd::Source(err),
+                        Some(Produced { pack: Err(fault), .. }) => {
+                            // Reading stopped here: say so after the packs before it.
+                            let request = match signal_pack(settings.tid, settings.pid, &settings.token, &state.produced, &Signal::Failure(fault.clone())) {
+                                Ok(r) => r,
+                                Err(_) => break SendEnd::ReadFailed { fault, answer: None },
+                            };
+                            producer_done = true;
+                            state.failing = true;
+                            state.unanswered.push_back(Unanswered::Failure(fault.clone()));
+                            if request_tx.send(request).await.is_err() {
+                                break SendEnd::ReadFailed { fault, answer: None };
+                            }
+                        }
                         Some(Produced { pack: Ok(pack), .. }) => {
                             let bytes = pack.rows.len() as u64;
                             let request = SendDataRequest {
@@ -163,17 +197,24 @@ pub async fn stream_task(
                                 finished: Some(pack.finished),
                                 next_point: pack.next.to_proto().ok(),
                                 rows: Some(pack.rows),
+                                preparing: None,
+                                failure: None,
                             };
                             if request.start_point.is_none() || request.next_point.is_none() {
-                                break SendEnd::Source(format!("pack points cannot be encoded: {:?} → {:?}", pack.start, pack.next));
+                                let fault = ReadFault::new(
+                                    sync_core::proto::datasync::ReadFailureKind::KCorrupt,
+                                    format!("pack points cannot be encoded: {:?} → {:?}", pack.start, pack.next),
+                                );
+                                break SendEnd::ReadFailed { fault, answer: None };
                             }
-                            state.unanswered.push_back(Unanswered { next: pack.next, rows: pack.count, bytes, finished: pack.finished, stale: false });
+                            state.produced = pack.next.clone();
+                            state.unanswered.push_back(Unanswered::Rows(SentRows { next: pack.next, rows: pack.count, bytes, finished: pack.finished, stale: false }));
                             if request_tx.send(request).await.is_err() {
                                 break SendEnd::Transport("the request stream closed".into());
                             }
                         }
                         // The producer stops after the last (finished) pack: wait for its answer.
-                        None if state.unanswered.is_empty() => break SendEnd::Source("the pack producer stopped".into()),
+                        None if state.unanswered.is_empty() => break SendEnd::ReadFailed { fault: producer_stopped(), answer: None },
                         None => producer_done = true,
                     },
                 }
@@ -193,7 +234,8 @@ pub async fn stream_task(
     end
 }
 
-struct Unanswered {
+/// A sent pack of rows (or a heartbeat) waiting for its answer.
+struct SentRows {
     next: Point,
     rows: u64,
     bytes: u64,
@@ -202,10 +244,20 @@ struct Unanswered {
     stale: bool,
 }
 
+enum Unanswered {
+    Rows(SentRows),
+    /// The failure pack that ends the stream.
+    Failure(ReadFault),
+}
+
 struct StreamState {
     accepted: Point,
+    /// Where the last pack sent ends (the next pack starts there).
+    produced: Point,
     generation: u64,
     unanswered: VecDeque<Unanswered>,
+    /// The failure pack is sent; no more packs follow.
+    failing: bool,
 }
 
 impl StreamState {
@@ -220,23 +272,39 @@ impl StreamState {
                 "SyncTool answered a pack that was not sent".into(),
             ));
         };
-        let message = reply.response.msg().to_string();
-        if reply.delete_task() {
-            return Some(SendEnd::Dropped { message });
+        let answer = Answer::of(reply);
+        if let Some(committed) = answer.committed() {
+            observer.committed(committed);
         }
-        if sent.stale {
-            return None;
+        match (sent, answer) {
+            (Unanswered::Failure(fault), answer) => {
+                return Some(SendEnd::ReadFailed {
+                    fault,
+                    answer: Some(answer),
+                });
+            }
+            (
+                _,
+                Answer::Drop {
+                    reason, message, ..
+                },
+            ) => {
+                return Some(SendEnd::Dropped { reason, message });
+            }
+            (Unanswered::Rows(sent), _) if sent.stale => return None,
+            (Unanswered::Rows(sent), Answer::Accepted { .. }) => {
+                self.accepted = sent.next;
+                observer.accepted(&self.accepted, sent.rows, sent.bytes);
+                return sent.finished.then_some(SendEnd::Finished);
+            }
+            (Unanswered::Rows(_), Answer::Refused { message, .. }) => observer.rejected(&message),
         }
-        if reply.response.code() == 0 {
-            let committed = reply
-                .committed_point
-                .as_ref()
-                .and_then(|p| Point::from_proto(p).ok());
-            self.accepted = sent.next;
-            observer.accepted(&self.accepted, committed.as_ref(), sent.rows, sent.bytes);
-            return sent.finished.then_some(SendEnd::Finished);
+        if self.failing {
+            // The failure pack was built on the refused one: read again.
+            return Some(SendEnd::Transport(
+                "a pack before the read failure was refused; reading again".into(),
+            ));
         }
-        observer.rejected(&message);
         if let Some(resume) = reply
             .resume_point
             .as_ref()
@@ -248,14 +316,20 @@ impl StreamState {
         // Packs sent after the refused one were built on it: their answers
         // are ignored and the producer re-reads from the accepted point.
         for later in &mut self.unanswered {
-            later.stale = true;
+            if let Unanswered::Rows(later) = later {
+                later.stale = true;
+            }
         }
         self.generation += 1;
+        self.produced = self.accepted.clone();
         if control
             .send(Control::Rewind(self.accepted.clone()))
             .is_err()
         {
-            return Some(SendEnd::Source("the pack producer stopped".into()));
+            return Some(SendEnd::ReadFailed {
+                fault: producer_stopped(),
+                answer: None,
+            });
         }
         None
     }

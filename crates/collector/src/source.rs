@@ -15,7 +15,9 @@ use sync_core::point::{Point, ReadPlan, RowKey};
 use sync_core::proto::api::{LogEntry, MethodType};
 use sync_infra::store::LocalStore;
 
-use crate::tailer::{BinlogTailer, TailError};
+use sync_core::binlog::binlog_file_name;
+
+use crate::tailer::{BinlogTailer, TailError, TailedEntry};
 
 /// Why the source cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +26,19 @@ pub enum SourceError {
     Binlog(#[from] TailError),
     #[error("snapshot: {0}")]
     Snapshot(String),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::snapshot::SnapshotError),
+    #[error("{0}")]
+    Schema(String),
     #[error("binlog entry {log_index}: {reason}")]
     BadEntry { log_index: u64, reason: String },
+    #[error("binlog {path} is corrupt at byte {offset}: entry {log_index}: {reason}")]
+    BadRecord {
+        path: PathBuf,
+        offset: u64,
+        log_index: u64,
+        reason: String,
+    },
 }
 
 /// Rows of a snapshot in iteration order from a position.
@@ -150,14 +163,15 @@ impl<O: SnapshotOpener> PartitionSource<O> {
                             BinlogTailer::new(self.binlog_dir.clone(), target + 1, self.verify_crc);
                         continue;
                     }
-                    let Some(entry) = self.next_entry(store)? else {
+                    let Some(tailed) = self.next_entry(store)? else {
                         return Ok(None);
                     };
-                    let next = Point::catching_up(target, below.clone(), entry.log_index() + 1);
-                    if is_delete(&entry) {
+                    let next =
+                        Point::catching_up(target, below.clone(), tailed.entry.log_index() + 1);
+                    if is_delete(&tailed.entry) {
                         return Ok(Some(SourceItem::Skip { next }));
                     }
-                    let (key, row) = decoder.decode(&entry)?;
+                    let (key, row) = self.decode(decoder, &tailed)?;
                     return Ok(Some(if key < below {
                         SourceItem::Row {
                             row,
@@ -204,16 +218,16 @@ impl<O: SnapshotOpener> PartitionSource<O> {
                     }));
                 }
                 Phase::Binlog => {
-                    let Some(entry) = self.next_entry(store)? else {
+                    let Some(tailed) = self.next_entry(store)? else {
                         return Ok(None);
                     };
                     let next = Point::Binlog {
-                        offset: entry.log_index() + 1,
+                        offset: tailed.entry.log_index() + 1,
                     };
-                    if is_delete(&entry) {
+                    if is_delete(&tailed.entry) {
                         return Ok(Some(SourceItem::Skip { next }));
                     }
-                    let (key, row) = decoder.decode(&entry)?;
+                    let (key, row) = self.decode(decoder, &tailed)?;
                     return Ok(Some(SourceItem::Row {
                         row,
                         ts: key.ts,
@@ -227,12 +241,29 @@ impl<O: SnapshotOpener> PartitionSource<O> {
     /// The next binlog entry. On reaching the end of the indexed files the
     /// binlog dir is rescanned once, so files linked since (and a new
     /// tailer's files) are read without the caller having to ask.
-    fn next_entry<S: LocalStore>(&mut self, store: &S) -> Result<Option<LogEntry>, SourceError> {
+    fn next_entry<S: LocalStore>(&mut self, store: &S) -> Result<Option<TailedEntry>, SourceError> {
         if let Some(tailed) = self.tailer.next(store)? {
-            return Ok(Some(tailed.entry));
+            return Ok(Some(tailed));
         }
         self.tailer.refresh(store)?;
-        Ok(self.tailer.next(store)?.map(|tailed| tailed.entry))
+        Ok(self.tailer.next(store)?)
+    }
+
+    /// Decodes a put; a bad entry is reported with its file and byte offset.
+    fn decode(
+        &self,
+        decoder: &impl EntryDecoder,
+        tailed: &TailedEntry,
+    ) -> Result<(RowKey, Vec<u8>), SourceError> {
+        decoder.decode(&tailed.entry).map_err(|e| match e {
+            SourceError::BadEntry { log_index, reason } => SourceError::BadRecord {
+                path: self.binlog_dir.join(binlog_file_name(tailed.file_index)),
+                offset: tailed.start,
+                log_index,
+                reason,
+            },
+            other => other,
+        })
     }
 }
 

@@ -91,17 +91,12 @@ pub struct CheckpointCursor {
 impl SnapshotCursor for CheckpointCursor {
     fn next_row(&mut self) -> Result<Option<(RowKey, Vec<u8>)>, SourceError> {
         if self.buffer.is_empty() && !self.exhausted {
-            let snapshot_error =
-                |e: crate::snapshot::SnapshotError| SourceError::Snapshot(e.to_string());
-            let mut iter = self
-                .reader
-                .iter(self.position.as_ref(), self.now_ms)
-                .map_err(snapshot_error)?;
+            let mut iter = self.reader.iter(self.position.as_ref(), self.now_ms)?;
             for row in iter.by_ref().take(BATCH_ROWS) {
-                let row = row.map_err(snapshot_error)?;
+                let row = row?;
                 self.buffer.push_back((row.key, row.row));
             }
-            self.position = iter.next_position().map_err(snapshot_error)?;
+            self.position = iter.next_position()?;
             self.exhausted = self.position.is_none();
         }
         Ok(self.buffer.pop_front())
@@ -118,9 +113,9 @@ pub struct TableDecoder {
 impl TableDecoder {
     pub fn new(meta: &TableMeta) -> Result<Self, SourceError> {
         let schema = SchemaVersions::from_table_meta(meta)
-            .map_err(|e| SourceError::Snapshot(format!("table schema: {e}")))?;
+            .map_err(|e| SourceError::Schema(format!("table schema: {e}")))?;
         let layout = IndexLayout::from_table_meta(meta)
-            .map_err(|e| SourceError::Snapshot(format!("table indexes: {e}")))?;
+            .map_err(|e| SourceError::Schema(format!("table indexes: {e}")))?;
         let compress = meta
             .compress_type
             .and_then(|c| CompressType::try_from(c).ok())

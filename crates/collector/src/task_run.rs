@@ -1,36 +1,48 @@
 //! One partition task's life on the collector, from an assignment (or a
-//! recovered `task.progress`) to its end:
+//! recovered work dir) to its end, as a loop over phases:
 //!
-//! 1. **prepare**: ask the leader tablet for the partition's paths and schema,
-//!    link the data into the work dir and open the reading plan at the point;
-//! 2. **stream** packs to SyncTool ([`crate::sender::stream_task`]); the
-//!    accepted point is persisted in `task.progress` (at most every
-//!    `persist_interval`, and when a stream ends) and binlog files wholly
-//!    before SyncTool's committed point are released;
-//! 3. after a broken connection or a failed preparation, wait and go again
-//!    from the accepted point;
-//! 4. end when the last mode-0 pack is accepted or SyncTool says to drop the
-//!    task (the work dir is removed), when the task is stopped (kept, to be
-//!    resumed), or when reading fails for good (kept, the error is shown).
+//! * **preparing** ([`crate::preparing`]): wait for a replaced loop to end,
+//!   ask the tablet, link, open the snapshot; `preparing` packs every
+//!   `preparing_interval` keep the part alive meanwhile;
+//! * **streaming** ([`crate::streaming`]): packs to SyncTool; ends finished
+//!   (mode 0), dropped (with SyncTool's reason), broken or failed;
+//! * **retrying** ([`crate::waiting`]): a broken stream or a transient read
+//!   failure waits with exponential backoff (`retry_interval` doubling up to
+//!   `retry_max_interval`), repeating the failure pack, then prepares again;
+//! * **finishing**: mode 0's last pack is accepted; heartbeats until its end
+//!   is committed, then the work dir goes;
+//! * **dormant**: no rows, the links kept; a probe every `probe_interval`
+//!   learns the committed point (releasing what it no longer needs) or that
+//!   the task is deleted (the work dir goes).
+//!
+//! Beside every phase the [`Linker`] links new binlog files on its timer.
+//! What SyncTool's `delete_task` means is [`TaskLoop::on_drop`]: only a
+//! deleted or finished task loses its work dir; a reassigned, FAILED or
+//! malformed one goes dormant. Phases that must survive a restart are
+//! recorded in `task.state` ([`crate::record`]).
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sync_core::point::Point;
-use sync_core::proto::datasync::AddSyncTaskRequest;
-use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
-use sync_infra::one_port::{KEEPALIVE, MAX_MESSAGE_BYTES};
+use sync_core::proto::datasync::{AddSyncTaskRequest, DropReason};
+use sync_core::task::Backoff;
+use sync_infra::one_port::KEEPALIVE;
 use sync_infra::store::LocalStore;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{info, warn};
 
-use crate::prepare::{PrepareError, Prepared, ReadContext, prepare};
-use crate::sender::{ProducerMode, SendEnd, SendObserver, SendSettings, stream_task};
+use crate::keeper::Keeper;
+use crate::lease::Lease;
+use crate::linker::Linker;
+use crate::prepare::{Prepared, ReadContext};
+use crate::record::{Dormancy, RecordedPhase, TabletPaths, TaskRecord};
+use crate::sender::ProducerMode;
 use crate::status::{SharedStatus, TaskState};
-use crate::tablet_client::{TabletApi, validate_disk_table};
-use crate::tailer::BinlogTailer;
-use crate::task_source::TaskSource;
+use crate::tablet_client::TabletApi;
+use crate::tracker::Tracker;
 use crate::workdir::WorkDir;
 
 /// How the collector reads and sends (from its flags).
@@ -42,19 +54,27 @@ pub struct CollectorSettings {
     pub verify_crc: bool,
     /// Unanswered packs per stream at most.
     pub window: usize,
-    /// Pause when caught up (a heartbeat pack goes out each pause).
+    /// Pause when caught up (a heartbeat pack goes out each pause); also
+    /// between a finishing task's heartbeats.
     pub idle_interval: Duration,
-    /// Pause before trying again after a broken stream or a failed preparation.
+    /// The first pause before trying again after a broken stream or a
+    /// transient failure; it doubles with each failure in a row.
     pub retry_interval: Duration,
-    /// Timeout of calls to tablets and of connecting to SyncTool.
+    /// The longest such pause.
+    pub retry_max_interval: Duration,
+    /// Timeout of calls to tablets and to SyncTool.
     pub request_timeout: Duration,
     /// How often the accepted point is written to `task.progress` while streaming.
     pub persist_interval: Duration,
-    /// How often binlog files before the committed point are released.
+    /// How often links the committed point no longer needs are released.
     pub release_interval: Duration,
-    /// How long a task that failed reading refuses a new assignment of its
-    /// partition (so SyncTool sees the reason instead of a retry loop).
-    pub failure_hold: Duration,
+    /// How often new binlog files are linked, in every phase.
+    pub link_interval: Duration,
+    /// How often a dormant task probes SyncTool.
+    pub probe_interval: Duration,
+    /// How often a preparing task (and one waiting after a transient read
+    /// failure) tells SyncTool it is alive.
+    pub preparing_interval: Duration,
     /// Where each stream's pack producer runs.
     pub producer: ProducerMode,
 }
@@ -67,12 +87,27 @@ impl Default for CollectorSettings {
             window: 16,
             idle_interval: Duration::from_secs(5),
             retry_interval: Duration::from_secs(5),
+            retry_max_interval: Duration::from_secs(30),
             request_timeout: Duration::from_secs(20),
             persist_interval: Duration::from_secs(1),
             release_interval: Duration::from_secs(10),
-            failure_hold: Duration::from_secs(60),
+            link_interval: Duration::from_secs(1),
+            probe_interval: Duration::from_secs(10),
+            preparing_interval: Duration::from_secs(1),
             producer: ProducerMode::Thread,
         }
+    }
+}
+
+impl CollectorSettings {
+    /// The pause after `attempt` failures in a row (≥ 1).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let backoff = Backoff {
+            base_ms: ms(self.retry_interval).max(1),
+            cap_ms: ms(self.retry_max_interval).max(ms(self.retry_interval)),
+        };
+        Duration::from_millis(backoff.delay_ms(attempt))
     }
 }
 
@@ -82,6 +117,17 @@ pub type Connector = Arc<dyn Fn(&str, Duration) -> Result<Channel, String> + Sen
 /// The daemon's connector: TCP, connected lazily, with HTTP/2 keepalive.
 pub fn tcp_connector() -> Connector {
     Arc::new(synctool_channel)
+}
+
+/// A connection to the task's SyncTool (connected lazily, with keepalive).
+pub fn synctool_channel(des_endpoint: &str, timeout: Duration) -> Result<Channel, String> {
+    Ok(Endpoint::from_shared(format!("http://{des_endpoint}"))
+        .map_err(|e| format!("SyncTool endpoint `{des_endpoint}` is invalid: {e}"))?
+        .connect_timeout(timeout)
+        .http2_keep_alive_interval(KEEPALIVE)
+        .keep_alive_timeout(KEEPALIVE)
+        .keep_alive_while_idle(true)
+        .connect_lazy())
 }
 
 /// What a task needs from the daemon.
@@ -107,375 +153,257 @@ impl<S: Clone, T> Clone for TaskEnv<S, T> {
     }
 }
 
-/// A preparation that failed; `permanent` when retrying cannot help (the
-/// data the point needs is gone).
-#[derive(Debug)]
-pub struct PrepareFailure {
-    pub message: String,
-    pub permanent: bool,
-}
-
 /// A partition ready to stream.
 pub struct Ready {
     pub ctx: ReadContext,
     pub prepared: Prepared,
 }
 
-/// Asks the tablet and prepares `task` from `point` (the blocking part on a
-/// blocking thread).
-pub async fn prepare_task<S, T>(
-    env: &TaskEnv<S, T>,
-    task: &AddSyncTaskRequest,
-    point: &Point,
-) -> Result<Ready, PrepareFailure>
-where
-    S: LocalStore + Clone,
-    T: TabletApi,
-{
-    let transient = |message: String| PrepareFailure {
-        message,
-        permanent: false,
-    };
-    let (tid, pid) = (task.tid(), task.pid());
-    let endpoint = task.tablet_endpoint();
-    let status = env
-        .tablet
-        .get_table_status(endpoint, tid, pid)
-        .await
-        .map_err(|e| transient(e.to_string()))?;
-    let paths = validate_disk_table(&status).map_err(|e| transient(e.to_string()))?;
-    let meta = env
-        .tablet
-        .get_table_schema(endpoint, tid, pid)
-        .await
-        .map_err(|e| transient(e.to_string()))?;
-    let ctx = ReadContext {
-        meta,
-        paths,
-        max_pack_size: env.settings.max_pack_size,
-        verify_crc: env.settings.verify_crc,
-        now_ms: (env.clock)(),
-    };
-    let (work, task, point) = (env.work.clone(), task.clone(), point.clone());
-    let prepared = tokio::task::spawn_blocking(move || {
-        prepare(&work, &task, &point, &ctx).map(|prepared| Ready { ctx, prepared })
-    })
-    .await
-    .map_err(|e| transient(format!("tid {tid} pid {pid}: preparation stopped: {e}")))?;
-    prepared.map_err(|e| PrepareFailure {
-        permanent: matches!(
-            e,
-            PrepareError::HandOff(_) | PrepareError::Point(_) | PrepareError::Mode(_)
-        ),
-        message: format!("tid {tid} pid {pid}: {e}"),
-    })
+/// How a loop begins.
+pub enum Start {
+    /// A new assignment; `previous` is the loop it replaces (still ending).
+    Assigned {
+        previous: Option<JoinHandle<TaskState>>,
+    },
+    /// A task found in the work dir at start-up: its recorded phase goes on.
+    Recovered,
 }
 
-/// A connection to the task's SyncTool (connected lazily, with keepalive).
-pub fn synctool_channel(des_endpoint: &str, timeout: Duration) -> Result<Channel, String> {
-    Ok(Endpoint::from_shared(format!("http://{des_endpoint}"))
-        .map_err(|e| format!("SyncTool endpoint `{des_endpoint}` is invalid: {e}"))?
-        .connect_timeout(timeout)
-        .http2_keep_alive_interval(KEEPALIVE)
-        .keep_alive_timeout(KEEPALIVE)
-        .keep_alive_while_idle(true)
-        .connect_lazy())
+/// The next phase of a loop.
+pub(crate) enum Phase {
+    Prepare,
+    Stream(Box<Ready>),
+    /// Wait, then prepare again. With a fault, the failure pack is repeated
+    /// while waiting (`announce`: the first one right away).
+    Retry {
+        cause: String,
+        fault: Option<crate::fault::ReadFault>,
+        announce: bool,
+    },
+    Finishing,
+    /// `announce`: the first probe right away (a failure SyncTool may not
+    /// have heard yet).
+    Dormant {
+        why: Dormancy,
+        since_ms: u64,
+        announce: bool,
+    },
+    End(TaskState),
 }
 
-/// Runs `task` until it ends; returns how it ended. `ready` is the
-/// preparation already done by `AddSyncTask` (`None` when recovering).
+/// One partition task's loop.
+pub(crate) struct TaskLoop<S, T> {
+    pub(crate) env: TaskEnv<S, T>,
+    pub(crate) task: AddSyncTaskRequest,
+    pub(crate) status: SharedStatus,
+    pub(crate) cancel: watch::Receiver<bool>,
+    pub(crate) lease: Lease,
+    pub(crate) channel: Channel,
+    pub(crate) tracker: Tracker<S>,
+    pub(crate) linker: Option<Linker>,
+    pub(crate) record: TaskRecord,
+    /// Failures in a row (for the backoff).
+    pub(crate) attempts: u32,
+    /// The loop this one replaces, until it has ended.
+    pub(crate) previous: Option<JoinHandle<TaskState>>,
+}
+
+/// Runs `task` until it ends; returns how it ended. `lease` is the task's
+/// claim on its work dir, `channel` its connection to SyncTool.
 pub async fn run_task<S, T>(
     env: TaskEnv<S, T>,
     task: AddSyncTaskRequest,
-    mut ready: Option<Ready>,
+    start: Start,
     status: SharedStatus,
-    mut cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
+    lease: Lease,
+    channel: Channel,
 ) -> TaskState
 where
     S: LocalStore + Clone,
     T: TabletApi,
 {
     let (tid, pid) = (task.tid(), task.pid());
-    let end = drive(&env, &task, &mut ready, &status, &mut cancel).await;
-    if matches!(end, TaskState::Finished | TaskState::Dropped)
-        && let Err(e) = env.work.remove_task(tid, pid)
-    {
-        warn!(tid, pid, "cannot remove the work dir of an ended task: {e}");
-    }
-    let mut s = status.lock();
-    s.state = end;
-    s.ended_ms = Some((env.clock)());
-    end
-}
-
-async fn drive<S, T>(
-    env: &TaskEnv<S, T>,
-    task: &AddSyncTaskRequest,
-    ready: &mut Option<Ready>,
-    status: &SharedStatus,
-    cancel: &mut watch::Receiver<bool>,
-) -> TaskState
-where
-    S: LocalStore + Clone,
-    T: TabletApi,
-{
-    let (tid, pid) = (task.tid(), task.pid());
-    let settings = &env.settings;
-    let channel = match (env.connect)(task.des_endpoint(), settings.request_timeout) {
-        Ok(c) => c,
-        Err(e) => {
-            status.lock().error = Some(e);
-            return TaskState::Failed;
-        }
-    };
-    let mut progress = match Progress::new(env, task, status.clone()) {
-        Ok(p) => p,
-        Err(e) => {
-            status.lock().error = Some(e);
-            return TaskState::Failed;
-        }
-    };
-    let send = SendSettings {
+    let record = TaskRecord::load(&env.work, tid, pid).unwrap_or_else(|e| {
+        warn!(
+            tid,
+            pid, "the task record cannot be read; taken as active: {e}"
+        );
+        TaskRecord::default()
+    });
+    let linker = Linker::start(
+        env.work.clone(),
         tid,
         pid,
-        token: task.token().to_string(),
-        window: settings.window,
-        idle_interval: settings.idle_interval,
-        producer: settings.producer,
+        record
+            .tablet_paths
+            .as_ref()
+            .map(|p| PathBuf::from(&p.binlog_path)),
+        env.settings.link_interval,
+        status.clone(),
+    );
+    let keeper = Keeper::new(
+        env.work.clone(),
+        tid,
+        pid,
+        lease.clone(),
+        status.clone(),
+        env.settings.release_interval,
+    );
+    let tracker = match Tracker::new(&env, &task, status.clone(), lease.clone(), keeper) {
+        Ok(t) => t,
+        Err(e) => {
+            // The manager checks the point first; a persisted one may be bad.
+            warn!(tid, pid, "{e}");
+            status.lock().set_error(e, (env.clock)());
+            linker.stop().await;
+            return finish(&status, env.clock, TaskState::Stopped);
+        }
+    };
+    let mut previous = None;
+    let mut phase = match start {
+        Start::Assigned { previous: p } => {
+            previous = p;
+            Phase::Prepare
+        }
+        Start::Recovered => match &record.phase {
+            RecordedPhase::Active => Phase::Prepare,
+            RecordedPhase::Finishing => Phase::Finishing,
+            RecordedPhase::Dormant { why, since_ms } => Phase::Dormant {
+                announce: matches!(why, Dormancy::ReadFailed { .. }),
+                why: why.clone(),
+                since_ms: *since_ms,
+            },
+        },
+    };
+    let mut task_loop = TaskLoop {
+        env,
+        task,
+        status,
+        cancel,
+        lease,
+        channel,
+        tracker,
+        linker: Some(linker),
+        record,
+        attempts: 0,
+        previous,
     };
     loop {
-        if *cancel.borrow() {
-            return TaskState::Stopped;
-        }
-        let point = progress.accepted.clone();
-        let Ready { ctx, prepared } = match ready.take() {
-            Some(r) => r,
-            None => {
-                status.lock().state = TaskState::Preparing;
-                match prepare_task(env, task, &point).await {
-                    Ok(r) => r,
-                    Err(failure) => {
-                        warn!(
-                            tid,
-                            pid,
-                            permanent = failure.permanent,
-                            "{}",
-                            failure.message
-                        );
-                        status.lock().error = Some(failure.message);
-                        if failure.permanent {
-                            return TaskState::Failed;
-                        }
-                        status.lock().state = TaskState::Retrying;
-                        if pause(settings.retry_interval, cancel).await {
-                            return TaskState::Stopped;
-                        }
-                        continue;
-                    }
-                }
-            }
+        phase = match phase {
+            Phase::End(state) => return task_loop.end(state).await,
+            _ if task_loop.cancelled() => Phase::End(TaskState::Stopped),
+            Phase::Prepare => task_loop.preparing().await,
+            Phase::Stream(ready) => task_loop.streaming(*ready).await,
+            Phase::Retry {
+                cause,
+                fault,
+                announce,
+            } => task_loop.retrying(cause, fault, announce).await,
+            Phase::Finishing => task_loop.finishing().await,
+            Phase::Dormant {
+                why,
+                since_ms,
+                announce,
+            } => task_loop.dormant(why, since_ms, announce).await,
         };
-        status.lock().state = TaskState::Streaming;
-        let source = TaskSource::new(
-            env.work.clone(),
-            task.clone(),
-            ctx,
-            prepared,
-            status.clone(),
-        );
-        let mut client = SyncToolClient::new(channel.clone())
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES);
-        let end = stream_task(
-            &mut client,
-            &send,
-            point,
-            source,
-            &mut progress,
-            cancel.clone(),
-        )
-        .await;
-        progress.persist();
-        match end {
-            SendEnd::Finished => {
-                info!(
-                    tid,
-                    pid,
-                    rows = status.lock().rows_sent,
-                    "finished: the last pack is accepted"
-                );
-                return TaskState::Finished;
-            }
-            SendEnd::Dropped { message } => {
-                info!(tid, pid, "SyncTool dropped the task: {message}");
-                return TaskState::Dropped;
-            }
-            SendEnd::Cancelled => return TaskState::Stopped,
-            SendEnd::Source(e) => {
-                warn!(tid, pid, "reading failed: {e}");
-                status.lock().error = Some(e);
-                return TaskState::Failed;
-            }
-            SendEnd::Transport(e) => {
-                warn!(
-                    tid,
-                    pid,
-                    "stream to SyncTool {} broke: {e}",
-                    task.des_endpoint()
-                );
-                {
-                    let mut s = status.lock();
-                    s.error = Some(e);
-                    s.state = TaskState::Retrying;
-                }
-                if pause(settings.retry_interval, cancel).await {
-                    return TaskState::Stopped;
-                }
-            }
-        }
     }
 }
 
-/// Sleeps `duration`; true when cancelled meanwhile.
-async fn pause(duration: Duration, cancel: &mut watch::Receiver<bool>) -> bool {
-    let cancelled = tokio::select! {
-        _ = tokio::time::sleep(duration) => false,
-        _ = cancel.wait_for(|c| *c) => true,
-    };
-    cancelled || *cancel.borrow()
+fn finish(status: &SharedStatus, clock: fn() -> u64, state: TaskState) -> TaskState {
+    let mut s = status.lock();
+    s.set_state(state);
+    s.ended_ms = Some(clock());
+    state
 }
 
-/// Follows SyncTool's answers: the status, `task.progress`, and releasing
-/// binlog files SyncTool no longer needs.
-struct Progress<S> {
-    work: WorkDir<S>,
-    task: AddSyncTaskRequest,
-    status: SharedStatus,
-    accepted: Point,
-    persisted: Point,
-    last_persist: Instant,
-    last_release: Option<Instant>,
-    released_for: Option<u64>,
-    settings: Arc<CollectorSettings>,
-    clock: fn() -> u64,
+/// Resolves once `cancel` says stop (or its sender is gone).
+pub(crate) async fn stopped(cancel: &mut watch::Receiver<bool>) {
+    let _ = cancel.wait_for(|c| *c).await;
 }
 
-impl<S: LocalStore + Clone> Progress<S> {
-    fn new<T>(
-        env: &TaskEnv<S, T>,
-        task: &AddSyncTaskRequest,
-        status: SharedStatus,
-    ) -> Result<Self, String> {
-        let accepted = crate::prepare::assigned_point(task)
-            .map_err(|e| format!("tid {} pid {}: {e}", task.tid(), task.pid()))?;
-        Ok(Self {
-            work: env.work.clone(),
-            task: task.clone(),
-            status,
-            persisted: accepted.clone(),
-            accepted,
-            last_persist: Instant::now(),
-            last_release: None,
-            released_for: None,
-            settings: env.settings.clone(),
-            clock: env.clock,
-        })
+impl<S, T> TaskLoop<S, T>
+where
+    S: LocalStore + Clone,
+    T: TabletApi,
+{
+    pub(crate) fn ids(&self) -> (u32, u32) {
+        (self.task.tid(), self.task.pid())
     }
 
-    /// Writes the accepted point to `task.progress` if it moved.
-    fn persist(&mut self) {
-        if self.persisted == self.accepted {
-            return;
-        }
-        let mut task = self.task.clone();
-        match self.accepted.to_proto() {
-            Ok(point) => task.sync_point = Some(point),
-            Err(e) => {
-                warn!(
-                    tid = task.tid(),
-                    pid = task.pid(),
-                    "accepted point not persisted: {e}"
-                );
-                return;
-            }
-        }
-        match self.work.save_task(&task) {
-            Ok(()) => {
-                self.persisted = self.accepted.clone();
-                self.last_persist = Instant::now();
-            }
-            Err(e) => warn!(
-                tid = task.tid(),
-                pid = task.pid(),
-                "cannot persist progress: {e}"
-            ),
-        }
+    pub(crate) fn now(&self) -> u64 {
+        (self.env.clock)()
     }
 
-    /// Unlinks binlog files wholly before the committed binlog offset.
-    fn release(&mut self, committed: &Point) {
-        let Point::Binlog { offset } = committed else {
-            return;
+    pub(crate) fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// What SyncTool's `delete_task` means for this task.
+    pub(crate) fn on_drop(&self, reason: DropReason, message: String) -> Phase {
+        let (tid, pid) = self.ids();
+        info!(tid, pid, ?reason, "SyncTool dropped the task: {message}");
+        let dormant = |why| Phase::Dormant {
+            why,
+            since_ms: self.now(),
+            announce: false,
         };
-        let due = self
-            .last_release
-            .is_none_or(|at| at.elapsed() >= self.settings.release_interval);
-        if self.released_for == Some(*offset) || !due {
-            return;
-        }
-        self.last_release = Some(Instant::now());
-        self.released_for = Some(*offset);
-        let (tid, pid) = (self.task.tid(), self.task.pid());
-        let mut parts = BinlogTailer::new(self.work.binlog_dir(tid, pid), 1, false);
-        let released = parts
-            .refresh(self.work.store())
-            .map_err(|e| e.to_string())
-            .and_then(|()| match parts.parts().file_for(*offset) {
-                Some(keep_from) => self
-                    .work
-                    .release_binlogs_before(tid, pid, keep_from)
-                    .map_err(|e| e.to_string()),
-                None => Ok(0),
-            });
-        match released {
-            Ok(0) => {}
-            Ok(n) => info!(tid, pid, files = n, committed = %committed, "released binlog files"),
-            Err(e) => warn!(tid, pid, "cannot release binlog files: {e}"),
+        match reason {
+            DropReason::KDropUnspecified | DropReason::KDropDeleted => {
+                Phase::End(TaskState::Deleted)
+            }
+            DropReason::KDropFinished => Phase::End(TaskState::Finished),
+            DropReason::KDropReassigned => dormant(Dormancy::Reassigned { message }),
+            DropReason::KDropFailed => dormant(Dormancy::PartFailed { message }),
+            DropReason::KDropMalformed => dormant(Dormancy::Malformed { message }),
         }
     }
-}
 
-impl<S: LocalStore + Clone> SendObserver for Progress<S> {
-    fn accepted(&mut self, next: &Point, committed: Option<&Point>, rows: u64, bytes: u64) {
-        self.accepted = next.clone();
+    /// Records the task's phase in `task.state` (under the lease).
+    pub(crate) fn record_phase(&mut self, phase: RecordedPhase) {
+        if self.record.phase == phase {
+            return;
+        }
+        self.record.phase = phase;
+        self.save_record();
+    }
+
+    /// Remembers the tablet's paths (the linker follows them at once).
+    pub(crate) fn record_paths(&mut self, paths: TabletPaths) {
+        if let Some(linker) = &self.linker {
+            linker.set_binlog_dir(PathBuf::from(&paths.binlog_path));
+        }
+        if self.record.tablet_paths.as_ref() != Some(&paths) {
+            self.record.tablet_paths = Some(paths);
+            self.save_record();
+        }
+    }
+
+    fn save_record(&self) {
+        let (tid, pid) = self.ids();
+        if let Some(Err(e)) = self
+            .lease
+            .with(|| self.record.save(&self.env.work, tid, pid))
         {
-            let mut s = self.status.lock();
-            s.accepted_point = next.to_string();
-            s.rows_sent += rows;
-            s.bytes_sent += bytes;
-            s.packs_sent += 1;
-            s.last_accepted_ms = Some((self.clock)());
-            s.error = None;
-            if let Some(c) = committed {
-                s.committed_point = Some(c.to_string());
+            warn!(tid, pid, "cannot record the task's phase: {e}");
+        }
+    }
+
+    /// Ends the loop: stops linking, removes the work dir of a finished or
+    /// deleted task (only while this loop owns it).
+    async fn end(mut self, state: TaskState) -> TaskState {
+        let (tid, pid) = self.ids();
+        if let Some(linker) = self.linker.take() {
+            linker.stop().await;
+        }
+        if matches!(state, TaskState::Finished | TaskState::Deleted) {
+            match self.lease.with(|| self.env.work.remove_task(tid, pid)) {
+                Some(Ok(())) => info!(tid, pid, ?state, "the work dir and its links are removed"),
+                Some(Err(e)) => warn!(tid, pid, "cannot remove the work dir of an ended task: {e}"),
+                None => info!(tid, pid, "a newer assignment owns the work dir; it stays"),
             }
+            self.status.lock().links = Default::default();
         }
-        if self.last_persist.elapsed() >= self.settings.persist_interval {
-            self.persist();
-        }
-        if let Some(c) = committed {
-            self.release(c);
-        }
-    }
-
-    fn rejected(&mut self, message: &str) {
-        self.status.lock().error = Some(format!("SyncTool refused a pack: {message}"));
-    }
-
-    fn resumed(&mut self, at: &Point) {
-        info!(tid = self.task.tid(), pid = self.task.pid(), point = %at, "resuming at SyncTool's accepted point");
-        self.accepted = at.clone();
-        self.status.lock().accepted_point = at.to_string();
-        self.persist();
+        finish(&self.status, self.env.clock, state)
     }
 }

@@ -1,7 +1,9 @@
 //! A partition task's [`PackSource`]: the prepared packer over the task's
 //! work dir. Each time it has caught up it links the binlog files the tablet
-//! wrote since, so a continuous task follows the tablet; a rewind prepares
-//! the task again from the point (the accepted point SyncTool holds).
+//! wrote since (besides the timer's [`crate::linker`]), so a continuous task
+//! follows the tablet without waiting for the next tick; a rewind prepares
+//! the task again from the point (the accepted point SyncTool holds). Errors
+//! are typed [`ReadFault`]s naming the partition.
 
 use std::path::PathBuf;
 
@@ -9,6 +11,7 @@ use sync_core::point::Point;
 use sync_core::proto::datasync::AddSyncTaskRequest;
 use sync_infra::store::LocalStore;
 
+use crate::fault::ReadFault;
 use crate::packer::BuiltPack;
 use crate::prepare::{Prepared, ReadContext, prepare};
 use crate::sender::PackSource;
@@ -47,31 +50,40 @@ impl<S: LocalStore> TaskSource<S> {
         }
     }
 
-    fn describe(&self, err: impl std::fmt::Display) -> String {
-        format!("tid {} pid {}: {err}", self.task.tid(), self.task.pid())
+    fn fault(&self, fault: ReadFault) -> ReadFault {
+        fault.for_partition(self.task.tid(), self.task.pid())
     }
 }
 
 impl<S: LocalStore + Clone> PackSource for TaskSource<S> {
-    fn next_pack(&mut self) -> Result<BuiltPack, String> {
-        if self.link_due {
-            self.work
-                .link_newer_binlogs(self.task.tid(), self.task.pid(), &self.tablet_binlog_dir)
-                .map_err(|e| self.describe(e))?;
+    fn next_pack(&mut self) -> Result<BuiltPack, ReadFault> {
+        if self.link_due
+            && let Err(e) = self.work.link_newer_binlogs(
+                self.task.tid(),
+                self.task.pid(),
+                &self.tablet_binlog_dir,
+            )
+        {
+            // The timer's linker keeps trying; reading what is linked goes on.
+            tracing::warn!(
+                tid = self.task.tid(),
+                pid = self.task.pid(),
+                "cannot link new binlog files: {e}"
+            );
         }
         let pack = self
             .prepared
             .packer
             .next_pack(self.work.store(), &self.prepared.decoder)
-            .map_err(|e| self.describe(e))?;
+            .map_err(|e| self.fault(ReadFault::from(&e)))?;
         self.link_due = pack.caught_up;
-        self.status.lock().caught_up = pack.caught_up;
+        self.status.lock().set_caught_up(pack.caught_up);
         Ok(pack)
     }
 
-    fn rewind(&mut self, point: &Point) -> Result<(), String> {
-        self.prepared =
-            prepare(&self.work, &self.task, point, &self.ctx).map_err(|e| self.describe(e))?;
+    fn rewind(&mut self, point: &Point) -> Result<(), ReadFault> {
+        self.prepared = prepare(&self.work, &self.task, point, &self.ctx)
+            .map_err(|e| self.fault(ReadFault::from(&e)))?;
         self.link_due = false;
         Ok(())
     }

@@ -3,17 +3,27 @@
 //!
 //! ```text
 //! task.progress     the task (AddSyncTaskRequest, plain protobuf), rewritten atomically
+//! task.state        the task's phase (active, finishing, dormant and why) and the
+//!                   tablet's paths, JSON (see crate::record)
 //! snapshot/         hard links of the files directly in the tablet's snapshot/, and its MANIFEST
 //! snapshot/data/    hard links of the checkpoint named by that MANIFEST
+//! snapshot.next/    a newer snapshot being linked, until it replaces snapshot/
 //! binlog/           hard links of the tablet's NNNNNNNN.log files, same names
 //! ```
 //!
 //! Hard links keep the tablet's files alive after the tablet deletes them (a
 //! newer snapshot, binlog garbage collection), so the collector can always
 //! read back to the point SyncTool has *committed*; files entirely before that
-//! point are released with [`WorkDir::release_binlogs_before`]. Links need the
-//! work dir on the tablet data's filesystem; otherwise linking fails with the
-//! clear cross-device error of [`sync_infra::store::StoreError::CrossDevice`].
+//! point are released with [`WorkDir::release_binlogs_before`], the snapshot
+//! with [`WorkDir::release_snapshot`]. A linked snapshot is only ever
+//! replaced whole: the tablet's newer one is linked into `snapshot.next/`
+//! first ([`WorkDir::stage_snapshot`]) and takes the place of the old one
+//! only when the caller adopts it ([`WorkDir::adopt_staged_snapshot`]), so a
+//! snapshot still needed is never lost half-way. Linking is idempotent: a link
+//! that exists already is fine (the timer's linker and a preparation may
+//! link the same new file). Links need the work dir on the tablet data's
+//! filesystem; otherwise linking fails with the clear cross-device error of
+//! [`sync_infra::store::StoreError::CrossDevice`].
 
 use std::path::{Path, PathBuf};
 
@@ -24,8 +34,12 @@ use sync_core::proto::api::Manifest;
 use sync_core::proto::datasync::AddSyncTaskRequest;
 use sync_infra::store::{LocalStore, StoreError};
 
+use crate::status::LinksHeld;
+
 pub const PROGRESS_FILE: &str = "task.progress";
+pub const STATE_FILE: &str = "task.state";
 pub const SNAPSHOT_DIR: &str = "snapshot";
+pub const STAGED_SNAPSHOT_DIR: &str = "snapshot.next";
 pub const CHECKPOINT_DIR: &str = "data";
 pub const BINLOG_DIR: &str = "binlog";
 pub const MANIFEST_FILE: &str = "MANIFEST";
@@ -48,6 +62,11 @@ pub enum WorkDirError {
     },
     #[error("tablet binlog directory {0} does not exist")]
     NoTabletBinlogDir(PathBuf),
+    #[error("{path}: not a valid task state record: {source}")]
+    State {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 /// The snapshot linked into a work dir.
@@ -135,38 +154,43 @@ impl<S: LocalStore> WorkDir<S> {
             }))
     }
 
-    /// Links the tablet's current snapshot unless the same one (equal
-    /// MANIFEST) is linked already. `None` when the tablet has no usable
-    /// snapshot (no MANIFEST, or one without a name or with count 0, as
-    /// OpenMLDB treats it): the partition is then read from the binlog.
-    pub fn link_snapshot(
+    /// The tablet's current snapshot: its MANIFEST, or `None` when it has no
+    /// usable snapshot (no MANIFEST, or one with count 0, as OpenMLDB treats
+    /// it: the partition is then read from the binlog).
+    pub fn tablet_snapshot(
+        &self,
+        tablet_snapshot_dir: &Path,
+    ) -> Result<Option<Manifest>, WorkDirError> {
+        let manifest_path = tablet_snapshot_dir.join(MANIFEST_FILE);
+        let Some(manifest) = self.read_manifest(&manifest_path)? else {
+            return Ok(None);
+        };
+        if manifest.name.as_deref().is_none_or(str::is_empty) {
+            return Err(WorkDirError::ManifestWithoutName {
+                path: manifest_path,
+            });
+        }
+        Ok((manifest.count() > 0).then_some(manifest))
+    }
+
+    /// Links the tablet's current snapshot into `snapshot.next/` (replacing
+    /// an earlier staged one), leaving the linked `snapshot/` as it is.
+    /// `None` when the tablet has no usable snapshot.
+    pub fn stage_snapshot(
         &self,
         tid: u32,
         pid: u32,
         tablet_snapshot_dir: &Path,
     ) -> Result<Option<LinkedSnapshot>, WorkDirError> {
-        let manifest_path = tablet_snapshot_dir.join(MANIFEST_FILE);
-        let Some(manifest) = self.read_manifest(&manifest_path)? else {
+        let Some(manifest) = self.tablet_snapshot(tablet_snapshot_dir)? else {
             return Ok(None);
         };
-        let Some(name) = manifest.name.as_deref().filter(|n| !n.is_empty()) else {
-            return Err(WorkDirError::ManifestWithoutName {
-                path: manifest_path,
-            });
-        };
-        if manifest.count() == 0 {
-            return Ok(None);
-        }
-        if let Some(linked) = self.linked_snapshot(tid, pid)?
-            && linked.manifest == manifest
-        {
-            return Ok(Some(linked));
-        }
-        let dest = self.task_dir(tid, pid).join(SNAPSHOT_DIR);
+        let name = manifest.name().to_string();
+        let dest = self.task_dir(tid, pid).join(STAGED_SNAPSHOT_DIR);
         self.store.remove_dir_all(&dest)?;
         let checkpoint_dir = dest.join(CHECKPOINT_DIR);
         self.store.create_dir_all(&checkpoint_dir)?;
-        self.link_files(&tablet_snapshot_dir.join(name), &checkpoint_dir, |_| true)?;
+        self.link_files(&tablet_snapshot_dir.join(&name), &checkpoint_dir, |_| true)?;
         self.link_files(tablet_snapshot_dir, &dest, |file| file != MANIFEST_FILE)?;
         // The MANIFEST last, and as read rather than linked: the tablet may have
         // replaced its MANIFEST since, and ours must describe the linked checkpoint.
@@ -179,6 +203,40 @@ impl<S: LocalStore> WorkDir<S> {
             manifest,
             checkpoint_dir,
         }))
+    }
+
+    /// Makes the staged snapshot the linked one (the old links go).
+    pub fn adopt_staged_snapshot(
+        &self,
+        tid: u32,
+        pid: u32,
+    ) -> Result<Option<LinkedSnapshot>, WorkDirError> {
+        let dir = self.task_dir(tid, pid);
+        let staged = dir.join(STAGED_SNAPSHOT_DIR);
+        if self.read_manifest(&staged.join(MANIFEST_FILE))?.is_none() {
+            return Ok(None);
+        }
+        let linked = dir.join(SNAPSHOT_DIR);
+        self.store.remove_dir_all(&linked)?;
+        self.store.rename(&staged, &linked)?;
+        self.linked_snapshot(tid, pid)
+    }
+
+    /// Drops a staged snapshot that is not used.
+    pub fn discard_staged_snapshot(&self, tid: u32, pid: u32) -> Result<(), WorkDirError> {
+        Ok(self
+            .store
+            .remove_dir_all(&self.task_dir(tid, pid).join(STAGED_SNAPSHOT_DIR))?)
+    }
+
+    /// Unlinks the linked snapshot (every row the part needs from it is
+    /// committed); true if there was one.
+    pub fn release_snapshot(&self, tid: u32, pid: u32) -> Result<bool, WorkDirError> {
+        let dir = self.task_dir(tid, pid);
+        let had = self.linked_snapshot(tid, pid)?.is_some();
+        self.store.remove_dir_all(&dir.join(SNAPSHOT_DIR))?;
+        self.store.remove_dir_all(&dir.join(STAGED_SNAPSHOT_DIR))?;
+        Ok(had)
     }
 
     /// Links the tablet's binlog files that are not linked yet (including any
@@ -243,11 +301,18 @@ impl<S: LocalStore> WorkDir<S> {
             if entry.is_dir || linked.contains(&entry.name) || newest.is_some_and(|n| index <= n) {
                 continue;
             }
-            self.store.hard_link(
+            match self.link(
                 &tablet_binlog_dir.join(&entry.name),
                 &dest.join(&entry.name),
-            )?;
-            new_files.push(index);
+            ) {
+                Ok(true) => new_files.push(index),
+                Ok(false) => {}
+                // Deleted by the tablet since it was listed: it is gone, and
+                // the tailer reports the hole if the part needed it.
+                Err(WorkDirError::Store(StoreError::Io { source, .. }))
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
         }
         Ok(new_files)
     }
@@ -269,6 +334,20 @@ impl<S: LocalStore> WorkDir<S> {
             .collect();
         files.sort_unstable();
         Ok(files)
+    }
+
+    /// What the work dir of a task holds (for the status page).
+    pub fn held_links(&self, tid: u32, pid: u32) -> Result<LinksHeld, WorkDirError> {
+        let binlogs = self.linked_binlogs(tid, pid)?;
+        let snapshot = self
+            .linked_snapshot(tid, pid)?
+            .map(|s| format!("{}@{}", s.manifest.name(), s.manifest.offset()));
+        Ok(LinksHeld {
+            binlog_files: binlogs.len(),
+            binlog_first_file: binlogs.first().map(|(i, _)| *i),
+            binlog_last_file: binlogs.last().map(|(i, _)| *i),
+            snapshot,
+        })
     }
 
     /// Unlinks binlog files with an index below `keep_from` (files wholly
@@ -316,10 +395,22 @@ impl<S: LocalStore> WorkDir<S> {
             if entry.is_dir || !keep(&entry.name) {
                 continue;
             }
-            self.store
-                .hard_link(&from.join(&entry.name), &to.join(&entry.name))?;
+            self.link(&from.join(&entry.name), &to.join(&entry.name))?;
         }
         Ok(())
+    }
+
+    /// Hard-links `original` as `link`; false when `link` exists already.
+    fn link(&self, original: &Path, link: &Path) -> Result<bool, WorkDirError> {
+        match self.store.hard_link(original, link) {
+            Ok(()) => Ok(true),
+            Err(StoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 }
 
@@ -363,20 +454,26 @@ mod tests {
     }
 
     #[test]
-    fn links_the_snapshot_once_and_relinks_a_new_one() {
+    fn a_staged_snapshot_replaces_the_linked_one_only_when_adopted() {
         let f = fixture();
+        let snap = f.tablet.join("snapshot");
         assert_eq!(
-            f.work
-                .link_snapshot(1, 0, &f.tablet.join("snapshot"))
-                .expect("no snapshot"),
+            f.work.stage_snapshot(1, 0, &snap).expect("no snapshot"),
             None
         );
 
         write_snapshot(&f.tablet, "202611251300", 10, 5);
+        let staged = f
+            .work
+            .stage_snapshot(1, 0, &snap)
+            .expect("link")
+            .expect("staged");
+        assert_eq!(staged.manifest.offset(), 10);
+        assert_eq!(f.work.linked_snapshot(1, 0).expect("read"), None);
         let linked = f
             .work
-            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
-            .expect("link")
+            .adopt_staged_snapshot(1, 0)
+            .expect("adopt")
             .expect("linked");
         assert_eq!(linked.manifest.offset(), 10);
         assert_eq!(
@@ -387,52 +484,60 @@ mod tests {
             f.work.linked_snapshot(1, 0).expect("read"),
             Some(linked.clone())
         );
-        assert_eq!(
-            f.work
-                .link_snapshot(1, 0, &f.tablet.join("snapshot"))
-                .expect("same"),
-            Some(linked)
-        );
 
-        // The tablet replaces its snapshot and deletes the old checkpoint.
+        // The tablet replaces its snapshot and deletes the old checkpoint:
+        // staging the new one leaves the old links until it is adopted.
         std::fs::remove_dir_all(f.tablet.join("snapshot/202611251300")).expect("gc");
         write_snapshot(&f.tablet, "202611251400", 20, 7);
+        let staged = f
+            .work
+            .stage_snapshot(1, 0, &snap)
+            .expect("link")
+            .expect("staged");
+        assert_eq!(staged.manifest.offset(), 20);
+        assert_eq!(
+            f.work.linked_snapshot(1, 0).expect("read"),
+            Some(linked.clone())
+        );
+        assert_eq!(
+            std::fs::read(linked.checkpoint_dir.join("000001.sst")).expect("old sst"),
+            b"202611251300"
+        );
+        f.work.discard_staged_snapshot(1, 0).expect("discard");
+        assert_eq!(f.work.adopt_staged_snapshot(1, 0).expect("nothing"), None);
+        assert_eq!(f.work.linked_snapshot(1, 0).expect("read"), Some(linked));
+
+        f.work.stage_snapshot(1, 0, &snap).expect("link");
         let relinked = f
             .work
-            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
-            .expect("link")
+            .adopt_staged_snapshot(1, 0)
+            .expect("adopt")
             .expect("linked");
         assert_eq!(relinked.manifest.offset(), 20);
         assert_eq!(
             std::fs::read(relinked.checkpoint_dir.join("000001.sst")).expect("sst"),
             b"202611251400"
         );
+        assert!(f.work.release_snapshot(1, 0).expect("release"));
+        assert_eq!(f.work.linked_snapshot(1, 0).expect("read"), None);
+        assert!(!f.work.release_snapshot(1, 0).expect("again"));
     }
 
     #[test]
     fn an_empty_snapshot_is_read_from_the_binlog() {
         let f = fixture();
+        let snap = f.tablet.join("snapshot");
         write_snapshot(&f.tablet, "202611251300", 0, 0);
-        assert_eq!(
-            f.work
-                .link_snapshot(1, 0, &f.tablet.join("snapshot"))
-                .expect("count 0"),
-            None
-        );
-        std::fs::write(f.tablet.join("snapshot/MANIFEST"), "offset: 3\n").expect("manifest");
-        let err = f
-            .work
-            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
-            .expect_err("no name");
+        assert_eq!(f.work.tablet_snapshot(&snap).expect("count 0"), None);
+        assert_eq!(f.work.stage_snapshot(1, 0, &snap).expect("count 0"), None);
+        std::fs::write(snap.join("MANIFEST"), "offset: 3\n").expect("manifest");
+        let err = f.work.stage_snapshot(1, 0, &snap).expect_err("no name");
         assert!(
             matches!(err, WorkDirError::ManifestWithoutName { .. }),
             "{err}"
         );
-        std::fs::write(f.tablet.join("snapshot/MANIFEST"), "offset: x\n").expect("manifest");
-        let err = f
-            .work
-            .link_snapshot(1, 0, &f.tablet.join("snapshot"))
-            .expect_err("bad");
+        std::fs::write(snap.join("MANIFEST"), "offset: x\n").expect("manifest");
+        let err = f.work.stage_snapshot(1, 0, &snap).expect_err("bad");
         assert!(err.to_string().contains("MANIFEST"), "{err}");
     }
 

@@ -1,319 +1,33 @@
 //! The collector daemon's service end to end in one process: real gRPC
 //! `AddSyncTask`, a tablet emulator serving real-format data over HTTP+JSON,
-//! and a SyncTool stand-in that accepts packs exactly as the supervisor does
-//! (in order, by token). Checks the rows (as multisets of row bytes), the
-//! idempotent repeat of an assignment, a newer token replacing a loop, a
-//! restart resuming (from the persisted point, or from SyncTool's accepted
-//! point when packs were in flight), a corrupt binlog failing the
-//! task with file and offset, and a cross-device work dir refused clearly.
+//! and a SyncTool stand-in that answers packs as the supervisor does (in
+//! order, by token, with drop reasons). Checks the rows (as multisets of row
+//! bytes), the idempotent repeat of an assignment, a newer token replacing a
+//! loop, a restart resuming (from the persisted point, or from SyncTool's
+//! accepted point when packs were in flight), `AddSyncTask` answering before
+//! a slow preparation (preparing packs meanwhile), a bad request refused with
+//! the field, a corrupt binlog reported as such with file and offset after
+//! the rows before it, and a cross-device work dir reported as a transient
+//! failure with the clear error.
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use data_collector::manager::TaskManager;
-use data_collector::prepare::assigned_point;
-use data_collector::service::{Collector, router};
 use data_collector::status::TaskState;
-use data_collector::tablet_client::HttpTabletClient;
-use data_collector::task_run::{CollectorSettings, TaskEnv, tcp_connector};
-use data_collector::workdir::WorkDir;
+use data_collector::tablet_client::{HttpTabletClient, TabletApi, TabletError};
+use data_collector::validate::MAX_FIELD_BYTES;
+use sync_core::proto::api::{TableMeta, TableStatus};
 use sync_core::proto::datasync::data_collector_client::DataCollectorClient;
 use sync_core::proto::datasync::*;
-use sync_core::row::split_rows;
-use sync_infra::one_port;
-use sync_infra::store::FsStore;
-use tablet_emu::TabletServer;
-use tablet_emu::emulator::TableEmulator;
 use tablet_emu::partition::partition_dir;
-use tablet_emu::spec::EmulatedTable;
 
-use common::{Judge, reply, serve_fake};
-
-const TID: u32 = 9;
-
-/// One partition task as the stand-in SyncTool holds it.
-struct Part {
-    token: String,
-    accepted: Option<SyncPoint>,
-    rows: Vec<Vec<u8>>,
-    finished: bool,
-}
-
-/// Accepts a pack iff the token is current and it starts at the accepted
-/// point; commits at once (the reply's committed point is the accepted one).
-#[derive(Default)]
-struct StandIn {
-    parts: Mutex<HashMap<(u32, u32), Part>>,
-    streams: AtomicUsize,
-}
-
-#[derive(Default)]
-struct Opened(bool);
-
-impl Judge for StandIn {
-    type Stream = Opened;
-
-    fn judge(&self, opened: &mut Opened, pack: &SendDataRequest) -> SendDataResponse {
-        if !opened.0 {
-            opened.0 = true;
-            self.streams.fetch_add(1, Ordering::SeqCst);
-        }
-        let mut parts = self.parts.lock().expect("lock");
-        let Some(part) = parts.get_mut(&(pack.tid(), pack.pid())) else {
-            return reply(-1, true, None);
-        };
-        if part.token != pack.token() || part.finished {
-            return reply(-1, true, part.accepted.clone());
-        }
-        if pack.start_point != part.accepted {
-            // As the supervisor: not taken, and here is where to continue.
-            return SendDataResponse {
-                resume_point: part.accepted.clone(),
-                ..reply(-1, false, part.accepted.clone())
-            };
-        }
-        for row in split_rows(pack.rows()) {
-            part.rows.push(row.expect("a well-formed row").to_vec());
-        }
-        part.accepted = pack.next_point.clone();
-        part.finished = pack.finished();
-        reply(0, false, part.accepted.clone())
-    }
-}
-
-impl StandIn {
-    /// Expects `task` (its token, from its point).
-    fn expect(&self, task: &AddSyncTaskRequest) {
-        let point = assigned_point(task)
-            .expect("point")
-            .to_proto()
-            .expect("proto");
-        let mut parts = self.parts.lock().expect("lock");
-        let part = parts.entry((task.tid(), task.pid())).or_insert(Part {
-            token: String::new(),
-            accepted: None,
-            rows: Vec::new(),
-            finished: false,
-        });
-        part.token = task.token().to_string();
-        part.accepted = Some(point);
-    }
-
-    fn rows(&self, pid: u32) -> Vec<Vec<u8>> {
-        let parts = self.parts.lock().expect("lock");
-        parts
-            .get(&(TID, pid))
-            .map(|p| p.rows.clone())
-            .unwrap_or_default()
-    }
-
-    fn accepted(&self, pid: u32) -> Option<SyncPoint> {
-        let parts = self.parts.lock().expect("lock");
-        parts.get(&(TID, pid)).and_then(|p| p.accepted.clone())
-    }
-
-    fn finished(&self, pid: u32) -> bool {
-        let parts = self.parts.lock().expect("lock");
-        parts.get(&(TID, pid)).is_some_and(|p| p.finished)
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A collector serving on a free port over `datadir`.
-struct RunningCollector {
-    endpoint: String,
-    collector: Arc<Collector<FsStore, HttpTabletClient>>,
-    server: tokio::task::JoinHandle<()>,
-    stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start_collector(datadir: &Path, verify_crc: bool) -> RunningCollector {
-    let listener = one_port::bind("127.0.0.1:0").await.expect("bind");
-    let endpoint = listener.local_addr().expect("addr").to_string();
-    let settings = CollectorSettings {
-        max_pack_size: 4 * 1024,
-        verify_crc,
-        window: 4,
-        idle_interval: Duration::from_millis(50),
-        retry_interval: Duration::from_millis(100),
-        request_timeout: Duration::from_secs(5),
-        persist_interval: Duration::from_millis(0),
-        ..CollectorSettings::default()
-    };
-    let env = TaskEnv {
-        work: WorkDir::new(FsStore, datadir.to_path_buf()),
-        tablet: Arc::new(HttpTabletClient::new(settings.request_timeout)),
-        settings: Arc::new(settings),
-        clock: now_ms,
-        connect: tcp_connector(),
-    };
-    let collector = Arc::new(Collector {
-        endpoint: endpoint.clone(),
-        tasks: TaskManager::new(env),
-        clock: now_ms,
-    });
-    collector.tasks.recover().await.expect("recover");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let routes = router(collector.clone());
-    let server = tokio::spawn(async move {
-        one_port::serve(listener, routes, async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("serve");
-    });
-    RunningCollector {
-        endpoint,
-        collector,
-        server,
-        stop,
-    }
-}
-
-impl RunningCollector {
-    async fn add(&self, task: &AddSyncTaskRequest) -> GeneralResponse {
-        let mut client = DataCollectorClient::connect(format!("http://{}", self.endpoint))
-            .await
-            .expect("connect");
-        client
-            .add_sync_task(task.clone())
-            .await
-            .expect("AddSyncTask answered")
-            .into_inner()
-    }
-
-    fn state(&self, pid: u32) -> Option<(TaskState, Option<String>)> {
-        self.collector
-            .tasks
-            .statuses()
-            .into_iter()
-            .find(|s| s.pid == pid)
-            .map(|s| (s.state, s.error))
-    }
-
-    async fn stop(self) {
-        self.collector.tasks.shutdown().await;
-        let _ = self.stop.send(());
-        let _ = self.server.await;
-    }
-}
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    /// The tablet's data (a temp dir of its own, possibly on another filesystem).
-    _tablet_dir: tempfile::TempDir,
-    root: std::path::PathBuf,
-    emu: TableEmulator,
-    tablet: TabletServer,
-    synctool: Arc<StandIn>,
-    synctool_endpoint: String,
-}
-
-/// A table of `partitions` partitions with `snapshot_rows` rows each in a
-/// snapshot (none if 0) and `binlog_rows` more in several binlog files.
-async fn fixture(
-    root_parent: Option<&Path>,
-    partitions: u32,
-    snapshot_rows: u64,
-    binlog_rows: u64,
-) -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tablet_dir = match root_parent {
-        Some(parent) => tempfile::tempdir_in(parent),
-        None => tempfile::tempdir(),
-    }
-    .expect("tablet tempdir");
-    let root = tablet_dir.path().join("tablet");
-    let mut table = EmulatedTable::demo(TID, partitions);
-    table.binlog_max_bytes = 8 * 1024;
-    let mut emu = TableEmulator::create(&root, table).expect("create table");
-    if snapshot_rows > 0 {
-        emu.append_all(snapshot_rows).expect("append");
-        emu.snapshot_all(None).expect("snapshot");
-    }
-    emu.append_all(binlog_rows).expect("append");
-    let tablet = TabletServer::start(&root, "127.0.0.1:0")
-        .await
-        .expect("tablet");
-    let synctool = Arc::new(StandIn::default());
-    let synctool_endpoint = serve_fake(synctool.clone()).await.to_string();
-    Fixture {
-        dir,
-        _tablet_dir: tablet_dir,
-        root,
-        emu,
-        tablet,
-        synctool,
-        synctool_endpoint,
-    }
-}
-
-impl Fixture {
-    fn task(&self, pid: u32, mode: SyncMode, token: &str) -> AddSyncTaskRequest {
-        AddSyncTaskRequest {
-            tid: Some(TID),
-            pid: Some(pid),
-            mode: Some(mode as i32),
-            start_ts: None,
-            sync_point: None,
-            tablet_endpoint: Some(self.tablet.endpoint()),
-            des_endpoint: Some(self.synctool_endpoint.clone()),
-            token: Some(token.into()),
-            dest: None,
-        }
-    }
-
-    fn datadir(&self) -> std::path::PathBuf {
-        self.dir.path().join("collector")
-    }
-
-    /// Every row put into `pid` so far, as stored.
-    fn source_rows(&mut self, pid: u32) -> Vec<Vec<u8>> {
-        let part = self.emu.partition(pid).expect("partition");
-        let puts = part.offset();
-        (0..puts)
-            .map(|seq| part.generator().row(pid, seq).expect("row").row)
-            .collect()
-    }
-}
-
-fn multiset(rows: &[Vec<u8>]) -> BTreeMap<Vec<u8>, usize> {
-    let mut m = BTreeMap::new();
-    for r in rows {
-        *m.entry(r.clone()).or_insert(0) += 1;
-    }
-    m
-}
-
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn assert_exact(f: &mut Fixture, pid: u32) {
-    let expected = f.source_rows(pid);
-    let got = f.synctool.rows(pid);
-    assert_eq!(got.len(), expected.len(), "pid {pid}: row count");
-    assert!(
-        multiset(&got) == multiset(&expected),
-        "pid {pid}: the rows differ from the source"
-    );
-}
+use common::collector::{
+    Fixture, TID, assert_exact, fixture, multiset, start_collector, start_collector_with,
+    test_settings, wait_for,
+};
 
 #[tokio::test]
 async fn mode_0_sends_every_row_once_and_a_repeated_assignment_is_idempotent() {
@@ -342,22 +56,18 @@ async fn mode_0_sends_every_row_once_and_a_repeated_assignment_is_idempotent() {
         assert_exact(&mut f, pid);
     }
     assert_eq!(
-        f.synctool.streams.load(Ordering::SeqCst),
+        f.synctool.row_streams.load(Ordering::SeqCst),
         2,
-        "one stream per partition: the repeat started no second loop"
+        "one stream of rows per partition: the repeat started no second loop"
     );
     wait_for("the tasks to end", || {
-        (0..2).all(|pid| {
-            collector
-                .state(pid)
-                .is_some_and(|(s, _)| s == TaskState::Finished)
-        })
+        (0..2).all(|pid| collector.is(pid, TaskState::Finished))
     })
     .await;
     for pid in 0..2 {
         assert!(
-            !f.datadir().join(format!("{TID}-{pid}")).exists(),
-            "a finished task's work dir (its hard links) is removed"
+            !f.task_dir(pid).exists(),
+            "a finished task's work dir (its hard links) is removed once committed"
         );
     }
     collector.stop().await;
@@ -367,12 +77,8 @@ async fn mode_0_sends_every_row_once_and_a_repeated_assignment_is_idempotent() {
 async fn a_new_token_replaces_the_loop_and_a_restart_resumes_without_duplicates() {
     let mut f = fixture(None, 1, 200, 100).await;
     let collector = start_collector(&f.datadir(), false).await;
-    let first = f.task(0, SyncMode::KFull, "a");
     // Mode 2 (continuous) never finishes: it follows the tablet.
-    let first = AddSyncTaskRequest {
-        mode: Some(SyncMode::KFullAndContinuous as i32),
-        ..first
-    };
+    let first = f.task(0, SyncMode::KFullAndContinuous, "a");
     f.synctool.expect(&first);
     assert_eq!(collector.add(&first).await.code, Some(0));
     wait_for("the first rows", || f.synctool.rows(0).len() >= 300).await;
@@ -407,8 +113,131 @@ async fn a_new_token_replaces_the_loop_and_a_restart_resumes_without_duplicates(
     collector.stop().await;
 }
 
+/// A tablet that answers `GetTableStatus` only after `delay`.
+struct SlowTablet {
+    inner: HttpTabletClient,
+    delay: Duration,
+}
+
+impl TabletApi for SlowTablet {
+    async fn get_table_status(
+        &self,
+        endpoint: &str,
+        tid: u32,
+        pid: u32,
+    ) -> Result<TableStatus, TabletError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.get_table_status(endpoint, tid, pid).await
+    }
+
+    async fn get_table_schema(
+        &self,
+        endpoint: &str,
+        tid: u32,
+        pid: u32,
+    ) -> Result<TableMeta, TabletError> {
+        self.inner.get_table_schema(endpoint, tid, pid).await
+    }
+}
+
 #[tokio::test]
-async fn a_corrupt_binlog_fails_the_task_with_file_and_offset_and_nothing_after_it_is_sent() {
+async fn add_sync_task_answers_before_a_slow_preparation_and_preparing_packs_keep_the_part_alive() {
+    let mut f = fixture(None, 1, 300, 100).await;
+    let settings = test_settings(false);
+    let slow = SlowTablet {
+        inner: HttpTabletClient::new(settings.request_timeout),
+        delay: Duration::from_millis(2500),
+    };
+    let collector = start_collector_with(&f.datadir(), settings, slow).await;
+    let task = f.task(0, SyncMode::KFull, "t");
+    f.synctool.expect(&task);
+
+    // The caller gives up after a second, well before the tablet answers.
+    let mut client = DataCollectorClient::connect(format!("http://{}", collector.endpoint))
+        .await
+        .expect("connect");
+    let mut request = tonic::Request::new(task.clone());
+    request.set_timeout(Duration::from_secs(1));
+    let asked = Instant::now();
+    let reply = client
+        .add_sync_task(request)
+        .await
+        .expect("answered within the caller's timeout")
+        .into_inner();
+    assert_eq!(reply.code, Some(0), "{}", reply.msg());
+    assert!(asked.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        collector.state(0).map(|(s, _)| s),
+        Some(TaskState::Preparing)
+    );
+    assert!(
+        task_progress_exists(&f, 0),
+        "the assignment is persisted before the answer"
+    );
+
+    wait_for("preparing packs while the tablet is slow", || {
+        let preparing = f
+            .synctool
+            .seen(0)
+            .into_iter()
+            .filter(|p| p.preparing)
+            .count();
+        preparing >= 3
+    })
+    .await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(2500),
+        "the preparing packs came before the tablet answered"
+    );
+    let assigned = task.sync_point.clone().or_else(|| {
+        data_collector::prepare::assigned_point(&task)
+            .ok()
+            .and_then(|p| p.to_proto().ok())
+    });
+    for pack in f.synctool.seen(0).iter().filter(|p| p.preparing) {
+        assert_eq!(pack.token, "t");
+        assert_eq!(pack.count, 0, "a preparing pack carries no rows");
+        assert_eq!(pack.start, assigned, "it starts at the assigned point");
+        assert_eq!(pack.next, assigned, "and does not move it");
+    }
+    wait_for("every row", || f.synctool.finished(0)).await;
+    assert_exact(&mut f, 0);
+    collector.stop().await;
+}
+
+fn task_progress_exists(f: &Fixture, pid: u32) -> bool {
+    f.task_dir(pid).join("task.progress").exists()
+}
+
+#[tokio::test]
+async fn a_bad_request_is_refused_with_the_field() {
+    let f = fixture(None, 1, 0, 10).await;
+    let collector = start_collector(&f.datadir(), false).await;
+    let task = AddSyncTaskRequest {
+        token: Some("x".repeat(MAX_FIELD_BYTES + 1)),
+        ..f.task(0, SyncMode::KFull, "t")
+    };
+    let reply = collector.add(&task).await;
+    assert_ne!(reply.code, Some(0));
+    assert!(
+        reply.msg().contains("`token` is 4097 bytes long"),
+        "{}",
+        reply.msg()
+    );
+    let task = AddSyncTaskRequest {
+        tablet_endpoint: None,
+        ..f.task(0, SyncMode::KFull, "t")
+    };
+    assert!(collector.add(&task).await.msg().contains("tablet_endpoint"));
+    assert!(
+        !f.task_dir(0).exists(),
+        "nothing is written for a bad request"
+    );
+    collector.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_binlog_is_reported_with_file_and_offset_after_the_rows_before_it() {
     let mut f = fixture(None, 1, 0, 300).await;
     // Damage a record in the middle of the second binlog file.
     let binlog = partition_dir(&f.root, TID, 0).join("binlog");
@@ -422,37 +251,70 @@ async fn a_corrupt_binlog_fails_the_task_with_file_and_offset_and_nothing_after_
     let task = f.task(0, SyncMode::KFull, "t");
     f.synctool.expect(&task);
     assert_eq!(collector.add(&task).await.code, Some(0));
-    wait_for("the task to fail", || {
-        collector
-            .state(0)
-            .is_some_and(|(s, _)| s == TaskState::Failed)
+    wait_for("the failure to reach SyncTool", || {
+        f.synctool.failed(0).is_some()
     })
     .await;
-    let (_, error) = collector.state(0).expect("status");
-    let error = error.expect("an error is shown");
-    assert!(error.contains("00000001.log"), "names the file: {error}");
-    assert!(error.contains("offset"), "names the offset: {error}");
-    let sent = f.synctool.rows(0).len();
-    assert!(sent < 300, "rows after the damage are not sent ({sent})");
-    let source = f.source_rows(0);
-    let prefix = multiset(&source[..sent]);
+    let failure = f.synctool.failed(0).expect("a failure pack");
+    assert_eq!(failure.kind(), ReadFailureKind::KCorrupt, "{failure:?}");
+    let message = failure.message();
     assert!(
-        multiset(&f.synctool.rows(0)) == prefix,
+        message.contains("00000001.log"),
+        "names the file: {message}"
+    );
+    assert!(message.contains("byte"), "names the offset: {message}");
+
+    wait_for("the task to go dormant", || {
+        collector.is(0, TaskState::Dormant)
+    })
+    .await;
+    let status = collector.status(0).expect("status");
+    assert!(
+        status
+            .dormant
+            .as_deref()
+            .is_some_and(|d| d.contains("00000001.log")),
+        "the status says why: {status:?}"
+    );
+    let sent = f.synctool.rows(0);
+    assert!(
+        !sent.is_empty(),
+        "the rows of the undamaged first file were sent"
+    );
+    assert!(
+        sent.len() < 300,
+        "rows after the damage are not sent ({})",
+        sent.len()
+    );
+    let source = f.source_rows(0);
+    assert!(
+        multiset(&sent) == multiset(&source[..sent.len()]),
         "what was sent is the undamaged prefix, once"
     );
-
-    let refused = collector.add(&f.task(0, SyncMode::KFull, "t2")).await;
-    assert_ne!(
-        refused.code,
-        Some(0),
-        "a new assignment is refused while the failure is fresh"
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(f.synctool.rows(0).len(), sent.len(), "nothing more is sent");
+    assert!(
+        task_progress_exists(&f, 0) && !f.linked_files(0).is_empty(),
+        "the work dir and its links stay for a retry"
     );
-    assert!(refused.msg().contains("00000001.log"), "{}", refused.msg());
+
+    // A retry (a new token) is taken at once and fails the same way.
+    let retry = AddSyncTaskRequest {
+        token: Some("t2".into()),
+        sync_point: f.synctool.committed(0),
+        ..task
+    };
+    f.synctool.expect(&retry);
+    assert_eq!(collector.add(&retry).await.code, Some(0));
+    wait_for("the retry to report the same failure", || {
+        f.synctool.failed(0).is_some()
+    })
+    .await;
     collector.stop().await;
 }
 
 #[tokio::test]
-async fn a_work_dir_on_another_filesystem_is_refused_with_the_cross_device_error() {
+async fn a_work_dir_on_another_filesystem_is_a_transient_failure_with_the_cross_device_error() {
     let shm = Path::new("/dev/shm");
     if !shm.is_dir() {
         eprintln!("skipped: no /dev/shm");
@@ -460,17 +322,49 @@ async fn a_work_dir_on_another_filesystem_is_refused_with_the_cross_device_error
     }
     let f = fixture(Some(shm), 1, 10, 10).await;
     let collector = start_collector(&f.datadir(), false).await;
-    let reply = collector.add(&f.task(0, SyncMode::KFull, "t")).await;
-    if reply.code == Some(0) {
-        eprintln!("skipped: /dev/shm and the temp dir share a filesystem");
-        collector.stop().await;
-        return;
+    let task = f.task(0, SyncMode::KFull, "t");
+    f.synctool.expect(&task);
+    assert_eq!(collector.add(&task).await.code, Some(0), "answered at once");
+    let cross_device = |text: &str| text.contains("Invalid cross-device link");
+    for _ in 0..100 {
+        if f.synctool.finished(0) {
+            eprintln!("skipped: /dev/shm and the temp dir share a filesystem");
+            collector.stop().await;
+            return;
+        }
+        if f.synctool.seen(0).iter().any(|p| {
+            p.failure
+                .as_ref()
+                .is_some_and(|x| cross_device(x.message()))
+        }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        reply.msg().contains("Invalid cross-device link"),
-        "the seed's error text: {}",
-        reply.msg()
+    let failure = f
+        .synctool
+        .seen(0)
+        .into_iter()
+        .find_map(|p| p.failure)
+        .expect("a failure pack");
+    assert_eq!(
+        failure.kind(),
+        ReadFailureKind::KReadUnavailable,
+        "{failure:?}"
     );
-    assert_eq!(collector.state(0).map(|(s, _)| s), Some(TaskState::Refused));
+    assert!(
+        cross_device(failure.message()),
+        "the seed's error text: {failure:?}"
+    );
+    let (state, error) = collector.state(0).expect("status");
+    assert!(
+        matches!(state, TaskState::Retrying | TaskState::Preparing),
+        "retried, the operator can fix it: {state:?}"
+    );
+    assert!(error.is_some_and(|e| cross_device(&e)));
+    assert!(
+        f.synctool.failed(0).is_none(),
+        "the part is not FAILED for it"
+    );
     collector.stop().await;
 }

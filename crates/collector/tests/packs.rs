@@ -356,3 +356,56 @@ fn a_binlog_file_that_appears_after_catching_up_is_read_next() {
         Point::Binlog { offset: 3 }
     );
 }
+
+/// Rows are the values; a value `bad` does not decode.
+struct PickyDecoder;
+
+impl EntryDecoder for PickyDecoder {
+    fn decode(&self, entry: &LogEntry) -> Result<(RowKey, Vec<u8>), SourceError> {
+        if entry.value() == b"bad" {
+            return Err(SourceError::BadEntry {
+                log_index: entry.log_index(),
+                reason: "not a row".into(),
+            });
+        }
+        ValueDecoder.decode(entry)
+    }
+}
+
+#[test]
+fn rows_before_a_bad_record_go_out_first_and_the_error_names_file_and_offset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let entries = vec![
+        put(1, "a", "a1"),
+        put(2, "b", "b1"),
+        put(3, "c", "bad"),
+        put(4, "d", "d1"),
+    ];
+    write_binlog(dir.path(), &entries);
+    let available = Available {
+        snapshot_offset: None,
+        binlog_first: 1,
+    };
+    let mut packer = packer(
+        dir.path(),
+        Snapshots::default(),
+        &Point::Binlog { offset: 1 },
+        available,
+        Mode::FullAndContinuous,
+        1 << 20,
+    );
+    let pack = packer
+        .next_pack(&FsStore, &PickyDecoder)
+        .expect("the rows before");
+    assert_eq!(pack.rows, b"a1b1");
+    assert_eq!(pack.next, Point::Binlog { offset: 3 });
+    assert!(!pack.caught_up && !pack.finished);
+    let err = packer
+        .next_pack(&FsStore, &PickyDecoder)
+        .expect_err("then the error")
+        .to_string();
+    assert!(
+        err.contains("00000000.log") && err.contains("corrupt at byte") && err.contains("entry 3"),
+        "{err}"
+    );
+}

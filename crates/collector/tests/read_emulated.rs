@@ -55,11 +55,19 @@ fn expected_rows(f: &mut Fixture) -> Vec<Vec<u8>> {
 
 /// A packer over the linked data from `point`.
 fn packer(f: &Fixture, point: &Point, mode: Mode, start_ts: u64) -> Packer<CheckpointOpener> {
-    let snapshot = f
-        .work
-        .link_snapshot(TID, 0, &f.tablet_dir.join("snapshot"))
-        .expect("link snapshot")
-        .expect("the table has a snapshot");
+    let snapshot = match f.work.linked_snapshot(TID, 0).expect("read") {
+        Some(linked) => linked,
+        None => {
+            f.work
+                .stage_snapshot(TID, 0, &f.tablet_dir.join("snapshot"))
+                .expect("link snapshot")
+                .expect("the table has a snapshot");
+            f.work
+                .adopt_staged_snapshot(TID, 0)
+                .expect("adopt")
+                .expect("linked")
+        }
+    };
     f.work
         .link_new_binlogs(TID, 0, &f.tablet_dir.join("binlog"))
         .expect("link binlogs");

@@ -1,13 +1,16 @@
 //! The pack stream against an in-process SyncTool over real loopback gRPC:
 //! ordered delivery with a bounded window, heartbeats, a refusal that makes
 //! the collector re-read from the accepted point (no row lost or sent past a
-//! refusal), `delete_task`, and mode 0's finish.
+//! refusal), `delete_task` with its reason, mode 0's finish, and a read
+//! failure whose failure pack follows the rows before it.
 
 mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use data_collector::beacon::Answer;
+use data_collector::fault::ReadFault;
 use data_collector::packer::BuiltPack;
 use data_collector::sender::{
     PackSource, ProducerMode, SendEnd, SendObserver, SendSettings, stream_task,
@@ -16,7 +19,7 @@ use sync_core::point::Point;
 use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
 use sync_core::proto::datasync::*;
 
-use common::{Judge, reply, serve_fake};
+use common::{Judge, drop_reply, reply, serve_fake};
 
 /// What the fake SyncTool did.
 #[derive(Default)]
@@ -24,6 +27,8 @@ struct Log {
     accepted_rows: Vec<u8>,
     packs_seen: usize,
     heartbeats: usize,
+    /// Where failure packs started, and what they said.
+    failures: Vec<(Option<SyncPoint>, ReadFailure)>,
 }
 
 /// Accepts a pack iff it starts at the accepted point; refuses pack number
@@ -55,8 +60,13 @@ impl Judge for Rules {
             .clone()
             .or_else(|| Point::Binlog { offset: 0 }.to_proto().ok());
         let in_order = pack.start_point == expected;
+        if let Some(failure) = &pack.failure {
+            log.failures
+                .push((pack.start_point.clone(), failure.clone()));
+            return drop_reply(DropReason::KDropFailed, stream.accepted_point.clone());
+        }
         if self.drop_after.is_some_and(|n| stream.accepted_packs >= n) {
-            reply(-1, true, None)
+            drop_reply(DropReason::KDropReassigned, stream.accepted_point.clone())
         } else if refuse || !in_order {
             reply(-1, false, None)
         } else {
@@ -68,15 +78,26 @@ impl Judge for Rules {
     }
 }
 
-/// Rows 0..n (one byte each), two per pack; points are Binlog{i}.
+/// Rows 0..n (one byte each), two per pack; points are Binlog{i}. Reading
+/// row `fail_at` fails (a corrupt record).
 struct Rows {
     n: u64,
     at: u64,
     finish: bool,
+    fail_at: Option<u64>,
 }
 
 impl PackSource for Rows {
-    fn next_pack(&mut self) -> Result<BuiltPack, String> {
+    fn next_pack(&mut self) -> Result<BuiltPack, ReadFault> {
+        if self
+            .fail_at
+            .is_some_and(|f| (self.at..self.at + 2).contains(&f))
+        {
+            return Err(ReadFault::new(
+                ReadFailureKind::KCorrupt,
+                format!("binlog 00000000.log is corrupt at byte {}", self.at * 10),
+            ));
+        }
         let start = Point::Binlog { offset: self.at };
         let end = (self.at + 2).min(self.n);
         let rows: Vec<u8> = (self.at..end).map(|i| i as u8).collect();
@@ -92,13 +113,15 @@ impl PackSource for Rows {
             caught_up,
         })
     }
-    fn rewind(&mut self, point: &Point) -> Result<(), String> {
+    fn rewind(&mut self, point: &Point) -> Result<(), ReadFault> {
         match point {
             Point::Binlog { offset } => {
                 self.at = *offset;
                 Ok(())
             }
-            other => Err(format!("unexpected point {other:?}")),
+            other => Err(ReadFault::unavailable(format!(
+                "unexpected point {other:?}"
+            ))),
         }
     }
 }
@@ -106,12 +129,16 @@ impl PackSource for Rows {
 #[derive(Default)]
 struct Progress {
     accepted: Vec<Point>,
+    committed: Vec<Point>,
     rejected: usize,
 }
 
 impl SendObserver for Progress {
-    fn accepted(&mut self, next: &Point, _committed: Option<&Point>, _rows: u64, _bytes: u64) {
+    fn accepted(&mut self, next: &Point, _rows: u64, _bytes: u64) {
         self.accepted.push(next.clone());
+    }
+    fn committed(&mut self, at: &Point) {
+        self.committed.push(at.clone());
     }
     fn rejected(&mut self, _message: &str) {
         self.rejected += 1;
@@ -170,6 +197,7 @@ async fn streams_every_row_once_in_order_and_finishes() {
             n: 25,
             at: 0,
             finish: true,
+            fail_at: None,
         },
         4,
     )
@@ -194,6 +222,7 @@ async fn a_refusal_rewinds_to_the_accepted_point_without_loss_or_duplicates() {
             n: 25,
             at: 0,
             finish: true,
+            fail_at: None,
         },
         4,
     )
@@ -216,12 +245,75 @@ async fn delete_task_ends_the_stream() {
             n: 25,
             at: 0,
             finish: true,
+            fail_at: None,
         },
         1,
     )
     .await;
-    assert!(matches!(end, SendEnd::Dropped { .. }), "{end:?}");
+    assert!(
+        matches!(
+            end,
+            SendEnd::Dropped {
+                reason: DropReason::KDropReassigned,
+                ..
+            }
+        ),
+        "{end:?}"
+    );
     assert_eq!(progress.accepted.len(), 2);
+    assert_eq!(
+        progress.committed.last(),
+        Some(&Point::Binlog { offset: 4 }),
+        "the drop's committed point is reported too"
+    );
+}
+
+#[tokio::test]
+async fn a_read_failure_is_reported_after_the_rows_before_it() {
+    let (fake, log) = fake(None, None);
+    let (end, progress) = run(
+        fake,
+        Rows {
+            n: 25,
+            at: 0,
+            finish: true,
+            fail_at: Some(13),
+        },
+        4,
+    )
+    .await;
+    let SendEnd::ReadFailed { fault, answer } = end else {
+        panic!("the stream ends with the read failure: {end:?}");
+    };
+    assert_eq!(fault.kind, ReadFailureKind::KCorrupt);
+    assert!(
+        matches!(
+            answer,
+            Some(Answer::Drop {
+                reason: DropReason::KDropFailed,
+                ..
+            })
+        ),
+        "SyncTool's answer to the failure pack is kept: {answer:?}"
+    );
+    let log = log.lock().expect("lock");
+    assert_eq!(
+        log.accepted_rows,
+        (0..12).collect::<Vec<u8>>(),
+        "every row before the failure is accepted first"
+    );
+    assert_eq!(log.failures.len(), 1);
+    let (start, failure) = &log.failures[0];
+    assert_eq!(
+        start,
+        &Point::Binlog { offset: 12 }.to_proto().ok(),
+        "the failure pack starts where reading stopped"
+    );
+    assert!(failure.message().contains("corrupt at byte"), "{failure:?}");
+    assert_eq!(
+        progress.accepted.last(),
+        Some(&Point::Binlog { offset: 12 })
+    );
 }
 
 #[tokio::test]
@@ -246,6 +338,7 @@ async fn heartbeats_keep_flowing_when_caught_up() {
         n: 3,
         at: 0,
         finish: false,
+        fail_at: None,
     };
     let task = async {
         stream_task(

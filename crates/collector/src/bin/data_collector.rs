@@ -42,9 +42,11 @@ flags (OpenMLDB's names; a later flag wins):
   --collector_datadir=DIR           work dir for hard links; same filesystem as the tablet data
   --max_pack_size=BYTES             bytes of rows per pack (1048576)
   --socket_max_unwritten_bytes=N    bytes of packs in flight per stream (67108864)
-  --sync_task_long_interval_ms=MS   pause when caught up and before retrying (5000)
+  --sync_task_long_interval_ms=MS   pause when caught up; first pause before retrying (5000, doubling to 30 s)
   --request_timeout_ms=MS           tablet calls and connecting to SyncTool (20000)
   --binlog_enable_crc=true|false    verify binlog record checksums (false)
+  --link_interval_ms=MS             link new binlog files this often, in every phase (1000)
+  --probe_interval_ms=MS            a dormant task asks SyncTool for the committed point this often (10000)
   --thread_pool_size=N              async worker threads (16)
   --log_level=debug|info|warning|error
 see conf/data_collector.flags for every flag";
@@ -117,6 +119,8 @@ fn settings(config: &CollectorConfig) -> CollectorSettings {
         idle_interval: Duration::from_millis(config.sync_task_long_interval_ms.max(10)),
         retry_interval: Duration::from_millis(config.sync_task_long_interval_ms.max(10)),
         request_timeout: Duration::from_millis(config.request_timeout_ms.max(1)),
+        link_interval: Duration::from_millis(config.link_interval_ms.max(1)),
+        probe_interval: Duration::from_millis(config.probe_interval_ms.max(1)),
         ..CollectorSettings::default()
     }
 }
