@@ -6,7 +6,9 @@
 //! The snapshot a point needs is served from the work dir's links whenever
 //! the hand-off rule says they continue it exactly, even when the tablet has
 //! deleted those files since (a newer snapshot, binlog GC): the linked
-//! snapshot is tried first. Only when it cannot continue the point (there is
+//! snapshot is tried first — except from the start, where the tablet's
+//! newest snapshot is tried first (it continues the start exactly and needs
+//! the least binlog). Only when it cannot continue the point (there is
 //! none, or it is older than what was emitted) is the tablet's current
 //! snapshot linked beside it (`snapshot.next/`), and it replaces the linked
 //! one only if the hand-off rule accepts it; otherwise the old links stay and
@@ -135,6 +137,22 @@ fn choose_snapshot<S: LocalStore>(
 ) -> Result<Option<Opened>, PrepareError> {
     let (tid, pid) = (task.tid(), task.pid());
     let linked = work.linked_snapshot(tid, pid)?;
+    let tablet_dir = PathBuf::from(&ctx.paths.snapshot_path);
+    let tablet = work.tablet_snapshot(&tablet_dir)?;
+    let same_as_linked = linked
+        .as_ref()
+        .is_some_and(|l| tablet.as_ref() == Some(&l.manifest));
+    let tablet_differs = tablet.is_some() && !same_as_linked;
+    // From the start any snapshot continues the point exactly, and the
+    // tablet's newest needs the least binlog: the binlog after an older
+    // linked snapshot may have been deleted while nobody was reading it.
+    if point.is_start() && tablet_differs {
+        match adopt_tablet_snapshot(work, tid, pid, &tablet_dir, point, decoder, ctx, available) {
+            Ok(Some(opened)) => return Ok(Some(opened)),
+            Ok(None) | Err(_) if linked.is_some() => {}
+            other => return other,
+        }
+    }
     let mut refused = None;
     if let Some(linked) = &linked {
         let opened = open_snapshot(work, tid, pid, linked, decoder, ctx)?;
@@ -143,22 +161,37 @@ fn choose_snapshot<S: LocalStore>(
             Err(e) => refused = Some(e),
         }
     }
-    let tablet_dir = PathBuf::from(&ctx.paths.snapshot_path);
-    let tablet = work.tablet_snapshot(&tablet_dir)?;
-    let same_as_linked = linked
-        .as_ref()
-        .is_some_and(|l| tablet.as_ref() == Some(&l.manifest));
-    if tablet.is_none() || same_as_linked {
+    if !tablet_differs || point.is_start() {
         return match refused {
             Some(e) => Err(e.into()),
             None => Ok(None),
         };
     }
-    let Some(staged) = work.stage_snapshot(tid, pid, &tablet_dir)? else {
-        return match refused {
+    match adopt_tablet_snapshot(work, tid, pid, &tablet_dir, point, decoder, ctx, available)? {
+        Some(opened) => Ok(Some(opened)),
+        None => match refused {
             Some(e) => Err(e.into()),
             None => Ok(None),
-        };
+        },
+    }
+}
+
+/// Links the tablet's current snapshot beside the linked one and adopts it
+/// if the hand-off rule accepts it for `point` (`None`: the tablet has no
+/// usable snapshot).
+#[allow(clippy::too_many_arguments)]
+fn adopt_tablet_snapshot<S: LocalStore>(
+    work: &WorkDir<S>,
+    tid: u32,
+    pid: u32,
+    tablet_dir: &std::path::Path,
+    point: &Point,
+    decoder: &TableDecoder,
+    ctx: &ReadContext,
+    available: &impl Fn(Option<u64>) -> Available,
+) -> Result<Option<Opened>, PrepareError> {
+    let Some(staged) = work.stage_snapshot(tid, pid, tablet_dir)? else {
+        return Ok(None);
     };
     let (reader, offset) = match open_snapshot(work, tid, pid, &staged, decoder, ctx) {
         Ok(opened) => opened,

@@ -1328,3 +1328,33 @@ fn a_permanent_sink_failure_fails_the_part_and_clears_its_leftovers() {
         "the seq is taken again after a retry"
     );
 }
+
+#[test]
+fn a_collector_that_cannot_read_for_good_hands_the_part_to_another_on_the_host_first() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1", "h1:2"], &["h1"]);
+    let gone = |a: &Assignment| {
+        failure_pack(
+            a,
+            ReadFailureKind::KDataGone,
+            "binlog from log index 4 is needed but the oldest available is 9",
+        )
+    };
+    // h1:1 lacks the data: the part goes to h1:2 (its own links may reach).
+    let actions = sup.handle(1, Input::Pack(gone(&a[0])));
+    let r = reply(&actions);
+    assert_eq!(r.drop, Some(DropReason::KDropReassigned), "h1:1 keeps its links");
+    let re = assigns(&actions);
+    assert_eq!(re[0].collector, "h1:2");
+    assert_eq!(status(&sup, 0), Status::Reassigning);
+    // h1:2 lacks it too: no one left on the host, FAILED with the reason.
+    let actions = sup.handle(2, Input::Pack(gone(&re[0])));
+    assert_eq!(reply(&actions).drop, Some(DropReason::KDropFailed));
+    assert_eq!(status(&sup, 0), Status::Failed);
+    let failure = part(&sup, 0).failure.clone().unwrap();
+    assert_eq!((failure.kind.as_str(), failure.collector.as_deref()), ("data_gone", Some("h1:2")));
+    assert_eq!(
+        sup.status(3).tables[0].partitions[0].collector.as_deref(),
+        Some("h1:2"),
+        "the status names the collector holding its links"
+    );
+}

@@ -81,12 +81,12 @@ pub fn settings(max_pack_size: usize, window: usize) -> CollectorSettings {
         idle_interval: Duration::from_millis(100),
         retry_interval: Duration::from_millis(300),
         request_timeout: Duration::from_secs(2),
-        // Zero: the task loop compares these with the wall clock.
+        retry_max_interval: Duration::from_secs(2),
         persist_interval: Duration::ZERO,
         release_interval: Duration::ZERO,
-        // Longer than SyncTool's timeout (as in production: 60 s and 20 s),
-        // so a reassignment after a read failure is refused with its reason.
-        failure_hold: Duration::from_secs(10),
+        link_interval: Duration::from_millis(200),
+        probe_interval: Duration::from_millis(500),
+        preparing_interval: Duration::from_millis(200),
         producer: ProducerMode::Inline,
     }
 }

@@ -113,20 +113,20 @@ impl SourceTable {
     }
 
     /// Every binlog file of the table on the leader (data under `root`):
-    /// (pid, path, the last log index it holds).
-    pub fn binlog_files(&mut self, root: &Path) -> Result<Vec<(u32, PathBuf, u64)>, String> {
+    /// (pid, path, the first and the last log index it holds).
+    pub fn binlog_files(&mut self, root: &Path) -> Result<Vec<(u32, PathBuf, u64, u64)>, String> {
         let (tid, parts) = (self.spec.tid, self.spec.partitions);
         let emu = self.emu()?;
         let mut out = Vec::new();
         for pid in 0..parts {
             let state = emu.partition(pid).map_err(emu_err)?.state().clone();
             let dir = partition_dir(root, tid, pid).join("binlog");
-            for (i, (file, _first)) in state.files.iter().enumerate() {
+            for (i, (file, first)) in state.files.iter().enumerate() {
                 let last = state
                     .files
                     .get(i + 1)
                     .map_or(state.offset, |(_, next_first)| next_first.saturating_sub(1));
-                out.push((pid, dir.join(binlog_file_name(*file)), last));
+                out.push((pid, dir.join(binlog_file_name(*file)), *first, last));
             }
         }
         Ok(out)

@@ -438,13 +438,17 @@ pub struct Failure {
     pub kind: String,
     /// The error's text.
     pub message: String,
+    /// The collector that held the part when it failed (it keeps the links).
+    pub collector: Option<String>,
 }
 
-impl From<&PartError> for Failure {
-    fn from(e: &PartError) -> Self {
+impl Failure {
+    /// The failure `e` of a part held by `collector`.
+    pub fn new(e: &PartError, collector: Option<&str>) -> Self {
         Failure {
             kind: e.kind().to_owned(),
             message: e.to_string(),
+            collector: collector.map(str::to_owned),
         }
     }
 }
@@ -480,6 +484,11 @@ pub struct PartitionTask {
     pub tried: Vec<AssignFailure>,
     /// Assignment rounds that failed in a row (for the backoff).
     pub failed_rounds: u32,
+    /// Collectors that said they cannot read the part for good (the data
+    /// they hold does not reach its committed point) since it last moved:
+    /// not tried again; when no other live collector on the host is left,
+    /// the part is FAILED with that reason.
+    pub unable: Vec<String>,
 }
 
 impl PartitionTask {

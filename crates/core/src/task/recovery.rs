@@ -133,6 +133,9 @@ pub struct PersistedPartition {
     /// The kind of the FAILED reason (`PartError::kind`).
     #[prost(string, optional, tag = "8")]
     pub failure_kind: Option<String>,
+    /// The collector that held the part when it failed.
+    #[prost(string, optional, tag = "9")]
+    pub failure_collector: Option<String>,
 }
 
 /// One table task as persisted.
@@ -345,6 +348,7 @@ impl Supervisor {
                 part.failure = p.failure_reason.clone().map(|message| Failure {
                     kind: p.failure_kind.clone().unwrap_or_default(),
                     message,
+                    collector: p.failure_collector.clone(),
                 });
                 table.partitions.insert(p.pid, part);
             }
@@ -443,6 +447,7 @@ fn persist_table(t: &TableTask) -> PersistedTable {
                 next_seq: p.plan.first_uncommitted_seq(),
                 rows_committed: p.plan.rows_committed(),
                 failure_kind: p.failure.as_ref().map(|f| f.kind.clone()),
+                failure_collector: p.failure.as_ref().and_then(|f| f.collector.clone()),
             })
             .collect(),
         origin: match t.origin {
@@ -501,6 +506,7 @@ mod tests {
                     next_seq: 2,
                     rows_committed: 10,
                     failure_kind: Some("data_gone".into()),
+                    failure_collector: Some("h:2".into()),
                 }],
                 origin: 1,
                 origin_partitions: 1,

@@ -123,7 +123,11 @@ impl StatusReport {
                         tid: t.spec.tid,
                         pid: p.pid,
                         status: p.status,
-                        collector: p.collector().map(str::to_owned),
+                        // A FAILED part shows the collector that holds its links.
+                        collector: p
+                            .collector()
+                            .or(p.failure.as_ref().and_then(|f| f.collector.as_deref()))
+                            .map(str::to_owned),
                         token: p.token().map(str::to_owned),
                         tablet_endpoint: p.tablet_endpoint.clone(),
                         accepted: p.accepted.clone(),

@@ -26,6 +26,10 @@ struct PartState {
     success: bool,
     /// Some SyncTool shows it FAILED: (kind, reason).
     failed: Option<(String, String)>,
+    /// The tablet host it was last led from (as the status shows).
+    tablet: Option<usize>,
+    /// The collector that holds it, or reported its failure.
+    collector: String,
 }
 
 impl World<'_> {
@@ -53,13 +57,36 @@ impl World<'_> {
         Some(out)
     }
 
-    /// Why a FAILED part is allowed to be FAILED, if it is.
-    fn failure_allowed(&self, tid: u32, pid: u32, kind: &str) -> bool {
+    /// Whether a FAILED part is allowed to be FAILED: `Ok(why)` or `Err(why not)`.
+    fn failure_allowed(
+        &self,
+        tid: u32,
+        pid: u32,
+        kind: &str,
+        state: &PartState,
+    ) -> Result<String, String> {
         match kind {
-            "data_gone" => self.verdicts.destroyed.contains_key(&(tid, pid)),
+            "data_gone" => {
+                let tablet = state.tablet.ok_or("its leader is unknown")?;
+                let reporter = self
+                    .collectors
+                    .iter()
+                    .find(|w| w.endpoint() == state.collector)
+                    .and_then(|w| self.work_dirs.iter().find(|(h, _)| *h == w.host()))
+                    .ok_or_else(|| format!("the reporting collector `{}` is unknown", state.collector))?;
+                let committed = self
+                    .committed_points(tid)?
+                    .get(&pid)
+                    .cloned()
+                    .unwrap_or_else(Point::start);
+                self.links
+                    .judge_data_gone(tablet, tid, pid, &committed, reporter)
+            }
             // Two SyncTools writing one destination: the loser of a commit stops.
-            "commit_conflict" => self.second.is_some(),
-            _ => false,
+            "commit_conflict" if self.second.is_some() => {
+                Ok("a second SyncTool committed this segment first".into())
+            }
+            _ => Err("no fault of the run excuses it".into()),
         }
     }
 
@@ -71,6 +98,12 @@ impl World<'_> {
                     continue;
                 };
                 let state = parts.entry((p.tid(), p.pid())).or_default();
+                state.collector = t.data_collector().to_string();
+                state.tablet = p
+                    .tablet_endpoint()
+                    .strip_prefix("tab")
+                    .and_then(|rest| rest.split(':').next())
+                    .and_then(|n| n.parse().ok());
                 match t.status() {
                     "RUNNING" => state.running_rows.push(t.count()),
                     "SUCCESS" => state.success = true,
@@ -91,19 +124,21 @@ impl World<'_> {
         };
         let parts = self.part_states(&statuses);
         for ((tid, pid), state) in &parts {
-            if let Some((kind, reason)) = &state.failed
-                && !self.failure_allowed(*tid, *pid, kind)
-            {
-                let early = self
-                    .verdicts
-                    .released_early
-                    .get(&(*tid, *pid))
-                    .map(|why| format!(" (a collector released data too early: {why})"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "t{tid}/p{pid} is FAILED [{kind}] although no fault destroyed its data: \
-                     {reason}{early}"
-                ));
+            let Some((kind, reason)) = &state.failed else {
+                continue;
+            };
+            match self.failure_allowed(*tid, *pid, kind, state) {
+                Err(why_not) => {
+                    return Err(format!(
+                        "t{tid}/p{pid} is FAILED [{kind}] although no fault destroyed its data \
+                         ({why_not}): {reason}"
+                    ));
+                }
+                Ok(why) => {
+                    if self.failed_for_good.insert((*tid, *pid)) {
+                        self.log(format!("t{tid}/p{pid} FAILED for good [{kind}]: {why}"));
+                    }
+                }
             }
         }
         for k in 0..self.tables.len() {
@@ -129,9 +164,8 @@ impl World<'_> {
             for (pid, puts) in counts.into_iter().enumerate() {
                 let pid = pid as u32;
                 let state = parts.get(&(tid, pid));
-                let done_failing = state.is_some_and(|s| {
-                    s.failed.is_some() && self.verdicts.destroyed.contains_key(&(tid, pid))
-                });
+                // Allowed to be FAILED (checked above): nothing more comes.
+                let done_failing = state.is_some_and(|s| s.failed.is_some());
                 if done_failing {
                     continue;
                 }
@@ -229,8 +263,8 @@ impl World<'_> {
         if !self.lost.is_empty() {
             out.push(format!("lost: {:?}", self.lost));
         }
-        if !self.verdicts.destroyed.is_empty() || !self.verdicts.released_early.is_empty() {
-            out.push(format!("{:?}", self.verdicts));
+        if !self.released_early.is_empty() {
+            out.push(format!("released early: {:?}", self.released_early));
         }
         out.extend(collector::describe(&self.board));
         out.join("; ")
@@ -239,7 +273,7 @@ impl World<'_> {
     pub(super) fn final_check(&mut self) -> Result<(usize, u64), String> {
         let (committed, mut problems) = check::committed(&self.durable, &self.tids())?;
         // A collector must keep its links until their rows are committed.
-        for ((tid, pid), why) in &self.verdicts.released_early {
+        for ((tid, pid), why) in &self.released_early {
             problems.push(format!(
                 "t{tid}/p{pid}: binlog the part still needed was released early: {why}"
             ));

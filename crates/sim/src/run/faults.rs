@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use sync_core::point::Point;
 
-use super::links::TabletFile;
+use std::path::PathBuf;
+
+use super::links::Ident;
 use super::{Act, World};
 use crate::scenario::{Fault, Who};
 use crate::synctool_host;
@@ -156,6 +158,14 @@ impl World<'_> {
                     (self.tablet_dirs[from].clone(), self.tablet_dirs[to].clone());
                 let t = &mut self.tables[table];
                 t.move_leader(&from_dir, to, &to_dir)?;
+                let mut first: BTreeMap<u32, u64> = BTreeMap::new();
+                for (pid, _, f, _) in t.binlog_files(&to_dir)? {
+                    let e = first.entry(pid).or_insert(f);
+                    *e = (*e).min(f);
+                }
+                for (pid, f) in first {
+                    self.links.moved(to, t.spec.tid, pid, f);
+                }
                 let info = t.table_info()?;
                 let tid = t.spec.tid;
                 self.cluster.put_table(info);
@@ -169,7 +179,7 @@ impl World<'_> {
     }
 
     /// A new snapshot, then the tablet deletes the binlog files it covers;
-    /// each deleted file is judged against what every part still needs.
+    /// each deleted file is judged against what every live part still needs.
     fn gc_binlog(&mut self, table: usize) -> Result<(), String> {
         let Some(t) = self.tables.get_mut(table) else {
             return Ok(());
@@ -177,30 +187,52 @@ impl World<'_> {
         let tid = t.spec.tid;
         let root = self.tablet_dirs[t.leader].clone();
         t.snapshot()?;
-        let before: Vec<TabletFile> = t
+        // The tablet's files as they are now, in the history, before any goes.
+        let places = self.places()?;
+        self.links.sample(self.now(), &places);
+        let Some(t) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
+        let before: Vec<(u32, PathBuf, Ident, u64)> = t
             .binlog_files(&root)?
             .into_iter()
-            .filter_map(|(pid, path, last)| TabletFile::new(tid, pid, path, last))
+            .filter_map(|(pid, path, _, last)| {
+                super::links::ident_of(&path).map(|id| (pid, path, id, last))
+            })
             .collect();
         let n = t.gc_binlog()?;
         self.log(format!(
             "new snapshot of table {tid}, {n} old binlog file(s) deleted"
         ));
+        // A task that finished (or was deleted) needs nothing any more.
+        if !self.task_persisted(tid) {
+            return Ok(());
+        }
         let committed = self.committed_points(tid)?;
-        for file in before.iter().filter(|f| !f.path.exists()) {
-            let point = committed
-                .get(&file.pid)
-                .cloned()
-                .unwrap_or_else(Point::start);
-            let verdict = self
-                .links
-                .judge(file, &point, &self.work_dirs, &self.lost);
-            if verdict != super::links::Verdict::Safe {
-                self.log(format!("t{tid}/p{}: {verdict:?}", file.pid));
+        let lost = self.lost.clone();
+        for (pid, path, id, last) in before.iter().filter(|(_, p, _, _)| !p.exists()) {
+            let point = committed.get(pid).cloned().unwrap_or_else(Point::start);
+            let places = self.places()?;
+            if let Some(why) = self.links.judge_deletion(id, *last, &point, &places, &lost) {
+                self.log(format!("t{tid}/p{pid}: released early: {why} ({})", path.display()));
+                self.released_early.entry((tid, *pid)).or_insert(why);
             }
-            self.verdicts.record((tid, file.pid), verdict);
         }
         Ok(())
+    }
+
+    /// Whether some SyncTool's persisted state still holds table `tid`'s task.
+    fn task_persisted(&self, tid: u32) -> bool {
+        let mut dirs = vec![self.sync_spec.progress_dir.clone()];
+        if self.second.is_some() {
+            dirs.push(self._tmp.path().join("synctool2"));
+        }
+        dirs.iter().any(|dir| {
+            synctool::daemon::startup::read_state(&sync_infra::store::FsStore, dir)
+                .ok()
+                .flatten()
+                .is_some_and(|state| state.tables.iter().any(|t| t.tid == tid))
+        })
     }
 
     /// Each partition's committed point in the sink (its newest task's).

@@ -137,10 +137,12 @@ struct World<'a> {
     collectors: Vec<Who>,
     /// Each collector's host and work dir.
     work_dirs: Vec<(String, PathBuf)>,
-    /// Who links which tablet file.
+    /// Who links which tablet file, which files the tablets had.
     links: links::LinkWatch,
-    /// What binlog GC did to each part.
-    verdicts: links::Verdicts,
+    /// Parts whose collector let binlog go before its rows were committed.
+    released_early: BTreeMap<(u32, u32), String>,
+    /// Parts seen FAILED for a reason the run's faults justify.
+    failed_for_good: BTreeSet<(u32, u32)>,
     /// The running collectors (for diagnostics).
     board: collector::Board,
     /// Crashed hosts and the generation of their crash.
@@ -320,7 +322,8 @@ impl<'a> World<'a> {
             collectors,
             work_dirs,
             links: links::LinkWatch::default(),
-            verdicts: links::Verdicts::default(),
+            released_early: BTreeMap::new(),
+            failed_for_good: BTreeSet::new(),
             board,
             down: BTreeMap::new(),
             lost: BTreeSet::new(),
@@ -396,7 +399,11 @@ impl<'a> World<'a> {
                 self.heal();
             }
             self.step()?;
-            self.links.sample(self.now(), &self.work_dirs);
+            let now = self.now();
+            if self.links.due(now) {
+                let places = self.places()?;
+                self.links.sample(now, &places);
+            }
             if let Some(point) = self.control.take_request() {
                 self.log(format!("SyncTool reached {point:?}"));
                 let down_ms = self.armed_down_ms.take().unwrap_or(500);
@@ -431,6 +438,24 @@ impl<'a> World<'a> {
         }
         self.final_check()
     }
+}
+
+impl World<'_> {
+    /// Where every collector and tablet keeps its binlog files now.
+    fn places(&mut self) -> Result<links::Places, String> {
+        let mut tablet_files = Vec::new();
+        for t in &mut self.tables {
+            let (tid, leader) = (t.spec.tid, t.leader);
+            for (pid, path, _, last) in t.binlog_files(&self.tablet_dirs[leader])? {
+                tablet_files.push((leader, tid, pid, path, last));
+            }
+        }
+        Ok(links::Places {
+            work_dirs: self.work_dirs.clone(),
+            tablet_files,
+        })
+    }
+
 }
 
 /// Starts (or, on a bounce, restarts) the SyncTool host of `spec`.

@@ -2,9 +2,11 @@
 //! committed progress, the live collectors and the current leaders
 //! ([`Supervisor::recover`]). A table that is gone from the cluster does not
 //! stop the start: the core marks its parts FAILED with a reason. A state file
-//! that does not decode, or a cluster or sink that cannot be read, does stop
-//! it, with an error naming the file or the service (starting anyway could
-//! assign from a wrong point).
+//! that does not decode, a cluster that cannot be read, or a sink that refuses
+//! for good, does stop it, with an error naming the file or the service
+//! (starting anyway could assign from a wrong point). A sink that is only
+//! unreachable (NameNode down, S3 503: a transient error) is waited for, with
+//! exponential backoff, and each wait is logged.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,6 +73,40 @@ pub fn read_state(
     }
 }
 
+/// The sink's committed progress of `tid` in `dest`, waiting out transient
+/// failures of the store.
+async fn committed_progress(
+    offline: &dyn Sink,
+    dest: &str,
+    tid: u32,
+) -> Result<Vec<sync_core::task::SinkProgress>, StartError> {
+    let backoff = sync_core::task::Backoff::default();
+    let mut attempt = 0;
+    loop {
+        match offline.committed(dest, Some(tid)).await {
+            Ok(progress) => return Ok(progress),
+            Err(e) if e.failure().class() == sync_core::task::ErrorClass::Transient => {
+                attempt += 1;
+                let wait = backoff.delay_ms(attempt);
+                warn!(
+                    tid,
+                    dest,
+                    attempt,
+                    "the offline store cannot be read yet (retrying in {wait} ms): {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
+            Err(e) => {
+                return Err(StartError::Sink {
+                    tid,
+                    dest: dest.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+}
+
 /// Builds the supervisor and the actions to run first.
 pub async fn start_supervisor(
     config: Config,
@@ -104,15 +140,7 @@ pub async fn start_supervisor(
                 "table {}.{} is gone from the cluster; its task will be FAILED", t.db, t.table
             ),
         }
-        let progress =
-            offline
-                .committed(&t.dest, Some(t.tid))
-                .await
-                .map_err(|e| StartError::Sink {
-                    tid: t.tid,
-                    dest: t.dest.clone(),
-                    message: e.to_string(),
-                })?;
+        let progress = committed_progress(offline, &t.dest, t.tid).await?;
         sink.extend(progress);
     }
     let input = RecoveryInput {

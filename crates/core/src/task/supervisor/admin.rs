@@ -177,6 +177,7 @@ impl Supervisor {
                 part.failure = None;
                 part.last_error = None;
                 part.failed_rounds = 0;
+                part.unable.clear();
                 out.dirty = true;
                 begin_reassign(ctx, part, out);
             }

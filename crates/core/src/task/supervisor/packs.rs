@@ -5,11 +5,12 @@
 use sync_proto::datasync::DropReason;
 
 use crate::point::Point;
+use crate::task::assign;
 use crate::task::failure::{ErrorClass, PartError};
 use crate::task::model::{Holder, Pack, Status};
 
 use super::io::{Action, PackOutcome, PackReply};
-use super::part::{fail, is_collector_error, settle};
+use super::part::{begin_reassign, fail, is_collector_error, settle};
 use super::{Ctx, Out, Supervisor};
 
 impl Supervisor {
@@ -134,12 +135,29 @@ impl Supervisor {
             };
         }
         part.last_heard_ms = now;
-        part.tried.clear();
-        part.failed_rounds = 0;
         if let Some(failure) = pack.failure {
             let collector = part.collector().unwrap_or_default().to_owned();
-            let error = PartError::Read { collector, failure };
-            if error.class() == ErrorClass::Permanent {
+            let error = PartError::Read {
+                collector: collector.clone(),
+                failure,
+            };
+            // Another live collector on the host may hold what this one lacks
+            // (its own links): try it before giving up.
+            let mut excluded: Vec<String> = part.unable.clone();
+            excluded.push(collector.clone());
+            let others = !assign::candidates(ctx.live, &part.tablet_endpoint, &excluded).is_empty();
+            if error.class() == ErrorClass::Permanent && others {
+                let message = error.to_string();
+                part.unable.push(collector);
+                part.note_error(error, now);
+                begin_reassign(&mut ctx, part, out);
+                out.replies.push(reply(
+                    PackOutcome::StaleToken,
+                    Some(DropReason::KDropReassigned),
+                    Some(part.plan.committed().clone()),
+                    format!("another collector is tried: {message}"),
+                ));
+            } else if error.class() == ErrorClass::Permanent {
                 let message = error.to_string();
                 fail(&mut ctx, part, error, out);
                 out.replies.push(reply(
@@ -170,7 +188,12 @@ impl Supervisor {
             return;
         }
         // Accept.
+        part.tried.clear();
+        part.failed_rounds = 0;
         let advanced = pack.next != pack.start;
+        if advanced {
+            part.unable.clear();
+        }
         part.plan.append(&pack.rows, pack.row_count, advanced, now);
         part.accepted = pack.next.clone();
         part.last_pack = Some((pack.start, pack.next));

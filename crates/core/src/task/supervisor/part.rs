@@ -46,6 +46,7 @@ pub(crate) fn new_partition(
         preparing: false,
         tried: Vec::new(),
         failed_rounds: 0,
+        unable: Vec::new(),
     }
 }
 
@@ -119,6 +120,7 @@ pub(crate) fn assign_next(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut
         .tried
         .iter()
         .map(|f| f.collector().to_owned())
+        .chain(part.unable.iter().cloned())
         .collect();
     let candidates = assign::candidates(ctx.live, &part.tablet_endpoint, &tried);
     let Some(collector) = candidates.first().map(|c| (*c).to_owned()) else {
@@ -170,12 +172,13 @@ pub(crate) fn assign_next(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut
 /// goes on to its commit (its rows are valid); the open rows are dropped.
 pub(crate) fn fail(ctx: &mut Ctx<'_>, part: &mut PartitionTask, error: PartError, out: &mut Out) {
     part.status = Status::Failed;
+    part.failure = Some(Failure::new(&error, part.holder.collector()));
     part.holder = Holder::None;
     part.tried.clear();
+    part.unable.clear();
     part.finishing = false;
     part.preparing = false;
     part.last_error = None;
-    part.failure = Some(Failure::from(&error));
     part.plan.discard_open();
     part.accepted = part.plan.sealed_end().clone();
     out.dirty = true;
