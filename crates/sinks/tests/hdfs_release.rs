@@ -52,7 +52,10 @@ fn connections_to(port: u16) -> usize {
                 .next()
                 .and_then(|p| u16::from_str_radix(p, 16).ok());
             let inode: Option<u64> = inode.parse().ok();
-            if remote_port == Some(port) && *state == "01" && inode.is_some_and(|i| own.contains(&i)) {
+            if remote_port == Some(port)
+                && *state == "01"
+                && inode.is_some_and(|i| own.contains(&i))
+            {
                 n += 1;
             }
         }
@@ -99,7 +102,9 @@ async fn release_closes_the_name_node_connection() {
 
     let sink = StoreSink::new(SinkConfig::default());
     let s0 = common::seg(&dest, 0, 0, 0, 5);
-    sink.stage(&s0.stage, &common::table()).await.expect("stage");
+    sink.stage(&s0.stage, &common::table())
+        .await
+        .expect("stage");
     sink.commit(&s0.commit).await.expect("commit");
     assert!(connections_to(port) >= 1, "connected while in use");
     // Dropping the client alone is not enough (the lease renewal holds the
@@ -111,7 +116,10 @@ async fn release_closes_the_name_node_connection() {
         connections_to(port)
     );
     // The destination opens again.
-    assert_eq!(sink.committed(&dest, None).await.expect("committed").len(), 1);
+    assert_eq!(
+        sink.committed(&dest, None).await.expect("committed").len(),
+        1
+    );
     assert!(connections_to(port) >= 1);
     sink.release(&dest);
     assert!(eventually(Duration::from_secs(5), || connections_to(port) == 0).await);

@@ -206,5 +206,8 @@ async fn s3_destination_check() {
     assert!(reason.contains("no-such-bucket-here"), "{reason}");
     let nowhere = StoreSink::new(s3_config("http://127.0.0.1:1"));
     let reason = unusable(&nowhere, &dest).await;
-    assert!(reason.contains(&format!("cannot reach the bucket {bucket}")), "{reason}");
+    assert!(
+        reason.contains(&format!("cannot reach the bucket {bucket}")),
+        "{reason}"
+    );
 }

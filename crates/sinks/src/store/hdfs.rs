@@ -103,7 +103,12 @@ impl Drop for Hdfs {
 /// exceptions carry their Java stack trace, which a status line does not need.
 fn brief(e: HdfsError) -> BoxError {
     let text = e.to_string();
-    text.lines().next().unwrap_or_default().trim_end().to_owned().into()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
+        .into()
 }
 
 /// `host:port` of `hdfs://host:port`, if the port is given.
@@ -133,9 +138,9 @@ impl Backend for Hdfs {
         // up; a plain connect first answers at once (where the NameNode's
         // address is explicit, not an HA nameservice of the configuration).
         if let Some(addr) = explicit_address(&self.name_node) {
-            tokio::net::TcpStream::connect(addr).await.map_err(|e| {
-                format!("cannot connect to the NameNode {}: {e}", self.name_node)
-            })?;
+            tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("cannot connect to the NameNode {}: {e}", self.name_node))?;
         }
         let root = self.abs("");
         match self.client.mkdirs(&root, 0o755, true).await {
