@@ -233,19 +233,34 @@ mod tests {
         let d = || "file:///d".to_owned();
         let s = || "0000000001-00000-0000000001-000000000000".to_owned();
         let cases: Vec<(SinkError, &str)> = vec![
-            (io(std::io::ErrorKind::ConnectionRefused), "sink_unavailable"),
+            (
+                io(std::io::ErrorKind::ConnectionRefused),
+                "sink_unavailable",
+            ),
             (io(std::io::ErrorKind::StorageFull), "sink_unavailable"),
             (io(std::io::ErrorKind::PermissionDenied), "sink_unavailable"),
             (
-                SinkError::NotStaged { dest: d(), segment: s(), path: "p".into() },
+                SinkError::NotStaged {
+                    dest: d(),
+                    segment: s(),
+                    path: "p".into(),
+                },
                 "sink_unavailable",
             ),
             (
-                SinkError::InjectedCrash { dest: d(), segment: s(), step: crate::Step::Staged },
+                SinkError::InjectedCrash {
+                    dest: d(),
+                    segment: s(),
+                    step: crate::Step::Staged,
+                },
                 "sink_unavailable",
             ),
             (
-                SinkError::CommitConflict { dest: d(), segment: s(), what: "end" },
+                SinkError::CommitConflict {
+                    dest: d(),
+                    segment: s(),
+                    what: "end",
+                },
                 "commit_conflict",
             ),
             (
@@ -258,36 +273,74 @@ mod tests {
                 "sink_behind",
             ),
             (
-                SinkError::CorruptRecord { dest: d(), path: "r".into(), reason: "x".into() },
+                SinkError::CorruptRecord {
+                    dest: d(),
+                    path: "r".into(),
+                    reason: "x".into(),
+                },
                 "sink_behind",
             ),
             (
-                SinkError::Row { dest: d(), segment: s(), index: 3, source: row_error() },
+                SinkError::Row {
+                    dest: d(),
+                    segment: s(),
+                    index: 3,
+                    source: row_error(),
+                },
                 "bad_data",
             ),
             (
-                SinkError::RowCount { dest: d(), segment: s(), expected: 2, found: 1 },
-                "bad_data",
-            ),
-            (SinkError::Table { table: "t".into(), source: row_error() }, "bad_data"),
-            (
-                SinkError::Schema { table: "t".into(), version: 3, latest: 2 },
-                "bad_data",
-            ),
-            (
-                SinkError::Encode { dest: d(), segment: s(), format: "csv", reason: "r".into() },
+                SinkError::RowCount {
+                    dest: d(),
+                    segment: s(),
+                    expected: 2,
+                    found: 1,
+                },
                 "bad_data",
             ),
             (
-                SinkError::BadDestination { dest: "ftp://x".into(), reason: "r".into() },
+                SinkError::Table {
+                    table: "t".into(),
+                    source: row_error(),
+                },
+                "bad_data",
+            ),
+            (
+                SinkError::Schema {
+                    table: "t".into(),
+                    version: 3,
+                    latest: 2,
+                },
+                "bad_data",
+            ),
+            (
+                SinkError::Encode {
+                    dest: d(),
+                    segment: s(),
+                    format: "csv",
+                    reason: "r".into(),
+                },
+                "bad_data",
+            ),
+            (
+                SinkError::BadDestination {
+                    dest: "ftp://x".into(),
+                    reason: "r".into(),
+                },
                 "bad_destination",
             ),
             (
-                SinkError::HadoopConfig { path: "p".into(), reason: "r".into() },
+                SinkError::HadoopConfig {
+                    path: "p".into(),
+                    reason: "r".into(),
+                },
                 "bad_destination",
             ),
             (
-                SinkError::Unusable { dest: d(), reason: "not a directory".into() },
+                SinkError::Unusable {
+                    dest: d(),
+                    reason: "not a directory".into(),
+                },
                 "bad_destination",
             ),
         ];

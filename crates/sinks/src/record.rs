@@ -171,7 +171,11 @@ mod tests {
         let (back, start, end) = CommitRecord::decode(&rec.encode()).expect("decode");
         assert_eq!(back, rec);
         assert_eq!(back.epoch, 5);
-        assert_eq!(back.differs_from(&start, &end, &seg(6)), None, "epoch ignored");
+        assert_eq!(
+            back.differs_from(&start, &end, &seg(6)),
+            None,
+            "epoch ignored"
+        );
         let old = RecordWithoutEpoch {
             version: RECORD_VERSION,
             seq: 4,

@@ -11,9 +11,8 @@ use crate::dest::{Location, SinkConfig, resolve};
 use crate::error::SinkError;
 use crate::format::SegmentError;
 use crate::layout::{
-    STAGING_DIR, SYNC_DIR, is_visible, parse_record_dir, parse_record_name,
-    parse_record_temp_name, parse_staging_name, record_dir, record_path, staging_path, temp_path,
-    visible_path,
+    STAGING_DIR, SYNC_DIR, is_visible, parse_record_dir, parse_record_name, parse_record_temp_name,
+    parse_staging_name, record_dir, record_path, staging_path, temp_path, visible_path,
 };
 use crate::record::CommitRecord;
 use crate::schema::TableSchema;
@@ -70,7 +69,12 @@ impl StoreSink {
 
     /// Writes `bytes` to the file `path` in `dest`, replacing it, outside the
     /// protocol: for tests and fault injection (a file put there by hand).
-    pub async fn write_file(&self, dest: &str, path: &str, bytes: Vec<u8>) -> Result<(), SinkError> {
+    pub async fn write_file(
+        &self,
+        dest: &str,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), SinkError> {
         self.store(dest)?.write(path, bytes).await
     }
 
@@ -386,10 +390,7 @@ impl Sink for StoreSink {
 
         // 5. The atomic step: the staged file takes its visible name.
         let outcome = match &visible {
-            Some(visible) => {
-                self.publish(&store, seg, &staged, visible, created)
-                    .await?
-            }
+            Some(visible) => self.publish(&store, seg, &staged, visible, created).await?,
             None => CommitOutcome::Committed,
         };
         self.check_crash(Step::Committed, dest, &seg.id)?;

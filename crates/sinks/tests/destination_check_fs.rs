@@ -15,7 +15,10 @@ fn sink() -> StoreSink {
 /// The reason of a refusal, which must be `Unusable`.
 async fn unusable(dest: &str) -> String {
     match sink().check_destination(dest).await {
-        Err(SinkError::Unusable { reason, .. }) => reason,
+        Err(SinkError::Unusable { reason, .. }) => {
+            println!("{dest}: refused: {reason}");
+            reason
+        }
         other => panic!("{dest}: expected Unusable, got {other:?}"),
     }
 }

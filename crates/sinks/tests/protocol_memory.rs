@@ -25,7 +25,13 @@ fn area() -> String {
 #[tokio::test]
 async fn memory_protocol() {
     let area = area();
-    common::suite::all(&csv_sink, &parquet_sink, &format!("memory://{area}/base"), true).await;
+    common::suite::all(
+        &csv_sink,
+        &parquet_sink,
+        &format!("memory://{area}/base"),
+        true,
+    )
+    .await;
     assert!(forget_memory_area(&area));
 }
 
@@ -36,14 +42,39 @@ async fn areas_are_shared_by_name_and_forgotten() {
     common::suite::stage_commit_replay(&csv_sink, &dest).await;
     // Another sink (a restarted SyncTool) sees the committed segments.
     let restarted = csv_sink();
-    assert_eq!(restarted.committed(&dest, None).await.expect("committed").len(), 1);
+    assert_eq!(
+        restarted
+            .committed(&dest, None)
+            .await
+            .expect("committed")
+            .len(),
+        1
+    );
     assert_eq!(restarted.visible_files(&dest).await.expect("list").len(), 2);
     // Another area is another store.
     let other = format!("memory://{}/t1", self::area());
-    assert!(restarted.committed(&other, None).await.expect("other").is_empty());
+    assert!(
+        restarted
+            .committed(&other, None)
+            .await
+            .expect("other")
+            .is_empty()
+    );
     assert!(forget_memory_area(&area));
-    assert!(restarted.committed(&dest, None).await.expect("after").is_empty());
-    assert!(restarted.visible_files(&dest).await.expect("list").is_empty());
+    assert!(
+        restarted
+            .committed(&dest, None)
+            .await
+            .expect("after")
+            .is_empty()
+    );
+    assert!(
+        restarted
+            .visible_files(&dest)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     forget_memory_area(&area);
 }
 

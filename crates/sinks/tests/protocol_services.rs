@@ -121,3 +121,93 @@ async fn s3_protocol() {
     let parquet = || StoreSink::new(with_format(config.clone(), true));
     common::suite::all(&csv, &parquet, &format!("s3://{bucket}/out"), false).await;
 }
+
+/// The reason of a refusal, which must be `Unusable`.
+async fn unusable(sink: &StoreSink, dest: &str) -> String {
+    match sink.check_destination(dest).await {
+        Err(sync_sinks::SinkError::Unusable { reason, .. }) => {
+            println!("{dest}: refused: {reason}");
+            reason
+        }
+        other => panic!("{dest}: expected Unusable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn hdfs_destination_check() {
+    let Some(nn) = service("SYNC_TEST_HDFS") else {
+        return;
+    };
+    let sink = StoreSink::new(SinkConfig::default());
+    let dest = format!("{}/{}/a/b", nn.trim_end_matches('/'), unique("sinks-check"));
+    sink.check_destination(&dest).await.expect("usable");
+    assert!(
+        sink.all_files(&dest).await.expect("list").is_empty(),
+        "no probe left"
+    );
+    // Under a regular file.
+    let file_dest = format!("{}/{}", nn.trim_end_matches('/'), unique("sinks-file"));
+    sink.write_file(&file_dest, "f", b"x".to_vec())
+        .await
+        .expect("write");
+    let reason = unusable(&sink, &format!("{file_dest}/f/x")).await;
+    assert!(reason.contains("cannot create the directory"), "{reason}");
+    // Nothing listens: refused at once, naming the NameNode.
+    let started = std::time::Instant::now();
+    let reason = unusable(&sink, "hdfs://127.0.0.1:1/x").await;
+    assert!(
+        reason.contains("cannot connect to the NameNode hdfs://127.0.0.1:1: Connection refused"),
+        "{reason}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_silent_name_node_is_refused_within_the_check_timeout() {
+    // A port whose connections are queued but never served: the RPC
+    // handshake waits forever, as with a hung NameNode.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let sink = StoreSink::new(SinkConfig {
+        check_timeout: std::time::Duration::from_secs(1),
+        ..SinkConfig::default()
+    });
+    let started = std::time::Instant::now();
+    let reason = unusable(&sink, &format!("hdfs://127.0.0.1:{port}/x")).await;
+    assert!(
+        reason.contains(&format!(
+            "cannot connect to the NameNode hdfs://127.0.0.1:{port}: no answer within 1s"
+        )),
+        "{reason}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[tokio::test]
+async fn s3_destination_check() {
+    let Some(endpoint) = service("SYNC_TEST_S3_ENDPOINT") else {
+        return;
+    };
+    let bucket = unique("sinks-check").to_lowercase();
+    create_bucket(&endpoint, &bucket).await;
+    let sink = StoreSink::new(s3_config(&endpoint));
+    let dest = format!("s3://{bucket}/out");
+    sink.check_destination(&dest).await.expect("usable");
+    assert!(
+        sink.all_files(&dest).await.expect("list").is_empty(),
+        "no probe left"
+    );
+    let reason = unusable(&sink, "s3://no-such-bucket-here/out").await;
+    assert!(reason.contains("no-such-bucket-here"), "{reason}");
+    let nowhere = StoreSink::new(s3_config("http://127.0.0.1:1"));
+    let reason = unusable(&nowhere, &dest).await;
+    assert!(
+        reason.contains(&format!("cannot reach the bucket {bucket}")),
+        "{reason}"
+    );
+}

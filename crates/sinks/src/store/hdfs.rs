@@ -99,6 +99,25 @@ impl Drop for Hdfs {
     }
 }
 
+/// The error with only the first line of its message: the NameNode's
+/// exceptions carry their Java stack trace, which a status line does not need.
+fn brief(e: HdfsError) -> BoxError {
+    let text = e.to_string();
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
+        .into()
+}
+
+/// `host:port` of `hdfs://host:port`, if the port is given.
+fn explicit_address(name_node: &str) -> Option<&str> {
+    let authority = name_node.strip_prefix("hdfs://")?;
+    let (_, port) = authority.rsplit_once(':')?;
+    port.parse::<u16>().ok().map(|_| authority)
+}
+
 /// Whether `e` says that a path does not exist.
 fn is_not_found(e: &HdfsError) -> bool {
     match e {
@@ -115,13 +134,21 @@ impl Backend for Hdfs {
     }
 
     async fn create_root(&self) -> Result<(), BoxError> {
+        // hdfs-native retries a refused connection until the caller gives
+        // up; a plain connect first answers at once (where the NameNode's
+        // address is explicit, not an HA nameservice of the configuration).
+        if let Some(addr) = explicit_address(&self.name_node) {
+            tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("cannot connect to the NameNode {}: {e}", self.name_node))?;
+        }
         let root = self.abs("");
         match self.client.mkdirs(&root, 0o755, true).await {
             Ok(()) => Ok(()),
             Err(HdfsError::IOError(e)) => {
                 Err(format!("cannot connect to the NameNode {}: {e}", self.name_node).into())
             }
-            Err(e) => Err(format!("cannot create the directory {root}: {e}").into()),
+            Err(e) => Err(format!("cannot create the directory {root}: {}", brief(e)).into()),
         }
     }
 
@@ -130,18 +157,23 @@ impl Backend for Hdfs {
         let mut writer = self
             .client
             .create(&abs, WriteOptions::default().overwrite(true))
-            .await?;
+            .await
+            .map_err(brief)?;
         let written = writer.write_bytes(Bytes::from(bytes)).await;
         let closed = writer.close().await;
-        written?;
-        closed?;
+        written.map_err(brief)?;
+        closed.map_err(brief)?;
         Ok(())
     }
 
     async fn create_new(&self, path: &str, bytes: Vec<u8>) -> Result<Placed, BoxError> {
         let tmp = temp_path(path);
         self.write(&tmp, bytes).await?;
-        match self.rename_new(&self.abs(&tmp), &self.abs(path)).await {
+        match self
+            .rename_new(&self.abs(&tmp), &self.abs(path))
+            .await
+            .map_err(brief)
+        {
             Ok(Placed::New) => Ok(Placed::New),
             Ok(other) => {
                 self.delete(&tmp).await?;
@@ -151,7 +183,7 @@ impl Backend for Hdfs {
                 // The rename's error is the one to report; a temporary left
                 // behind is removed by `clear_staging`.
                 let _ = self.delete(&tmp).await;
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -160,16 +192,20 @@ impl Backend for Hdfs {
         let reader = match self.client.read(&self.abs(path)).await {
             Ok(reader) => reader,
             Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(brief(e)),
         };
-        Ok(Some(reader.read_range(0, reader.file_length()).await?.to_vec()))
+        let bytes = reader
+            .read_range(0, reader.file_length())
+            .await
+            .map_err(brief)?;
+        Ok(Some(bytes.to_vec()))
     }
 
     async fn is_file(&self, path: &str) -> Result<bool, BoxError> {
         match self.client.get_file_info(&self.abs(path)).await {
             Ok(status) => Ok(!status.isdir),
             Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(brief(e)),
         }
     }
 
@@ -177,7 +213,7 @@ impl Backend for Hdfs {
         let statuses = match self.client.list_status(&self.abs(dir), false).await {
             Ok(statuses) => statuses,
             Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(brief(e)),
         };
         let mut names: Vec<String> = statuses
             .iter()
@@ -199,7 +235,7 @@ impl Backend for Hdfs {
         let statuses = match self.client.list_status(&root, true).await {
             Ok(statuses) => statuses,
             Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(brief(e)),
         };
         let prefix = format!("{}/", root.trim_end_matches('/'));
         let mut files: Vec<String> = statuses
@@ -215,18 +251,32 @@ impl Backend for Hdfs {
         match self.client.delete(&self.abs(path), false).await {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(brief(e)),
         }
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), BoxError> {
         let (from, to) = (self.abs(from), self.abs(to));
-        self.mkdir_parent(&to).await?;
-        self.client.rename(&from, &to, true).await?;
-        Ok(())
+        self.mkdir_parent(&to).await.map_err(brief)?;
+        self.client.rename(&from, &to, true).await.map_err(brief)
     }
 
     async fn place(&self, from: &str, to: &str) -> Result<Placed, BoxError> {
-        Ok(self.rename_new(&self.abs(from), &self.abs(to)).await?)
+        self.rename_new(&self.abs(from), &self.abs(to))
+            .await
+            .map_err(brief)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explicit_address;
+
+    #[test]
+    fn explicit_addresses() {
+        assert_eq!(explicit_address("hdfs://nn:8020"), Some("nn:8020"));
+        assert_eq!(explicit_address("hdfs://[::1]:9000"), Some("[::1]:9000"));
+        assert_eq!(explicit_address("hdfs://mycluster"), None);
+        assert_eq!(explicit_address("hdfs://nn:x"), None);
     }
 }

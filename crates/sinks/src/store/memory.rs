@@ -14,6 +14,7 @@
 //! crash between two operations leaves exactly what a crash of a real store
 //! would. Directories are implicit (the prefixes of file paths).
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
@@ -90,15 +91,15 @@ impl Backend for Memory {
     }
 
     async fn create_new(&self, path: &str, bytes: Vec<u8>) -> Result<Placed, BoxError> {
-        Ok(self.with(|files, prefix| {
-            let key = format!("{prefix}{path}");
-            if files.contains_key(&key) {
-                Placed::Exists
-            } else {
-                files.insert(key, bytes);
-                Placed::New
-            }
-        }))
+        Ok(self.with(
+            |files, prefix| match files.entry(format!("{prefix}{path}")) {
+                Entry::Occupied(_) => Placed::Exists,
+                Entry::Vacant(slot) => {
+                    slot.insert(bytes);
+                    Placed::New
+                }
+            },
+        ))
     }
 
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, BoxError> {
@@ -179,7 +180,10 @@ mod tests {
         a.write("_staging/f", b"1".to_vec()).await.expect("write");
         a.write("part-1.csv", b"2".to_vec()).await.expect("write");
         let b = Memory::new(&name, "x/y");
-        assert_eq!(b.read("part-1.csv").await.expect("read"), Some(b"2".to_vec()));
+        assert_eq!(
+            b.read("part-1.csv").await.expect("read"),
+            Some(b"2".to_vec())
+        );
         assert_eq!(
             b.list("").await.expect("list"),
             vec!["_staging/".to_owned(), "part-1.csv".to_owned()]

@@ -226,7 +226,9 @@ impl Store {
         let mut cleanup = Ok(());
         for path in [&probe, &created, &placed] {
             if let Err(e) = self.backend.delete(path).await {
-                cleanup = Err(unusable(format!("cannot delete the probe file {path}: {e}")));
+                cleanup = Err(unusable(format!(
+                    "cannot delete the probe file {path}: {e}"
+                )));
             }
         }
         result.map_err(unusable)?;

@@ -441,12 +441,18 @@ pub async fn exclusive_record_conflict(new_sink: &dyn Fn() -> StoreSink, dest: &
         .expect("read")
         .expect("record kept");
     let (record, _, end) = CommitRecord::decode(&record).expect("decode");
-    assert_eq!((end, record.epoch), (point(20), 1), "the first record is intact");
+    assert_eq!(
+        (end, record.epoch),
+        (point(20), 1),
+        "the first record is intact"
+    );
     assert_exactly(&a, dest, 10).await;
     // The first writer (restarted, as after its crash) carries on.
     let a = new_sink();
     assert_eq!(
-        a.commit(&s1.commit).await.expect("the first writer commits"),
+        a.commit(&s1.commit)
+            .await
+            .expect("the first writer commits"),
         CommitOutcome::Committed
     );
     assert_exactly(&a, dest, 20).await;
@@ -496,7 +502,10 @@ pub async fn racing_commits(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
     for (sink, s) in sinks.iter().zip(&segs) {
         sink.stage(&s.stage, &schema).await.expect("stage");
     }
-    let commits = sinks.iter().zip(&segs).map(|(sink, s)| sink.commit(&s.commit));
+    let commits = sinks
+        .iter()
+        .zip(&segs)
+        .map(|(sink, s)| sink.commit(&s.commit));
     let results = futures_join_all(commits).await;
     let mut winners = Vec::new();
     for (w, result) in results.into_iter().enumerate() {
@@ -504,7 +513,10 @@ pub async fn racing_commits(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
             // The winner published (and so removed) the staged file between
             // this writer's checks: the core stages again and retries.
             Err(SinkError::NotStaged { .. }) => {
-                sinks[w].stage(&segs[w].stage, &schema).await.expect("re-stage");
+                sinks[w]
+                    .stage(&segs[w].stage, &schema)
+                    .await
+                    .expect("re-stage");
                 sinks[w].commit(&segs[w].commit).await
             }
             other => other,
@@ -525,7 +537,9 @@ pub async fn racing_commits(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
 }
 
 /// Polls all futures together on this task (no spawning, so they borrow).
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
     let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -591,7 +605,9 @@ pub async fn staged_names_hidden(new_sink: &dyn Fn() -> StoreSink, dest: &str, r
     sink.stage(&s0.stage, &schema).await.expect("stage");
     let files = sink.all_files(dest).await.expect("list");
     assert!(
-        files.iter().any(|f| f.starts_with("_staging/") && f.ends_with(".inprogress")),
+        files
+            .iter()
+            .any(|f| f.starts_with("_staging/") && f.ends_with(".inprogress")),
         "{files:?}"
     );
     assert_globs_see_only_committed(&sink, dest).await;
