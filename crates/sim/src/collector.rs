@@ -83,10 +83,8 @@ pub fn settings(max_pack_size: usize, window: usize) -> CollectorSettings {
         // Zero: the task loop compares these with the wall clock.
         persist_interval: Duration::ZERO,
         release_interval: Duration::ZERO,
-        // Longer than SyncTool's timeout (as in production: 60 s and 20 s),
-        // so a reassignment after a read failure is refused with its reason.
-        failure_hold: Duration::from_secs(10),
         producer: ProducerMode::Inline,
+        ..CollectorSettings::default()
     }
 }
 
