@@ -135,11 +135,14 @@ fn choose_snapshot<S: LocalStore>(
 ) -> Result<Option<Opened>, PrepareError> {
     let (tid, pid) = (task.tid(), task.pid());
     let linked = work.linked_snapshot(tid, pid)?;
-    let mut refused = None;
+    let mut refused: Option<PrepareError> = None;
     if let Some(linked) = &linked {
-        let opened = open_snapshot(work, tid, pid, linked, decoder, ctx)?;
-        match plan_read(point, &available(Some(opened.1))) {
-            Ok(_) => return Ok(Some(opened)),
+        match open_snapshot(work, tid, pid, linked, decoder, ctx) {
+            Ok(opened) => match plan_read(point, &available(Some(opened.1))) {
+                Ok(_) => return Ok(Some(opened)),
+                Err(e) => refused = Some(e.into()),
+            },
+            // Perhaps the tablet's snapshot serves; if not, this is the reason.
             Err(e) => refused = Some(e),
         }
     }
@@ -149,27 +152,21 @@ fn choose_snapshot<S: LocalStore>(
         .as_ref()
         .is_some_and(|l| tablet.as_ref() == Some(&l.manifest));
     if tablet.is_none() || same_as_linked {
-        return match refused {
-            Some(e) => Err(e.into()),
-            None => Ok(None),
-        };
+        return refused.map_or(Ok(None), Err);
     }
     let Some(staged) = work.stage_snapshot(tid, pid, &tablet_dir)? else {
-        return match refused {
-            Some(e) => Err(e.into()),
-            None => Ok(None),
-        };
+        return refused.map_or(Ok(None), Err);
     };
     let (reader, offset) = match open_snapshot(work, tid, pid, &staged, decoder, ctx) {
         Ok(opened) => opened,
         Err(e) => {
             discard(work, tid, pid);
-            return Err(e);
+            return Err(either(refused, e));
         }
     };
     if let Err(e) = plan_read(point, &available(Some(offset))) {
         discard(work, tid, pid);
-        return Err(e.into());
+        return Err(either(refused, e.into()));
     }
     // The reader is on the staged path: reopen it where the links now live.
     drop(reader);
@@ -178,6 +175,16 @@ fn choose_snapshot<S: LocalStore>(
         .ok_or_else(|| PrepareError::Stopped("the staged snapshot vanished".into()))?;
     let reader = Arc::new(SnapshotReader::open(&adopted.checkpoint_dir, &ctx.meta)?);
     Ok(Some((reader, offset)))
+}
+
+/// The error to report when neither the linked nor the tablet's snapshot
+/// serves: a transient one with the linked snapshot first (retrying may
+/// serve it), else the tablet's.
+fn either(linked: Option<PrepareError>, tablet: PrepareError) -> PrepareError {
+    match linked {
+        Some(l) if crate::fault::ReadFault::from(&l).is_transient() => l,
+        _ => tablet,
+    }
 }
 
 fn discard<S: LocalStore>(work: &WorkDir<S>, tid: u32, pid: u32) {
