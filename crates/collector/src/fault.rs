@@ -180,10 +180,9 @@ impl From<&SourceError> for ReadFault {
             SourceError::Binlog(t) => t.into(),
             SourceError::Checkpoint(s) => s.into(),
             SourceError::Schema(_) => fault(ReadFailureKind::KBadSchema, e),
-            SourceError::Snapshot(_) | SourceError::BadEntry { .. } => {
-                fault(ReadFailureKind::KCorrupt, e)
-            }
-            SourceError::BadRecord { .. } => fault(ReadFailureKind::KCorrupt, e),
+            SourceError::Snapshot(_)
+            | SourceError::BadEntry { .. }
+            | SourceError::BadRecord { .. } => fault(ReadFailureKind::KCorrupt, e),
         }
     }
 }

@@ -146,39 +146,37 @@ fn choose_snapshot<S: LocalStore>(
     // From the start any snapshot continues the point exactly, and the
     // tablet's newest needs the least binlog: the binlog after an older
     // linked snapshot may have been deleted while nobody was reading it.
+    let mut refused: Option<PrepareError> = None;
     if point.is_start() && tablet_differs {
         match adopt_tablet_snapshot(work, tid, pid, &tablet_dir, point, decoder, ctx, available) {
             Ok(Some(opened)) => return Ok(Some(opened)),
-            Ok(None) | Err(_) if linked.is_some() => {}
-            other => return other,
+            Ok(None) => {}
+            Err(e) => refused = Some(e),
         }
     }
-    let mut refused = None;
     if let Some(linked) = &linked {
-        let opened = open_snapshot(work, tid, pid, linked, decoder, ctx)?;
-        match plan_read(point, &available(Some(opened.1))) {
-            Ok(_) => return Ok(Some(opened)),
+        match open_snapshot(work, tid, pid, linked, decoder, ctx) {
+            Ok(opened) => match plan_read(point, &available(Some(opened.1))) {
+                Ok(_) => return Ok(Some(opened)),
+                Err(e) => refused = Some(e.into()),
+            },
+            // Perhaps the tablet's snapshot serves; if not, this is the reason.
             Err(e) => refused = Some(e),
         }
     }
     if !tablet_differs || point.is_start() {
-        return match refused {
-            Some(e) => Err(e.into()),
-            None => Ok(None),
-        };
+        return refused.map_or(Ok(None), Err);
     }
-    match adopt_tablet_snapshot(work, tid, pid, &tablet_dir, point, decoder, ctx, available)? {
-        Some(opened) => Ok(Some(opened)),
-        None => match refused {
-            Some(e) => Err(e.into()),
-            None => Ok(None),
-        },
+    match adopt_tablet_snapshot(work, tid, pid, &tablet_dir, point, decoder, ctx, available) {
+        Ok(Some(opened)) => Ok(Some(opened)),
+        Ok(None) => refused.map_or(Ok(None), Err),
+        Err(e) => Err(either(refused, e)),
     }
 }
 
-/// Links the tablet's current snapshot beside the linked one and adopts it
-/// if the hand-off rule accepts it for `point` (`None`: the tablet has no
-/// usable snapshot).
+/// Links the tablet's current snapshot beside the linked one (in
+/// `snapshot.next/`) and adopts it if the hand-off rule accepts it for
+/// `point`; `None`: the tablet has no usable snapshot.
 #[allow(clippy::too_many_arguments)]
 fn adopt_tablet_snapshot<S: LocalStore>(
     work: &WorkDir<S>,
@@ -211,6 +209,16 @@ fn adopt_tablet_snapshot<S: LocalStore>(
         .ok_or_else(|| PrepareError::Stopped("the staged snapshot vanished".into()))?;
     let reader = Arc::new(SnapshotReader::open(&adopted.checkpoint_dir, &ctx.meta)?);
     Ok(Some((reader, offset)))
+}
+
+/// The error to report when neither the linked nor the tablet's snapshot
+/// serves: a transient one with the linked snapshot first (retrying may
+/// serve it), else the tablet's.
+fn either(linked: Option<PrepareError>, tablet: PrepareError) -> PrepareError {
+    match linked {
+        Some(l) if crate::fault::ReadFault::from(&l).is_transient() => l,
+        _ => tablet,
+    }
 }
 
 fn discard<S: LocalStore>(work: &WorkDir<S>, tid: u32, pid: u32) {
