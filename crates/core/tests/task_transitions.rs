@@ -1342,7 +1342,11 @@ fn a_collector_that_cannot_read_for_good_hands_the_part_to_another_on_the_host_f
     // h1:1 lacks the data: the part goes to h1:2 (its own links may reach).
     let actions = sup.handle(1, Input::Pack(gone(&a[0])));
     let r = reply(&actions);
-    assert_eq!(r.drop, Some(DropReason::KDropReassigned), "h1:1 keeps its links");
+    assert_eq!(
+        r.drop,
+        Some(DropReason::KDropReassigned),
+        "h1:1 keeps its links"
+    );
     let re = assigns(&actions);
     assert_eq!(re[0].collector, "h1:2");
     assert_eq!(status(&sup, 0), Status::Reassigning);
@@ -1351,7 +1355,10 @@ fn a_collector_that_cannot_read_for_good_hands_the_part_to_another_on_the_host_f
     assert_eq!(reply(&actions).drop, Some(DropReason::KDropFailed));
     assert_eq!(status(&sup, 0), Status::Failed);
     let failure = part(&sup, 0).failure.clone().unwrap();
-    assert_eq!((failure.kind.as_str(), failure.collector.as_deref()), ("data_gone", Some("h1:2")));
+    assert_eq!(
+        (failure.kind.as_str(), failure.collector.as_deref()),
+        ("data_gone", Some("h1:2"))
+    );
     assert_eq!(
         sup.status(3).tables[0].partitions[0].collector.as_deref(),
         Some("h1:2"),

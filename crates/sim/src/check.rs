@@ -58,7 +58,9 @@ pub fn committed(durable: &Durable, tids: &[u32]) -> Result<(Committed, Vec<Stri
                 continue;
             };
             if !all.contains(record_path(&id).as_str()) {
-                problems.push(format!("{dest}: `{file}` is visible but has no commit record"));
+                problems.push(format!(
+                    "{dest}: `{file}` is visible but has no commit record"
+                ));
             }
             let bytes = runtime
                 .block_on(sink.read_file(&dest, file))
@@ -125,7 +127,11 @@ impl std::fmt::Display for PartDiff {
 }
 
 /// The expected rows of a partition as the store shows them (CSV records), by seq.
-fn expected_forms(table: &SourceTable, pid: u32, count: u64) -> Result<Vec<(u64, Vec<u8>)>, String> {
+fn expected_forms(
+    table: &SourceTable,
+    pid: u32,
+    count: u64,
+) -> Result<Vec<(u64, Vec<u8>)>, String> {
     let rows = table.expected(pid, count)?;
     let info = table.table_info()?;
     let schema = TableSchema::from_table_info(&info).map_err(|e| e.to_string())?;

@@ -12,8 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use sync_infra::coordinator::ClusterError;
 use sync_proto::nameserver::TableInfo;
-use synctool::daemon::cluster::ClusterView;
 use synctool::daemon::BoxFuture;
+use synctool::daemon::cluster::ClusterView;
 
 #[derive(Default)]
 struct Inner {

@@ -73,7 +73,9 @@ impl World<'_> {
                     .iter()
                     .find(|w| w.endpoint() == state.collector)
                     .and_then(|w| self.work_dirs.iter().find(|(h, _)| *h == w.host()))
-                    .ok_or_else(|| format!("the reporting collector `{}` is unknown", state.collector))?;
+                    .ok_or_else(|| {
+                        format!("the reporting collector `{}` is unknown", state.collector)
+                    })?;
                 let committed = self
                     .committed_points(tid)?
                     .get(&pid)

@@ -214,7 +214,10 @@ impl World<'_> {
             let point = committed.get(pid).cloned().unwrap_or_else(Point::start);
             let places = self.places()?;
             if let Some(why) = self.links.judge_deletion(id, *last, &point, &places, &lost) {
-                self.log(format!("t{tid}/p{pid}: released early: {why} ({})", path.display()));
+                self.log(format!(
+                    "t{tid}/p{pid}: released early: {why} ({})",
+                    path.display()
+                ));
                 self.released_early.entry((tid, *pid)).or_insert(why);
             }
         }
@@ -251,7 +254,10 @@ impl World<'_> {
                 newest.insert(p.pid, (p.task_id, p.end));
             }
         }
-        Ok(newest.into_iter().map(|(pid, (_, end))| (pid, end)).collect())
+        Ok(newest
+            .into_iter()
+            .map(|(pid, (_, end))| (pid, end))
+            .collect())
     }
 
     pub(super) fn crash_synctool(&mut self, down_ms: u64) {

@@ -185,7 +185,11 @@ impl LinkWatch {
         );
     }
 
-    fn holders(ident: &Ident, work_dirs: &[(String, PathBuf)], lost: &BTreeSet<String>) -> Vec<String> {
+    fn holders(
+        ident: &Ident,
+        work_dirs: &[(String, PathBuf)],
+        lost: &BTreeSet<String>,
+    ) -> Vec<String> {
         work_dirs
             .iter()
             .filter(|(host, dir)| !lost.contains(host) && linked(dir).contains(ident))
@@ -264,7 +268,11 @@ impl LinkWatch {
         }
         for f in &unheld {
             let Some(id) = &f.ident else { continue };
-            if self.ever.get(id).is_some_and(|hosts| hosts.contains(&reporter.0)) {
+            if self
+                .ever
+                .get(id)
+                .is_some_and(|hosts| hosts.contains(&reporter.0))
+            {
                 return Err(format!(
                     "{} (entries to {}) was linked by {} and released before its rows were committed",
                     f.path.display(),

@@ -455,7 +455,6 @@ impl World<'_> {
             tablet_files,
         })
     }
-
 }
 
 /// Starts (or, on a bounce, restarts) the SyncTool host of `spec`.
