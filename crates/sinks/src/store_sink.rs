@@ -391,7 +391,10 @@ impl Sink for StoreSink {
         // 5. The atomic step: the staged file takes its visible name.
         let outcome = match &visible {
             Some(visible) => self.publish(&store, seg, &staged, visible, created).await?,
-            None => CommitOutcome::Committed,
+            // No rows: the record is the commit; found equal, another
+            // writer made it.
+            None if created => CommitOutcome::Committed,
+            None => CommitOutcome::AlreadyCommitted,
         };
         self.check_crash(Step::Committed, dest, &seg.id)?;
         Ok(outcome)

@@ -114,6 +114,7 @@ async fn unknown_schemes_and_bad_forms_are_refused() {
         ("relative/x", "expected file:///path"),
         ("file://relative", "absolute path"),
         ("hdfs:///x", "name node"),
+        ("hdfs://nn:notaport/x", "cannot set up an HDFS client"),
         ("s3:///x", "bucket"),
     ] {
         match sink().check_destination(dest).await {

@@ -44,10 +44,18 @@ impl Hdfs {
             .thread_name("hdfs-io")
             .enable_all()
             .build()?;
-        let client = ClientBuilder::new()
+        let client = match ClientBuilder::new()
             .with_url(name_node)
             .with_io_runtime(runtime.handle().clone())
-            .build()?;
+            .build()
+        {
+            Ok(client) => client,
+            Err(e) => {
+                // Dropping a runtime inside an async context panics.
+                runtime.shutdown_background();
+                return Err(brief(e));
+            }
+        };
         Ok(Hdfs {
             client,
             name_node: name_node.to_owned(),
