@@ -120,7 +120,7 @@ fn helper_refuses_bad_requests_clearly() {
     refused(
         &cluster,
         &["create", "-t", t, "-m", "0", "-d", &climbing, "-s", s],
-        "`..` path segment",
+        "without . or ..",
     );
 
     // A table that does not exist, and a name that is not db.table.

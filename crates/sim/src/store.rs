@@ -214,17 +214,23 @@ impl Durable {
         CsvOptions::default()
     }
 
-    /// A fresh sink over the store (for the checker and for a SyncTool start).
-    pub fn sink(&self) -> StoreSink {
+    /// A fresh sink over the store, writing as `writer`.
+    pub fn sink_as(&self, writer: &str) -> StoreSink {
         StoreSink::new(SinkConfig {
             format: OutputFormat::Csv(Self::csv()),
+            writer: sync_sinks::layout::writer_name(writer),
             ..SinkConfig::default()
         })
     }
 
-    /// The sink for a SyncTool (re)start, with the faults of `control`.
-    pub fn open(&self, control: Arc<StoreControl>) -> FaultSink {
-        let inner = Arc::new(self.sink());
+    /// A fresh sink over the store, for reading it.
+    pub fn sink(&self) -> StoreSink {
+        self.sink_as("checker")
+    }
+
+    /// The sink for a (re)start of the SyncTool `writer`, with the faults of `control`.
+    pub fn open(&self, control: Arc<StoreControl>, writer: &str) -> FaultSink {
+        let inner = Arc::new(self.sink_as(writer));
         control.attach_sink(inner.clone());
         FaultSink { inner, control }
     }

@@ -81,7 +81,7 @@ pub async fn run(
     durable: Arc<Durable>,
     control: Arc<StoreControl>,
 ) -> turmoil::Result {
-    let sink = durable.open(control.clone());
+    let sink = durable.open(control.clone(), &spec.host);
     let parts = DaemonParts {
         clock: Arc::new(SimClock),
         local: Arc::new(PersistHook::new(control)),

@@ -59,6 +59,12 @@ pub struct SinkConfig {
     /// How long [`crate::Sink::check_destination`] may take before it
     /// refuses the destination as unreachable ([`DEFAULT_CHECK_TIMEOUT`]).
     pub check_timeout: Duration,
+    /// Who this sink writes as: part of staged file names and commit
+    /// records, so two SyncTools writing one destination never publish or
+    /// remove each other's staged files. Stable across the writer's restarts
+    /// (so it cleans up its own leftovers); `[a-z0-9-]` only
+    /// ([`crate::layout::writer_name`]).
+    pub writer: String,
 }
 
 impl Default for SinkConfig {
@@ -68,6 +74,7 @@ impl Default for SinkConfig {
             hadoop_conf_dir: None,
             s3: S3Options::default(),
             check_timeout: DEFAULT_CHECK_TIMEOUT,
+            writer: "w".into(),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! | path | what |
 //! |---|---|
 //! | `<dest>/part-<name>.<ext>` | a committed segment, visible to readers |
-//! | `<dest>/_staging/<name>.<ext>.inprogress` | a staged segment (hidden: `_` prefix, and no data extension) |
-//! | `<dest>/_staging/<name>.<ext>.inprogress.<token>.tmp` | a staged segment being written (stores that rename) |
+//! | `<dest>/_staging/<name>.<writer>.<ext>.inprogress` | a staged segment (hidden: `_` prefix, and no data extension) |
+//! | `<dest>/_staging/<name>.<writer>.<ext>.inprogress.<token>.tmp` | a staged segment being written (stores that rename) |
 //! | `<dest>/_staging/.probe-<token>…` | probes of [`crate::Sink::check_destination`] |
 //! | `<dest>/_sync/<tid>-<pid>-<task>/<seq>.commit` | the commit record of a segment |
 //! | `<dest>/_sync/<tid>-<pid>-<task>/<seq>.commit.<token>.tmp` | a record being written (stores that rename) |
@@ -13,7 +13,11 @@
 //! sort by seq within a partition task); `<tid>`, `<pid>`, `<task>` and
 //! `<seq>` in `_sync` are padded the same way (10, 5, 10 and 12 digits).
 //! `<token>` is unique per write ([`unique_token`]), so two writers never
-//! write the same temporary. Nothing but a committed file ends in `.csv` or
+//! write the same temporary. `<writer>` names the SyncTool that staged the
+//! file ([`crate::SinkConfig::writer`], stable across its restarts): each
+//! writer publishes and cleans up only its own staged files, so a second
+//! SyncTool writing to the same destination can never publish (or remove)
+//! the other's rows. Nothing but a committed file ends in `.csv` or
 //! `.parquet`: a glob `dest/**/*.parquet` matches committed files only.
 //! Paths here are relative to `<dest>`.
 
@@ -41,9 +45,40 @@ pub fn visible_path(id: &SegmentId, ext: &str) -> String {
     format!("part-{}.{ext}", id.name())
 }
 
-/// The staged file of a segment.
-pub fn staging_path(id: &SegmentId, ext: &str) -> String {
-    format!("{STAGING_DIR}{}.{ext}{STAGED_SUFFIX}", id.name())
+/// The staged file of a segment, as `writer` stages it.
+pub fn staging_path(id: &SegmentId, ext: &str, writer: &str) -> String {
+    format!("{STAGING_DIR}{}.{writer}.{ext}{STAGED_SUFFIX}", id.name())
+}
+
+/// The writer named in a staging file name (`None`: a name of an earlier
+/// version, which named none).
+pub fn staged_writer(file: &str) -> Option<&str> {
+    let mut parts = file.split('.');
+    parts.next()?;
+    let writer = parts.next()?;
+    // `<name>.<writer>.<ext>.inprogress…` has an extension after the writer;
+    // `<name>.<ext>.inprogress…` of earlier versions has the marker there.
+    let after = parts.next()?;
+    (after != STAGED_SUFFIX.trim_start_matches('.') && after != "tmp").then_some(writer)
+}
+
+/// A writer name usable in file names: `[a-z0-9-]` only.
+pub fn writer_name(raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "w".into()
+    } else {
+        cleaned
+    }
 }
 
 /// A temporary name for writing `path` (unique per call).
@@ -158,12 +193,26 @@ mod tests {
 
     #[test]
     fn names_parse_back() {
-        let staged = staging_path(&ID, "csv");
+        let staged = staging_path(&ID, "csv", "w1");
         assert_eq!(
             staged,
-            "_staging/0000000007-00003-0000000042-000000000009.csv.inprogress"
+            "_staging/0000000007-00003-0000000042-000000000009.w1.csv.inprogress"
         );
         assert_eq!(parse_staging_name(file_name(&staged)), Some(ID));
+        assert_eq!(staged_writer(file_name(&staged)), Some("w1"));
+        assert_eq!(
+            staged_writer("0000000007-00003-0000000042-000000000009.csv.inprogress"),
+            None,
+            "an earlier version's name names no writer"
+        );
+        assert_eq!(
+            staged_writer("0000000007-00003-0000000042-000000000009.csv.tmp"),
+            None
+        );
+        assert_eq!(
+            writer_name("SyncTool 10.0.0.1:8848"),
+            "synctool-10-0-0-1-8848"
+        );
         let tmp = temp_path(&staged);
         assert!(tmp.starts_with(&format!("{staged}.")) && tmp.ends_with(".tmp"));
         assert_eq!(parse_staging_name(file_name(&tmp)), Some(ID));
@@ -203,7 +252,7 @@ mod tests {
         let visible = visible_path(&ID, "parquet");
         assert!(is_visible(&visible) && has_data_extension(&visible));
         for ext in ["csv", "parquet"] {
-            let staged = staging_path(&ID, ext);
+            let staged = staging_path(&ID, ext, "w1");
             for hidden in [staged.clone(), temp_path(&staged)] {
                 assert!(!is_visible(&hidden), "{hidden}");
                 assert!(!has_data_extension(&hidden), "{hidden}");

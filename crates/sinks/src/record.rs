@@ -53,11 +53,15 @@ pub struct CommitRecord {
     /// 0: a record of a version that did not write it).
     #[prost(uint64, tag = "11")]
     pub epoch: u64,
+    /// The writer that created it ([`crate::SinkConfig::writer`]; empty in
+    /// records of earlier versions).
+    #[prost(string, tag = "12")]
+    pub writer: String,
 }
 
 impl CommitRecord {
-    /// The record of `seg`, whose visible file is `file`.
-    pub fn new(seg: &CommitSegment, file: Option<String>) -> Self {
+    /// The record of `seg`, written by `writer`, whose visible file is `file`.
+    pub fn new(seg: &CommitSegment, writer: &str, file: Option<String>) -> Self {
         CommitRecord {
             version: RECORD_VERSION,
             tid: seg.id.tid,
@@ -70,6 +74,7 @@ impl CommitRecord {
             rows_total: seg.rows_total,
             file,
             epoch: seg.epoch,
+            writer: writer.to_owned(),
         }
     }
 
@@ -167,7 +172,7 @@ mod tests {
 
     #[test]
     fn epoch_round_trips_and_old_records_read_as_epoch_0() {
-        let rec = CommitRecord::new(&seg(5), Some("part-x.csv".to_owned()));
+        let rec = CommitRecord::new(&seg(5), "w1", Some("part-x.csv".to_owned()));
         let (back, start, end) = CommitRecord::decode(&rec.encode()).expect("decode");
         assert_eq!(back, rec);
         assert_eq!(back.epoch, 5);
@@ -191,7 +196,7 @@ mod tests {
     #[test]
     fn differences_are_named() {
         let s = seg(1);
-        let rec = CommitRecord::new(&s, None);
+        let rec = CommitRecord::new(&s, "w1", None);
         let (start, end) = (s.start.clone(), s.end.clone());
         let mut other = s.clone();
         other.start = Point::Binlog { offset: 11 };

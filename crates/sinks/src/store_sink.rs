@@ -12,7 +12,8 @@ use crate::error::SinkError;
 use crate::format::SegmentError;
 use crate::layout::{
     STAGING_DIR, SYNC_DIR, is_visible, parse_record_dir, parse_record_name, parse_record_temp_name,
-    parse_staging_name, record_dir, record_path, staging_path, temp_path, visible_path,
+    parse_staging_name, record_dir, record_path, staged_writer, staging_path, temp_path,
+    visible_path,
 };
 use crate::record::CommitRecord;
 use crate::schema::TableSchema;
@@ -135,6 +136,17 @@ impl StoreSink {
             return Ok(None);
         }
         Ok(Some(found))
+    }
+
+    /// Whether the (uncommitted) record at `path` is this writer's own, or
+    /// of a version that named no writer: only those are cleaned up.
+    async fn own_record(&self, store: &Store, path: &str) -> Result<bool, SinkError> {
+        Ok(match store.read(path).await? {
+            None => false,
+            Some(bytes) => CommitRecord::decode(&bytes).map_or(true, |(r, _, _)| {
+                r.writer.is_empty() || r.writer == self.config.writer
+            }),
+        })
     }
 
     /// The record at `path`, committed or not.
@@ -323,7 +335,7 @@ impl Sink for StoreSink {
             // Nothing to show: the commit record alone commits the segment.
             return self.check_crash(Step::Staged, &seg.dest, &seg.id);
         }
-        let path = staging_path(&seg.id, self.config.format.extension());
+        let path = staging_path(&seg.id, self.config.format.extension(), &self.config.writer);
         self.put_whole(
             &store,
             &path,
@@ -338,7 +350,7 @@ impl Sink for StoreSink {
         let dest = seg.dest.as_str();
         let store = self.store(dest)?;
         let ext = self.config.format.extension();
-        let staged = staging_path(&seg.id, ext);
+        let staged = staging_path(&seg.id, ext, &self.config.writer);
 
         // 1. Already committed? Then the same commit is a no-op.
         if let Some(done) = self.committed_record(&store, dest, &seg.id).await? {
@@ -384,7 +396,7 @@ impl Sink for StoreSink {
 
         // 4. The record (hidden), created exclusively. For a segment without
         // rows this is the commit.
-        let record = CommitRecord::new(seg, visible.clone());
+        let record = CommitRecord::new(seg, &self.config.writer, visible.clone());
         let created = self.create_record(&store, seg, &record).await?;
         self.check_crash(Step::RecordWritten, dest, &seg.id)?;
 
@@ -416,6 +428,10 @@ impl Sink for StoreSink {
             if (id.tid, id.pid, id.task_id) != (tid, pid, task_id) {
                 continue;
             }
+            // Only this writer's own files: another SyncTool's are its own business.
+            if staged_writer(&name).is_some_and(|w| w != self.config.writer) {
+                continue;
+            }
             // From `from_seq` on: uncommitted leftovers. Before it: what a
             // crash between the S3 copy and the delete left of a committed
             // segment (deleted only once the segment is known committed).
@@ -441,6 +457,7 @@ impl Sink for StoreSink {
             } else if let Some(seq) = parse_record_name(&name)
                 && seq >= from_seq
                 && self.committed_at(&store, dest, &path).await?.is_none()
+                && self.own_record(&store, &path).await?
             {
                 store.delete(&path).await?;
             }

@@ -260,8 +260,21 @@ impl SyncToolConfig {
                 secret_access_key: self.s3_secret_access_key.clone(),
                 ..S3Options::default()
             },
+            writer: self.writer(),
             ..sync_sinks::SinkConfig::default()
         }
+    }
+
+    /// Who this SyncTool writes as in its destinations (staged names, commit
+    /// records): stable across its restarts, distinct between SyncTools
+    /// (a checksum of its advertised endpoint and progress path).
+    pub fn writer(&self) -> String {
+        let identity = format!(
+            "{}\0{}",
+            self.advertised_endpoint,
+            self.progress_path.display()
+        );
+        format!("w{:08x}", crc32c::crc32c(identity.as_bytes()))
     }
 
     /// The address to listen on.
