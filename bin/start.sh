@@ -83,8 +83,12 @@ running_pid() {
     [ -f "$pid_file" ] || return 1
     local pid
     pid=$(tr -d '[:space:]' < "$pid_file")
-    if [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid" &&
-        tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "$component"; then
+    # The process's executable must be the component's binary: a command
+    # line merely mentioning it (synctool_helper, an editor) does not count.
+    local exe
+    exe=$(readlink "/proc/$pid/exe" 2>/dev/null)
+    exe=${exe% (deleted)}
+    if [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid" && [ "${exe##*/}" = "$component" ]; then
         echo "$pid"
         return 0
     fi

@@ -167,6 +167,19 @@ fn start_stop_restart_synctool() {
     let out = pkg.run(&["stop", "synctool"]);
     assert!(out.status.success(), "{}", text(&out));
 
+    // A process whose command line merely names the daemon (here `sleep`
+    // running as `synctool_helper`) is not the daemon: its executable decides.
+    let mut impostor = std::process::Command::new("bash")
+        .args(["-c", "exec -a synctool_helper sleep 60"])
+        .spawn()
+        .expect("spawn impostor");
+    std::fs::write(pkg.pid_file(), format!("{}\n", impostor.id())).expect("impostor pid");
+    let out = pkg.run(&["status", "synctool"]);
+    let _ = impostor.kill();
+    let _ = impostor.wait();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("stale pid file"), "{}", text(&out));
+
     // Bad usage and a missing config are clear errors.
     let out = pkg.run(&["start", "nameserver"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
