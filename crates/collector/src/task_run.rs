@@ -27,11 +27,10 @@ use std::time::Duration;
 
 use sync_core::proto::datasync::{AddSyncTaskRequest, DropReason};
 use sync_core::task::Backoff;
-use sync_infra::one_port::KEEPALIVE;
 use sync_infra::store::LocalStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tracing::{info, warn};
 
 use crate::keeper::Keeper;
@@ -111,24 +110,9 @@ impl CollectorSettings {
     }
 }
 
-/// Opens a channel to a SyncTool endpoint (`ip:port`) with a timeout.
-pub type Connector = Arc<dyn Fn(&str, Duration) -> Result<Channel, String> + Send + Sync>;
-
-/// The daemon's connector: TCP, connected lazily, with HTTP/2 keepalive.
-pub fn tcp_connector() -> Connector {
-    Arc::new(synctool_channel)
-}
-
-/// A connection to the task's SyncTool (connected lazily, with keepalive).
-pub fn synctool_channel(des_endpoint: &str, timeout: Duration) -> Result<Channel, String> {
-    Ok(Endpoint::from_shared(format!("http://{des_endpoint}"))
-        .map_err(|e| format!("SyncTool endpoint `{des_endpoint}` is invalid: {e}"))?
-        .connect_timeout(timeout)
-        .http2_keep_alive_interval(KEEPALIVE)
-        .keep_alive_timeout(KEEPALIVE)
-        .keep_alive_while_idle(true)
-        .connect_lazy())
-}
+/// How a task reaches its SyncTool (TCP in the daemon, the simulated network
+/// in the simulation).
+pub use sync_infra::one_port::{Connector, tcp_connector};
 
 /// What a task needs from the daemon.
 pub struct TaskEnv<S, T> {

@@ -5,6 +5,7 @@
 //! connection after a network partition.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -18,6 +19,31 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
 /// Interval and timeout of HTTP/2 keepalive pings.
 pub const KEEPALIVE: Duration = Duration::from_secs(10);
+
+/// Opens a gRPC channel to an endpoint (`host:port`) whose connection
+/// attempts give up after the timeout: TCP in the daemons
+/// ([`tcp_connector`]), the simulated network in the simulation.
+pub type Connector =
+    Arc<dyn Fn(&str, Duration) -> Result<tonic::transport::Channel, String> + Send + Sync>;
+
+/// A lazily connected TCP channel to `endpoint`, with HTTP/2 keepalive so a
+/// connection that died in a network partition is noticed and replaced.
+pub fn tcp_channel(endpoint: &str, timeout: Duration) -> Result<tonic::transport::Channel, String> {
+    Ok(
+        tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
+            .map_err(|e| format!("endpoint `{endpoint}` is invalid: {e}"))?
+            .connect_timeout(timeout)
+            .http2_keep_alive_interval(KEEPALIVE)
+            .keep_alive_timeout(KEEPALIVE)
+            .keep_alive_while_idle(true)
+            .connect_lazy(),
+    )
+}
+
+/// The daemons' connector: [`tcp_channel`].
+pub fn tcp_connector() -> Connector {
+    Arc::new(tcp_channel)
+}
 
 fn is_grpc(req: &Request<Body>) -> bool {
     req.headers()

@@ -4,10 +4,9 @@
 //! (hard links into the emulated tablet's data), the in-sim tablet API, the
 //! pack producer inline, and a connector that reaches SyncTool over turmoil.
 //!
-//! Also SyncTool's side of the link: [`SimCollectorClient`] calls
-//! `AddSyncTask` on a collector's advertised endpoint.
+//! Also SyncTool's side of the link: [`collector_client`], the production
+//! client over the simulated network.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,13 +16,8 @@ use data_collector::sender::ProducerMode;
 use data_collector::service::{Collector, router};
 use data_collector::task_run::{CollectorSettings, Connector, TaskEnv};
 use data_collector::workdir::WorkDir;
-use sync_core::task::AssignFailure;
 use sync_infra::store::FsStore;
-use sync_proto::datasync::AddSyncTaskRequest;
-use sync_proto::datasync::data_collector_client::DataCollectorClient;
-use synctool::daemon::BoxFuture;
-use synctool::daemon::collector_client::{CollectorClient, answer};
-use tonic::transport::Channel;
+use synctool::daemon::collector_client::GrpcCollectorClient;
 
 use crate::clock::sim_ms;
 use crate::cluster::SimCluster;
@@ -135,61 +129,17 @@ pub async fn run(
     Ok(())
 }
 
-/// SyncTool's client of collectors over turmoil: one lazy channel per
-/// collector, each call bounded by `timeout` (like the daemon's gRPC client).
-pub struct SimCollectorClient {
-    cluster: Arc<SimCluster>,
-    timeout: Duration,
-    channels: Mutex<HashMap<String, Channel>>,
-}
-
-impl SimCollectorClient {
-    /// A client routing through `cluster`.
-    pub fn new(cluster: Arc<SimCluster>, timeout: Duration) -> Self {
-        Self {
-            cluster,
-            timeout,
-            channels: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn channel(&self, collector: &str) -> Result<Channel, AssignFailure> {
-        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = channels.get(collector) {
-            return Ok(c.clone());
-        }
-        let refused = |message: String| AssignFailure::Refused {
-            collector: collector.to_owned(),
-            message,
-        };
-        let target = self
-            .cluster
-            .route(collector)
-            .ok_or_else(|| refused("no route in the simulation".into()))?;
-        let channel = net::channel(&target, self.timeout).map_err(refused)?;
-        channels.insert(collector.to_string(), channel.clone());
-        Ok(channel)
-    }
-}
-
-impl CollectorClient for SimCollectorClient {
-    fn add_sync_task(
-        &self,
-        collector: String,
-        request: AddSyncTaskRequest,
-    ) -> BoxFuture<'_, Result<(), AssignFailure>> {
-        Box::pin(async move {
-            let mut client = DataCollectorClient::new(self.channel(&collector)?);
-            let unreachable = |message: String| AssignFailure::Unreachable {
-                collector: collector.clone(),
-                message,
-            };
-            let reply = tokio::time::timeout(self.timeout, client.add_sync_task(request))
-                .await
-                .map_err(|_| unreachable("timed out".into()))?
-                .map_err(|s| unreachable(s.to_string()))?
-                .into_inner();
-            answer(collector, reply)
-        })
-    }
+/// SyncTool's client of collectors over turmoil: the production
+/// [`GrpcCollectorClient`], reaching a collector's advertised endpoint at its
+/// turmoil address.
+pub fn collector_client(cluster: Arc<SimCluster>, timeout: Duration) -> GrpcCollectorClient {
+    GrpcCollectorClient::with_connector(
+        timeout,
+        Arc::new(move |collector: &str, timeout: Duration| {
+            let target = cluster
+                .route(collector)
+                .ok_or_else(|| format!("collector {collector} has no route in the simulation"))?;
+            net::channel(&target, timeout)
+        }),
+    )
 }

@@ -16,7 +16,7 @@ use synctool::daemon::{Daemon, DaemonOptions, DaemonParts};
 
 use crate::clock::SimClock;
 use crate::cluster::SimCluster;
-use crate::collector::SimCollectorClient;
+use crate::collector;
 use crate::net;
 use crate::store::{Durable, PersistHook, StoreControl};
 
@@ -86,7 +86,7 @@ pub async fn run(
         clock: Arc::new(SimClock),
         local: Arc::new(PersistHook::new(control)),
         sink: Arc::new(sink),
-        collectors: Arc::new(SimCollectorClient::new(
+        collectors: Arc::new(collector::collector_client(
             cluster.clone(),
             Duration::from_secs(2),
         )),

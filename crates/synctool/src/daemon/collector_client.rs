@@ -1,15 +1,18 @@
 //! Outbound calls to DataCollectors: `DataCollector.AddSyncTask`, behind a
 //! small trait so tests can use a fake. [`GrpcCollectorClient`] is the tonic
-//! client: one lazily connected channel per collector, each call bounded by
-//! `request.timeout`, never retried here (the supervisor decides retries).
+//! client: one lazily connected channel per collector (through a
+//! [`Connector`]: TCP in the daemon, the simulated network in the
+//! simulation), each call bounded by `request.timeout`, never retried here
+//! (the supervisor decides retries).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sync_infra::one_port::{Connector, tcp_connector};
 use sync_proto::datasync::AddSyncTaskRequest;
 use sync_proto::datasync::data_collector_client::DataCollectorClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use sync_core::task::AssignFailure;
 
@@ -27,17 +30,23 @@ pub trait CollectorClient: Send + Sync + 'static {
 }
 
 /// The tonic client.
-#[derive(Debug)]
 pub struct GrpcCollectorClient {
     timeout: Duration,
+    connect: Connector,
     channels: Mutex<HashMap<String, Channel>>,
 }
 
 impl GrpcCollectorClient {
-    /// A client whose calls time out after `timeout`.
+    /// A client over TCP whose calls time out after `timeout`.
     pub fn new(timeout: Duration) -> Self {
+        Self::with_connector(timeout, tcp_connector())
+    }
+
+    /// A client reaching collectors through `connect`.
+    pub fn with_connector(timeout: Duration, connect: Connector) -> Self {
         Self {
             timeout,
+            connect,
             channels: Mutex::new(HashMap::new()),
         }
     }
@@ -47,17 +56,11 @@ impl GrpcCollectorClient {
         if let Some(c) = channels.get(collector) {
             return Ok(c.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{collector}"))
-            .map_err(|e| AssignFailure::Refused {
+        let channel =
+            (self.connect)(collector, self.timeout).map_err(|message| AssignFailure::Refused {
                 collector: collector.to_owned(),
-                message: format!("the endpoint is invalid: {e}"),
-            })?
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout)
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .keep_alive_while_idle(true);
-        let channel = endpoint.connect_lazy();
+                message,
+            })?;
         channels.insert(collector.to_string(), channel.clone());
         Ok(channel)
     }
