@@ -470,3 +470,43 @@ async fn helper_status_names_failed_parts_and_reasons() {
     assert!(out.contains("failed part: pid 0:"), "{out}");
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_status_shows_a_transient_error_and_since_when() {
+    use sync_proto::common::StorageMode;
+    let env = Env::new();
+    let running = serve(&env).await;
+    let h = running.daemon.handle();
+    assert_eq!(
+        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
+            .await
+            .code,
+        Some(0)
+    );
+    // The leader moves to a host without a collector: the part waits.
+    let mut moved = table_info(7, "db1", "t1", 1, StorageMode::KHdd);
+    moved.table_partition[0].partition_meta[0].endpoint = "127.0.0.2:9527".into();
+    sync_infra::coordinator::standalone::StandaloneCoordinator::put_table_info(
+        &env.metadata_dir(),
+        &moved,
+    )
+    .unwrap();
+    synctool::daemon::poll_once(&h).await.unwrap();
+    let s = running.addr.to_string();
+    let (ok, out, err) = text(&helper(&["status", "-s", &s]).await);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("status=REASSIGNING")
+            && out.contains(
+                "error=[no_collector transient] waiting for a data collector on host 127.0.0.2"
+            )
+            && out.contains("since=20"),
+        "{out}"
+    );
+    assert!(
+        out.contains("parts with errors (retried by themselves)"),
+        "{out}"
+    );
+    assert!(!out.contains("failed part"), "{out}");
+    running.stop().await;
+}
