@@ -236,6 +236,7 @@ fn config() -> Config {
             cap_ms: 2_000,
         },
         fail_after_ms: None,
+        history_ms: 3_600_000,
     }
 }
 

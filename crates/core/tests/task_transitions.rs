@@ -26,6 +26,7 @@ fn config() -> Config {
             cap_ms: 1_000,
         },
         fail_after_ms: None,
+        history_ms: 3_600_000,
     }
 }
 
@@ -1364,4 +1365,91 @@ fn a_collector_that_cannot_read_for_good_hands_the_part_to_another_on_the_host_f
         Some("h1:2"),
         "the status names the collector holding its links"
     );
+}
+
+#[test]
+fn ended_tasks_stay_in_the_history_for_a_while_and_survive_a_restart() {
+    let mut config = config();
+    config.history_ms = 10_000;
+    let mut sup = Supervisor::new(config.clone(), 5);
+    sup.handle(
+        0,
+        Input::Collectors {
+            live: vec!["h1:1".into()],
+        },
+    );
+    let actions = sup.handle(
+        100,
+        Input::Create {
+            spec: spec(Mode::Full),
+            partitions: leaders(&["h1"]),
+            existing: vec![],
+        },
+    );
+    let a = assigns(&actions);
+    let mut p = pack(&a[0], Point::start(), Point::Binlog { offset: 3 }, b"ab");
+    p.finished = true;
+    let actions = sup.handle(200, Input::Pack(p));
+    complete_segments(&mut sup, 300, &actions);
+    assert!(sup.table(7).is_none(), "mode 0 done: gone from the tasks");
+    let h = sup.history().to_vec();
+    assert_eq!(h.len(), 1);
+    assert_eq!(
+        (
+            h[0].ending.as_str(),
+            h[0].rows,
+            h[0].files,
+            h[0].bytes,
+            h[0].created_ms,
+            h[0].ended_ms
+        ),
+        ("completed", 2, 1, 2, 100, 300)
+    );
+    assert_eq!(sup.status(300).history, h);
+    assert!(
+        sup.status(300).to_proto().task.is_empty(),
+        "OpenMLDB's TaskStatus keeps its meaning"
+    );
+    // A deleted task too.
+    let mut spec2 = spec(Mode::FullAndContinuous);
+    spec2.tid = 8;
+    spec2.table = "t2".into();
+    sup.handle(
+        400,
+        Input::Create {
+            spec: spec2,
+            partitions: leaders(&["h1"]),
+            existing: vec![],
+        },
+    );
+    sup.handle(
+        500,
+        Input::Delete {
+            db: "db".into(),
+            table: "t2".into(),
+        },
+    );
+    assert_eq!(sup.history().len(), 2);
+    assert_eq!(sup.history()[1].ending.as_str(), "deleted");
+    // Both survive a restart.
+    let (rec, _) = Supervisor::recover(
+        config,
+        6,
+        600,
+        RecoveryInput {
+            state: PersistedState::from_bytes(&sup.persisted().to_bytes()).unwrap(),
+            live_collectors: vec!["h1:1".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rec.history(), sup.history());
+    // And are forgotten after history_ms.
+    let actions = sup.handle(10_301, Input::Tick);
+    assert_eq!(
+        sup.history().len(),
+        1,
+        "the completed one is older than 10 s"
+    );
+    assert!(persisted(&actions).is_some());
 }

@@ -10,7 +10,7 @@
 //! `hadoop.conf.dir` (falls back to `$HADOOP_CONF_DIR`); `data.cache_path`
 //! and `flink.slots` (the original's unused Flink tunnel) are accepted and
 //! ignored. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
-//! `sync_task.fail_after_ms`, `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
+//! `sync_task.fail_after_ms`, `sync_task.history_ms`, `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
 //! `sink.csv.null`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
 //! `sink.roll.max_age_ms`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,
 //! `s3.secret_access_key`, `standalone.collectors`, `standalone.metadata_dir`.
@@ -47,6 +47,8 @@ pub struct SyncToolConfig {
     /// A part waiting this long for a collector becomes FAILED; `None`
     /// (the default): never, it heals by itself when one comes back.
     pub fail_after: Option<Duration>,
+    /// Ended tasks stay in the history this long.
+    pub history: Duration,
     pub request_timeout: Duration,
     pub hadoop_conf_dir: Option<PathBuf>,
     /// Destinations must lie under one of these; empty = any destination.
@@ -207,6 +209,11 @@ impl SyncToolConfig {
             fail_after: reader
                 .number("sync_task.fail_after_ms", 1, u64::MAX)?
                 .map(Duration::from_millis),
+            history: Duration::from_millis(
+                reader
+                    .number("sync_task.history_ms", 0, u64::MAX)?
+                    .unwrap_or(24 * 3_600_000),
+            ),
             request_timeout,
             hadoop_conf_dir: reader
                 .text("hadoop.conf.dir")
@@ -306,6 +313,7 @@ impl Reader<'_> {
         "sync_task.check_period",
         "sync_task.timeout",
         "sync_task.fail_after_ms",
+        "sync_task.history_ms",
         "sync_task.allowed_dest_roots",
         "request.timeout",
         "hadoop.conf.dir",

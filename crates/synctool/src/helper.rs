@@ -248,6 +248,45 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
 }
 
 /// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+/// `history`: the table tasks that ended lately (mode 0 completed, deleted),
+/// newest first, with their rows, files, bytes and duration.
+pub fn history(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
+    let (reply, value) = call(server, "GET", "/status?format=json", &json!({}))?;
+    if reply.status != 200 {
+        general(server, &value)?;
+    }
+    let list = value
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if list.is_empty() {
+        writeln!(out, "no ended task")?;
+        return Ok(());
+    }
+    let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let t = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    for f in list.iter().rev() {
+        writeln!(
+            out,
+            "{}.{} tid={} task={} mode={} {} at {} rows={} files={} bytes={} duration_ms={} dest={}",
+            t(f, "db"),
+            t(f, "table"),
+            n(f, "tid"),
+            n(f, "task_id"),
+            t(f, "mode"),
+            t(f, "ending"),
+            utc(n(f, "ended_ms")),
+            n(f, "rows"),
+            n(f, "files"),
+            n(f, "bytes"),
+            n(f, "duration_ms"),
+            t(f, "dest"),
+        )?;
+    }
+    Ok(())
+}
+
 pub fn utc(ms: u64) -> String {
     let (secs, millis) = (ms / 1000, ms % 1000);
     let (days, rest) = (secs / 86_400, secs % 86_400);

@@ -510,3 +510,64 @@ async fn helper_status_shows_a_transient_error_and_since_when() {
     assert!(!out.contains("failed part"), "{out}");
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_history_lists_completed_and_deleted_tasks() {
+    let env = Env::new();
+    let running = serve(&env).await;
+    let h = running.daemon.handle();
+    let s = running.addr.to_string();
+    let (ok, out, _) = text(&helper(&["history", "-s", &s]).await);
+    assert!(ok && out.contains("no ended task"), "{out}");
+    assert_eq!(
+        h.create(create_request("db1", "t1", 0, &env.dest("t1")))
+            .await
+            .code,
+        Some(0)
+    );
+    let token = env.collectors.wait_for(1).await.token.unwrap();
+    for i in 0..2 {
+        let mut p = pack(7, 0, &token, i);
+        p.finished = Some(i == 1);
+        assert_eq!(h.send_data(p).await.response.code, Some(0));
+    }
+    for _ in 0..500 {
+        if h.status_report().await.unwrap().tables.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        h.create(create_request("db1", "t2", 2, &env.dest("t2")))
+            .await
+            .code,
+        Some(0)
+    );
+    let del = sync_proto::datasync::DeleteSyncTaskRequest {
+        db: Some("db1".into()),
+        name: Some("t2".into()),
+    };
+    assert_eq!(h.delete(del).await.code, Some(0));
+    let (ok, out, err) = text(&helper(&["history", "-s", &s]).await);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("db1.t2 tid=9") && lines[0].contains(" deleted at "),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("db1.t1 tid=7")
+            && lines[1].contains(" completed at ")
+            && lines[1].contains("rows=2 files=1"),
+        "{out}"
+    );
+    let status = h
+        .task_status(sync_proto::datasync::TaskStatusRequest::default())
+        .await;
+    assert!(
+        status.task.is_empty(),
+        "TaskStatus lists running tasks only"
+    );
+    running.stop().await;
+}

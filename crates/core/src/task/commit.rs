@@ -157,6 +157,10 @@ pub struct CommitPlan {
     step_failures: u32,
     /// A failed step is retried from here on (ms).
     retry_at_ms: u64,
+    /// Bytes of rows committed (as received from collectors).
+    bytes_committed: u64,
+    /// Committed segments that hold rows (one visible file each).
+    files_committed: u64,
 }
 
 /// The epoch of a standalone SyncTool (the only writer of its partitions).
@@ -191,7 +195,21 @@ impl CommitPlan {
             epoch: STANDALONE_EPOCH,
             step_failures: 0,
             retry_at_ms: 0,
+            bytes_committed: 0,
+            files_committed: 0,
         }
+    }
+
+    /// Bytes of rows committed (as received) and files committed, as counted
+    /// so far (kept across restarts by the persisted state).
+    pub fn committed_volume(&self) -> (u64, u64) {
+        (self.bytes_committed, self.files_committed)
+    }
+
+    /// Sets the counts of [`CommitPlan::committed_volume`] (recovery).
+    pub fn restore_volume(&mut self, bytes: u64, files: u64) {
+        self.bytes_committed = bytes;
+        self.files_committed = files;
     }
 
     /// The epoch commits are made with.
@@ -363,6 +381,8 @@ impl CommitPlan {
         if let Some(s) = self.in_flight.take() {
             self.committed = s.end;
             self.rows_committed += s.row_count;
+            self.bytes_committed += s.rows.len() as u64;
+            self.files_committed += u64::from(s.row_count > 0);
         }
         self.step_failures = 0;
         true

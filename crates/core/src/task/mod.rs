@@ -22,8 +22,8 @@ pub mod supervisor;
 pub use commit::{CommitSegment, RollPolicy, SegmentId, StageSegment};
 pub use failure::{AssignFailure, Backoff, ErrorClass, PartError, ReadFailure, SinkFailure};
 pub use model::{
-    Failure, Holder, IfExists, LastError, Mode, Pack, PartitionLeader, PartitionTask, Status,
-    TableTask, TableTaskSpec, TaskOrigin,
+    Ending, Failure, Finished, Holder, IfExists, LastError, Mode, Pack, PartitionLeader,
+    PartitionTask, Status, TableTask, TableTaskSpec, TaskOrigin,
 };
 pub use recovery::{PersistedState, RecoveryError, RecoveryInput, SinkProgress};
 pub use status::{ErrorView, PartitionView, StatusReport, TableView};

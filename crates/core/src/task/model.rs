@@ -370,8 +370,86 @@ pub struct TableTask {
     pub spec: TableTaskSpec,
     /// How it began.
     pub origin: TaskOrigin,
+    /// When it was created (ms).
+    pub created_ms: u64,
     /// The partition tasks by pid.
     pub partitions: std::collections::BTreeMap<u32, PartitionTask>,
+}
+
+/// How a table task ended.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Ending {
+    /// Mode 0: every part SUCCESS.
+    Completed,
+    /// Deleted by a user.
+    Deleted,
+}
+
+impl Ending {
+    /// `completed` / `deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Completed => "completed",
+            Ending::Deleted => "deleted",
+        }
+    }
+}
+
+/// A table task that ended, kept for the history for a while.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Finished {
+    /// Table id.
+    pub tid: u32,
+    /// Table task id.
+    pub task_id: u64,
+    /// Database.
+    pub db: String,
+    /// Table.
+    pub table: String,
+    /// Mode.
+    pub mode: Mode,
+    /// Destination.
+    pub dest: String,
+    /// How it ended.
+    pub ending: Ending,
+    /// Rows committed, all parts.
+    pub rows: u64,
+    /// Files committed, all parts.
+    pub files: u64,
+    /// Bytes of rows committed (as received), all parts.
+    pub bytes: u64,
+    /// When it was created (ms).
+    pub created_ms: u64,
+    /// When it ended (ms).
+    pub ended_ms: u64,
+}
+
+impl Finished {
+    /// The record of `task` ending as `ending` at `now_ms`.
+    pub fn of(task: &TableTask, ending: Ending, now_ms: u64) -> Self {
+        let parts = task.partitions.values();
+        let (mut rows, mut files, mut bytes) = (0, 0, 0);
+        for p in parts {
+            let (b, f) = p.plan.committed_volume();
+            rows += p.plan.rows_committed();
+            files += f;
+            bytes += b;
+        }
+        Finished {
+            tid: task.spec.tid,
+            task_id: task.task_id,
+            db: task.spec.db.clone(),
+            table: task.spec.table.clone(),
+            mode: task.spec.mode,
+            dest: task.spec.dest.clone(),
+            ending,
+            rows,
+            files,
+            bytes,
+            created_ms: task.created_ms,
+            ended_ms: now_ms,
+        }
+    }
 }
 
 /// Who holds (or is being given) a partition task: the assignment state.

@@ -35,7 +35,8 @@ use crate::point::{Point, RowKey, SnapshotPoint};
 use crate::task::assign::TokenSource;
 use crate::task::failure::PartError;
 use crate::task::model::{
-    Failure, IfExists, Mode, PartitionLeader, Status, TableTask, TableTaskSpec, TaskOrigin,
+    Ending, Failure, Finished, IfExists, Mode, PartitionLeader, Status, TableTask, TableTaskSpec,
+    TaskOrigin,
 };
 use crate::task::supervisor::{
     Action, Config, Ctx, Out, Supervisor, assign_next, fail, new_partition,
@@ -136,6 +137,12 @@ pub struct PersistedPartition {
     /// The collector that held the part when it failed.
     #[prost(string, optional, tag = "9")]
     pub failure_collector: Option<String>,
+    /// Bytes of rows committed (as received).
+    #[prost(uint64, tag = "10")]
+    pub bytes_committed: u64,
+    /// Files committed.
+    #[prost(uint64, tag = "11")]
+    pub files_committed: u64,
 }
 
 /// One table task as persisted.
@@ -174,6 +181,97 @@ pub struct PersistedTable {
     /// Resumed or appended: rows committed in the destination before.
     #[prost(uint64, tag = "11")]
     pub origin_rows: u64,
+    /// When it was created (ms).
+    #[prost(uint64, tag = "12")]
+    pub created_ms: u64,
+}
+
+/// A table task that ended, as persisted for the history.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PersistedFinished {
+    /// Table id.
+    #[prost(uint32, tag = "1")]
+    pub tid: u32,
+    /// Table task id.
+    #[prost(uint64, tag = "2")]
+    pub task_id: u64,
+    /// Database.
+    #[prost(string, tag = "3")]
+    pub db: String,
+    /// Table.
+    #[prost(string, tag = "4")]
+    pub table: String,
+    /// Mode number.
+    #[prost(int32, tag = "5")]
+    pub mode: i32,
+    /// Destination.
+    #[prost(string, tag = "6")]
+    pub dest: String,
+    /// `completed` or `deleted`.
+    #[prost(string, tag = "7")]
+    pub ending: String,
+    /// Rows committed.
+    #[prost(uint64, tag = "8")]
+    pub rows: u64,
+    /// Files committed.
+    #[prost(uint64, tag = "9")]
+    pub files: u64,
+    /// Bytes of rows committed.
+    #[prost(uint64, tag = "10")]
+    pub bytes: u64,
+    /// Created (ms).
+    #[prost(uint64, tag = "11")]
+    pub created_ms: u64,
+    /// Ended (ms).
+    #[prost(uint64, tag = "12")]
+    pub ended_ms: u64,
+}
+
+impl From<&Finished> for PersistedFinished {
+    fn from(f: &Finished) -> Self {
+        PersistedFinished {
+            tid: f.tid,
+            task_id: f.task_id,
+            db: f.db.clone(),
+            table: f.table.clone(),
+            mode: f.mode.to_proto() as i32,
+            dest: f.dest.clone(),
+            ending: f.ending.as_str().into(),
+            rows: f.rows,
+            files: f.files,
+            bytes: f.bytes,
+            created_ms: f.created_ms,
+            ended_ms: f.ended_ms,
+        }
+    }
+}
+
+impl TryFrom<&PersistedFinished> for Finished {
+    type Error = RecoveryError;
+    fn try_from(f: &PersistedFinished) -> Result<Self, RecoveryError> {
+        Ok(Finished {
+            tid: f.tid,
+            task_id: f.task_id,
+            db: f.db.clone(),
+            table: f.table.clone(),
+            mode: Mode::from_i32(f.mode).map_err(|e| RecoveryError::Corrupt(e.to_string()))?,
+            dest: f.dest.clone(),
+            ending: match f.ending.as_str() {
+                "completed" => Ending::Completed,
+                "deleted" => Ending::Deleted,
+                other => {
+                    return Err(RecoveryError::Corrupt(format!(
+                        "unknown ending {other:?} in the history"
+                    )));
+                }
+            },
+            rows: f.rows,
+            files: f.files,
+            bytes: f.bytes,
+            created_ms: f.created_ms,
+            ended_ms: f.ended_ms,
+        })
+    }
 }
 
 impl PersistedTable {
@@ -203,6 +301,9 @@ pub struct PersistedState {
     /// Table tasks.
     #[prost(message, repeated, tag = "3")]
     pub tables: Vec<PersistedTable>,
+    /// Ended table tasks, for the history.
+    #[prost(message, repeated, tag = "4")]
+    pub history: Vec<PersistedFinished>,
 }
 
 impl PersistedState {
@@ -265,6 +366,7 @@ impl Supervisor {
             epoch: self.epoch,
             next_task_id: self.next_task_id,
             tables: self.tables.values().map(persist_table).collect(),
+            history: self.history.iter().map(PersistedFinished::from).collect(),
         }
     }
 
@@ -285,6 +387,12 @@ impl Supervisor {
             next_task_id: input.state.next_task_id.max(newest_in_sink),
             tables: BTreeMap::new(),
             live: input.live_collectors.into_iter().collect(),
+            history: input
+                .state
+                .history
+                .iter()
+                .map(Finished::try_from)
+                .collect::<Result<_, _>>()?,
         };
         let mut behind_parts: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
         let sink: BTreeMap<(u32, u32, u64), &SinkProgress> = input
@@ -309,6 +417,7 @@ impl Supervisor {
                     if_exists: IfExists::Default,
                 },
                 origin: t.origin(),
+                created_ms: t.created_ms,
                 partitions: BTreeMap::new(),
             };
             // Parts whose sink is behind the persisted progress, with why.
@@ -345,6 +454,8 @@ impl Supervisor {
                     rows,
                     now_ms,
                 );
+                part.plan
+                    .restore_volume(p.bytes_committed, p.files_committed);
                 part.failure = p.failure_reason.clone().map(|message| Failure {
                     kind: p.failure_kind.clone().unwrap_or_default(),
                     message,
@@ -420,7 +531,7 @@ impl Supervisor {
                 }
             }
         }
-        sup.remove_completed(&mut out);
+        sup.remove_completed(now_ms, &mut out);
         let actions = sup.finish(out);
         Ok((sup, actions))
     }
@@ -448,6 +559,8 @@ fn persist_table(t: &TableTask) -> PersistedTable {
                 rows_committed: p.plan.rows_committed(),
                 failure_kind: p.failure.as_ref().map(|f| f.kind.clone()),
                 failure_collector: p.failure.as_ref().and_then(|f| f.collector.clone()),
+                bytes_committed: p.plan.committed_volume().0,
+                files_committed: p.plan.committed_volume().1,
             })
             .collect(),
         origin: match t.origin {
@@ -463,6 +576,7 @@ fn persist_table(t: &TableTask) -> PersistedTable {
             TaskOrigin::Resumed { rows, .. } | TaskOrigin::Appended { rows } => rows,
             TaskOrigin::Created => 0,
         },
+        created_ms: t.created_ms,
     }
 }
 
@@ -507,10 +621,27 @@ mod tests {
                     rows_committed: 10,
                     failure_kind: Some("data_gone".into()),
                     failure_collector: Some("h:2".into()),
+                    bytes_committed: 640,
+                    files_committed: 2,
                 }],
                 origin: 1,
                 origin_partitions: 1,
                 origin_rows: 7,
+                created_ms: 12,
+            }],
+            history: vec![PersistedFinished {
+                tid: 8,
+                task_id: 3,
+                db: "db".into(),
+                table: "old".into(),
+                mode: 0,
+                dest: "/e".into(),
+                ending: "completed".into(),
+                rows: 5,
+                files: 1,
+                bytes: 90,
+                created_ms: 1,
+                ended_ms: 2,
             }],
         };
         assert_eq!(PersistedState::from_bytes(&state.to_bytes()), Ok(state));

@@ -8,7 +8,7 @@ use sync_proto::datasync::{AddSyncTaskRequest, GeneralResponse, Task, TaskStatus
 
 use crate::point::Point;
 use crate::task::failure::ErrorClass;
-use crate::task::model::{Failure, Holder, Mode, Status, TaskOrigin};
+use crate::task::model::{Failure, Finished, Holder, Mode, Status, TaskOrigin};
 use crate::task::supervisor::Supervisor;
 
 /// A part's current trouble, as shown.
@@ -100,6 +100,8 @@ pub struct StatusReport {
     pub now_ms: u64,
     /// The SyncTool's own endpoint.
     pub des_endpoint: String,
+    /// Table tasks that ended lately (mode 0 completed, deleted), oldest first.
+    pub history: Vec<Finished>,
 }
 
 impl StatusReport {
@@ -160,6 +162,7 @@ impl StatusReport {
             tables,
             now_ms,
             des_endpoint: sup.config.des_endpoint.clone(),
+            history: sup.history().to_vec(),
         }
     }
 

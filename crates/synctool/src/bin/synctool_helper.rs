@@ -38,6 +38,9 @@ enum Command {
     Status(ServerArgs),
     /// The live DataCollectors.
     Collectors(ServerArgs),
+    /// Table tasks that ended lately (mode 0 completed, deleted): rows,
+    /// files, bytes, duration.
+    History(ServerArgs),
     /// The config and the persisted task state (run on the SyncTool host).
     #[command(name = "tool-status")]
     ToolStatus(ToolStatusArgs),
@@ -144,6 +147,7 @@ fn main() -> ExitCode {
         }
         Command::Status(a) => helper::status(&a.server, &mut out).map_err(Into::into),
         Command::Collectors(a) => helper::collectors(&a.server, &mut out).map_err(Into::into),
+        Command::History(a) => helper::history(&a.server, &mut out).map_err(Into::into),
         Command::ToolStatus(a) => helper::tool_status(&a.conf, &mut out).map_err(Into::into),
     };
     let _ = out.flush();

@@ -136,10 +136,32 @@ pub fn report_to_json(report: &StatusReport) -> Value {
             })
         })
         .collect();
+    let history: Vec<Value> = report
+        .history
+        .iter()
+        .map(|f| {
+            json!({
+                "tid": f.tid,
+                "task_id": f.task_id,
+                "db": f.db,
+                "table": f.table,
+                "mode": f.mode.to_proto().as_str_name(),
+                "dest": f.dest,
+                "ending": f.ending.as_str(),
+                "rows": f.rows,
+                "files": f.files,
+                "bytes": f.bytes,
+                "created_ms": f.created_ms,
+                "ended_ms": f.ended_ms,
+                "duration_ms": f.ended_ms.saturating_sub(f.created_ms),
+            })
+        })
+        .collect();
     json!({
         "now_ms": report.now_ms,
         "des_endpoint": report.des_endpoint,
         "tables": tables,
+        "history": history,
         "summary": report.summary(),
     })
 }
@@ -195,6 +217,31 @@ fn report_to_html(report: &StatusReport) -> String {
                 escape(&trouble),
                 escape(&failure),
                 status = p.status.as_str(),
+            ));
+        }
+        html.push_str("</table>");
+    }
+    if !report.history.is_empty() {
+        html.push_str(
+            "<h2>Ended tasks</h2><table><tr><th>table</th><th>tid</th><th>task</th><th>mode</th>\
+             <th>dest</th><th>ended</th><th>rows</th><th>files</th><th>bytes</th>\
+             <th>duration (ms)</th></tr>",
+        );
+        for f in report.history.iter().rev() {
+            html.push_str(&format!(
+                "<tr><td>{}.{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&f.db),
+                escape(&f.table),
+                f.tid,
+                f.task_id,
+                f.mode.to_proto().as_str_name(),
+                escape(&f.dest),
+                f.ending.as_str(),
+                f.rows,
+                f.files,
+                f.bytes,
+                f.ended_ms.saturating_sub(f.created_ms)
             ));
         }
         html.push_str("</table>");

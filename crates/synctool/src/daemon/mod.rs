@@ -87,6 +87,7 @@ impl DaemonOptions {
                     max_age_ms: ms(config.roll_max_age),
                 },
                 fail_after_ms: config.fail_after.map(ms),
+                history_ms: ms(config.history),
                 ..Default::default()
             },
             allowed_dest_roots: config.allowed_dest_roots.clone(),

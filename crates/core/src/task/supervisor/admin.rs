@@ -9,7 +9,8 @@ use crate::task::assign;
 use crate::task::commit::SegmentId;
 use crate::task::failure::{AssignFailure, SinkFailure};
 use crate::task::model::{
-    Holder, IfExists, Mode, PartitionLeader, Status, TableTask, TableTaskSpec, TaskOrigin,
+    Ending, Finished, Holder, IfExists, Mode, PartitionLeader, Status, TableTask, TableTaskSpec,
+    TaskOrigin,
 };
 use crate::task::recovery::SinkProgress;
 
@@ -69,6 +70,7 @@ impl Supervisor {
             task_id,
             spec,
             origin: origin.clone(),
+            created_ms: now,
             partitions: BTreeMap::new(),
         };
         for leader in partitions {
@@ -136,7 +138,7 @@ impl Supervisor {
         Ok(())
     }
 
-    pub(crate) fn delete(&mut self, db: &str, table: &str, out: &mut Out) {
+    pub(crate) fn delete(&mut self, now: u64, db: &str, table: &str, out: &mut Out) {
         let Some(tid) = self.find(db, table) else {
             out.replies
                 .push(Action::DeleteReply(Err(RequestError::NotFound {
@@ -146,6 +148,7 @@ impl Supervisor {
             return;
         };
         if let Some(t) = self.tables.remove(&tid) {
+            self.history.push(Finished::of(&t, Ending::Deleted, now));
             for part in t.partitions.values() {
                 out.actions.push(Action::ClearStaging {
                     tid,

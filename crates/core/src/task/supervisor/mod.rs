@@ -77,7 +77,7 @@ pub(crate) use part::{assign_next, fail, new_partition};
 use crate::task::assign::TokenSource;
 use crate::task::commit::{RollPolicy, SegmentId};
 use crate::task::failure::Backoff;
-use crate::task::model::{PartitionTask, Status, TableTask, TableTaskSpec};
+use crate::task::model::{Ending, Finished, PartitionTask, Status, TableTask, TableTaskSpec};
 use crate::task::status::StatusReport;
 
 /// Settings of the supervisor.
@@ -97,6 +97,8 @@ pub struct Config {
     /// A transient error lasting longer than this makes the part FAILED
     /// (`sync_task.fail_after_ms`); `None`: never (heal by itself).
     pub fail_after_ms: Option<u64>,
+    /// Ended table tasks stay in the history this long (`sync_task.history_ms`).
+    pub history_ms: u64,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             max_held_bytes: 256 << 20,
             backoff: Backoff::default(),
             fail_after_ms: None,
+            history_ms: 24 * 3_600_000,
         }
     }
 }
@@ -121,6 +124,8 @@ pub struct Supervisor {
     pub(crate) next_task_id: u64,
     pub(crate) tables: BTreeMap<u32, TableTask>,
     pub(crate) live: BTreeSet<String>,
+    /// Ended table tasks, oldest first.
+    pub(crate) history: Vec<Finished>,
 }
 
 /// Collects actions of one step: replies go last, after a persist if needed.
@@ -150,7 +155,13 @@ impl Supervisor {
             next_task_id: 0,
             tables: BTreeMap::new(),
             live: BTreeSet::new(),
+            history: Vec::new(),
         }
+    }
+
+    /// The table tasks that ended within the last `history_ms`, oldest first.
+    pub fn history(&self) -> &[Finished] {
+        &self.history
     }
 
     /// The table task of `tid`.
@@ -187,7 +198,7 @@ impl Supervisor {
                 partitions,
                 existing,
             } => self.create(now_ms, spec, partitions, existing, &mut out),
-            Input::Delete { db, table } => self.delete(&db, &table, &mut out),
+            Input::Delete { db, table } => self.delete(now_ms, &db, &table, &mut out),
             Input::RetryFailed { db, table } => self.retry_failed(now_ms, &db, &table, &mut out),
             Input::TableMetadata { tid, partitions } => {
                 self.metadata(now_ms, tid, partitions, &mut out)
@@ -204,7 +215,8 @@ impl Supervisor {
             Input::Committed { id, result } => self.committed(now_ms, id, result, &mut out),
             Input::Tick => self.tick(now_ms, &mut out),
         }
-        self.remove_completed(&mut out);
+        self.remove_completed(now_ms, &mut out);
+        self.prune_history(now_ms, &mut out);
         self.finish(out)
     }
 
@@ -286,8 +298,19 @@ impl Supervisor {
             .map(|(tid, _)| *tid)
     }
 
+    /// Forgets ended tasks older than `history_ms`.
+    pub(crate) fn prune_history(&mut self, now: u64, out: &mut Out) {
+        let keep = self.config.history_ms;
+        let before = self.history.len();
+        self.history
+            .retain(|f| now.saturating_sub(f.ended_ms) <= keep);
+        if self.history.len() != before {
+            out.dirty = true;
+        }
+    }
+
     /// Removes the tables whose parts are all SUCCESS (mode 0 finished).
-    pub(crate) fn remove_completed(&mut self, out: &mut Out) {
+    pub(crate) fn remove_completed(&mut self, now: u64, out: &mut Out) {
         let done: Vec<u32> = self
             .tables
             .iter()
@@ -297,6 +320,7 @@ impl Supervisor {
         for tid in done {
             if let Some(t) = self.tables.remove(&tid) {
                 out.dirty = true;
+                self.history.push(Finished::of(&t, Ending::Completed, now));
                 self.release_if_unused(&t.spec.dest, out);
                 out.actions.push(Action::TableCompleted {
                     tid,
