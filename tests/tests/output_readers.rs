@@ -5,7 +5,7 @@
 
 use e2e::output::{CsvSpec, decode_csv, decode_parquet};
 use e2e::rows::{Cell, RowSet, row_of};
-use sync_sinks::{CsvOptions, OutputFormat, ParquetOptions, TableSchema};
+use sync_sinks::{BadRows, CsvOptions, OutputFormat, ParquetOptions, TableSchema};
 use tablet_emu::{EmulatedTable, RowGenerator};
 
 fn sample() -> (
@@ -38,8 +38,9 @@ fn sample() -> (
 fn parquet_round_trip() {
     let (schema, rows, count, expected, columns) = sample();
     let file = OutputFormat::Parquet(ParquetOptions::default())
-        .encode(&schema, &rows, count)
-        .expect("encode");
+        .encode(&schema, &rows, count, BadRows::Fail)
+        .expect("encode")
+        .bytes;
     let mut got = RowSet::new();
     got.extend(decode_parquet(file, &columns).expect("decode"));
     let diff = expected.diff(&got);
@@ -55,8 +56,9 @@ fn csv_round_trip() {
             ..CsvOptions::default()
         };
         let file = OutputFormat::Csv(opts)
-            .encode(&schema, &rows, count)
-            .expect("encode");
+            .encode(&schema, &rows, count, BadRows::Fail)
+            .expect("encode")
+            .bytes;
         let spec = CsvSpec {
             header: true,
             null: null.to_string(),

@@ -65,6 +65,8 @@ pub struct SinkConfig {
     /// (so it cleans up its own leftovers); `[a-z0-9-]` only
     /// ([`crate::layout::writer_name`]).
     pub writer: String,
+    /// What to do with a row that cannot be written (`sink.bad_rows`).
+    pub bad_rows: crate::format::BadRows,
 }
 
 impl Default for SinkConfig {
@@ -75,6 +77,7 @@ impl Default for SinkConfig {
             s3: S3Options::default(),
             check_timeout: DEFAULT_CHECK_TIMEOUT,
             writer: "w".into(),
+            bad_rows: crate::format::BadRows::Fail,
         }
     }
 }

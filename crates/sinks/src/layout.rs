@@ -37,6 +37,23 @@ pub const STAGED_SUFFIX: &str = ".inprogress";
 pub const TMP_SUFFIX: &str = ".tmp";
 /// Suffix of commit records.
 pub const RECORD_SUFFIX: &str = ".commit";
+/// The hidden directory of rows set aside by [`crate::BadRows::DeadLetter`].
+pub const REJECTED_DIR: &str = "_rejected/";
+
+/// The staged rows a segment set aside, as `writer` stages them.
+pub fn staged_rejected_path(id: &SegmentId, writer: &str) -> String {
+    format!(
+        "{STAGING_DIR}{}.{writer}.rejected.jsonl{STAGED_SUFFIX}",
+        id.name()
+    )
+}
+
+/// The rows a committed segment set aside (JSON lines: `segment`, `row`,
+/// `reason`, `raw_hex`).
+pub fn rejected_path(id: &SegmentId) -> String {
+    format!("{REJECTED_DIR}{}.jsonl", id.name())
+}
+
 /// Prefix of the probe files of a destination check (in [`STAGING_DIR`]).
 pub const PROBE_PREFIX: &str = ".probe-";
 

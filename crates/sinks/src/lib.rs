@@ -157,9 +157,11 @@ pub mod store_sink;
 pub use dest::{Location, S3Options, SinkConfig};
 pub use error::SinkError;
 pub use format::{
-    CsvOptions, InvalidUtf8, OutputFormat, ParquetCompression, ParquetOptions, TimestampFormat,
+    BadRows, CsvOptions, InvalidUtf8, OutputFormat, ParquetCompression, ParquetOptions, Rejected,
+    TimestampFormat,
 };
 pub use schema::TableSchema;
+pub use sink::SinkCounters;
 pub use sink::{CommitOutcome, Sink, Step};
 pub use store::memory::forget_memory_area;
 pub use store_sink::StoreSink;

@@ -37,6 +37,15 @@ pub enum Step {
     Committed,
 }
 
+/// What a sink counted since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkCounters {
+    /// Bad rows left out ([`crate::BadRows::Skip`]).
+    pub rows_skipped: u64,
+    /// Bad rows set aside in `_rejected/` ([`crate::BadRows::DeadLetter`]).
+    pub rows_dead_lettered: u64,
+}
+
 /// An offline store with an exactly-once commit protocol (see the crate docs).
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync {
@@ -86,4 +95,9 @@ pub trait Sink: Send + Sync {
     /// client and its connections); a later call on `dest` opens them
     /// again. For a deleted task, so that nothing keeps reconnecting.
     fn release(&self, dest: &str);
+
+    /// What the sink counted since it started (bad rows).
+    fn counters(&self) -> SinkCounters {
+        SinkCounters::default()
+    }
 }

@@ -2,6 +2,7 @@
 //! implementing the commit protocol of the crate docs.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sync_core::point::Point;
@@ -12,12 +13,12 @@ use crate::error::SinkError;
 use crate::format::SegmentError;
 use crate::layout::{
     STAGING_DIR, SYNC_DIR, is_visible, parse_record_dir, parse_record_name, parse_record_temp_name,
-    parse_staging_name, record_dir, record_path, staged_writer, staging_path, temp_path,
-    visible_path,
+    parse_staging_name, record_dir, record_path, rejected_path, staged_rejected_path,
+    staged_writer, staging_path, temp_path, visible_path,
 };
 use crate::record::CommitRecord;
 use crate::schema::TableSchema;
-use crate::sink::{CommitOutcome, Sink, Step};
+use crate::sink::{CommitOutcome, Sink, SinkCounters, Step};
 use crate::store::{Placed, Store};
 
 /// A committed segment's record and points.
@@ -33,6 +34,8 @@ pub struct StoreSink {
     config: SinkConfig,
     stores: Mutex<HashMap<String, Arc<Store>>>,
     crash_after: Mutex<Option<Step>>,
+    rows_skipped: AtomicU64,
+    rows_dead_lettered: AtomicU64,
 }
 
 impl StoreSink {
@@ -40,6 +43,8 @@ impl StoreSink {
     pub fn new(config: SinkConfig) -> Self {
         StoreSink {
             config,
+            rows_skipped: AtomicU64::new(0),
+            rows_dead_lettered: AtomicU64::new(0),
             stores: Mutex::new(HashMap::new()),
             crash_after: Mutex::new(None),
         }
@@ -268,6 +273,45 @@ impl StoreSink {
         }
     }
 
+    /// Counts (and, dead-lettering, stages) the rows a segment leaves out.
+    async fn set_aside(
+        &self,
+        store: &Store,
+        seg: &StageSegment,
+        rejected: &[crate::format::Rejected],
+    ) -> Result<(), SinkError> {
+        let n = rejected.len() as u64;
+        if self.config.bad_rows != crate::format::BadRows::DeadLetter {
+            self.rows_skipped.fetch_add(n, Ordering::Relaxed);
+            return Ok(());
+        }
+        let mut lines = String::new();
+        for r in rejected {
+            let line = serde_json::json!({
+                "segment": seg.id.name(),
+                "row": r.index,
+                "reason": r.reason,
+                "raw_hex": hex::encode(&r.raw),
+            });
+            lines.push_str(&line.to_string());
+            lines.push('\n');
+        }
+        let path = staged_rejected_path(&seg.id, &self.config.writer);
+        self.put_whole(store, &path, lines.into_bytes(), None)
+            .await?;
+        self.rows_dead_lettered.fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Publishes the rows a committed segment set aside, if it staged any.
+    async fn publish_rejected(&self, store: &Store, id: &SegmentId) -> Result<(), SinkError> {
+        let staged = staged_rejected_path(id, &self.config.writer);
+        match store.place(&staged, &rejected_path(id)).await? {
+            Placed::New | Placed::Exists => store.delete(&staged).await,
+            Placed::SourceMissing => Ok(()),
+        }
+    }
+
     /// A fresh store of `dest` for a check (not cached).
     fn open_uncached(&self, dest: &str) -> Result<(Location, Store), SinkError> {
         let location = resolve(dest, &self.config)?;
@@ -319,18 +363,24 @@ impl Sink for StoreSink {
         // async threads, so other partitions' packs keep flowing meanwhile.
         let format = self.config.format.clone();
         let name = format.name();
+        let bad_rows = self.config.bad_rows;
         let (table, rows, row_count) = (schema.clone(), seg.rows.clone(), seg.row_count);
-        let bytes = tokio::task::spawn_blocking(move || format.encode(&table, &rows, row_count))
-            .await
-            .map_err(|e| {
-                Self::segment_error(
-                    &seg.dest,
-                    &seg.id,
-                    SegmentError::Encode(format!("the encoder stopped: {e}")),
-                    name,
-                )
-            })?
-            .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
+        let encoded =
+            tokio::task::spawn_blocking(move || format.encode(&table, &rows, row_count, bad_rows))
+                .await
+                .map_err(|e| {
+                    Self::segment_error(
+                        &seg.dest,
+                        &seg.id,
+                        SegmentError::Encode(format!("the encoder stopped: {e}")),
+                        name,
+                    )
+                })?
+                .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
+        let bytes = encoded.bytes;
+        if !encoded.rejected.is_empty() {
+            self.set_aside(&store, seg, &encoded.rejected).await?;
+        }
         if seg.row_count == 0 {
             // Nothing to show: the commit record alone commits the segment.
             return self.check_crash(Step::Staged, &seg.dest, &seg.id);
@@ -408,6 +458,7 @@ impl Sink for StoreSink {
             None if created => CommitOutcome::Committed,
             None => CommitOutcome::AlreadyCommitted,
         };
+        self.publish_rejected(&store, &seg.id).await?;
         self.check_crash(Step::Committed, dest, &seg.id)?;
         Ok(outcome)
     }
@@ -529,6 +580,13 @@ impl Sink for StoreSink {
                     reason: format!("{what}: no answer within {timeout:?}"),
                 })
             }
+        }
+    }
+
+    fn counters(&self) -> SinkCounters {
+        SinkCounters {
+            rows_skipped: self.rows_skipped.load(Ordering::Relaxed),
+            rows_dead_lettered: self.rows_dead_lettered.load(Ordering::Relaxed),
         }
     }
 

@@ -11,7 +11,7 @@
 //! and `flink.slots` (the original's unused Flink tunnel) are accepted and
 //! ignored. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
 //! `sync_task.fail_after_ms`, `sync_task.history_ms`, `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
-//! `sink.csv.null`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
+//! `sink.csv.null`, `sink.bad_rows`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
 //! `sink.roll.max_age_ms`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,
 //! `s3.secret_access_key`, `standalone.collectors`, `standalone.metadata_dir`.
 
@@ -55,6 +55,8 @@ pub struct SyncToolConfig {
     pub allowed_dest_roots: Vec<String>,
     pub format: OutputFormat,
     pub csv_header: bool,
+    /// What to do with a row that cannot be written (`sink.bad_rows`).
+    pub bad_rows: sync_sinks::BadRows,
     pub csv_null: String,
     pub roll_max_rows: u64,
     pub roll_max_bytes: u64,
@@ -223,6 +225,12 @@ impl SyncToolConfig {
             allowed_dest_roots: reader.list("sync_task.allowed_dest_roots"),
             format,
             csv_header: reader.boolean("sink.csv.header")?.unwrap_or(true),
+            bad_rows: match reader.text("sink.bad_rows") {
+                None => sync_sinks::BadRows::Fail,
+                Some(v) => sync_sinks::BadRows::parse(&v).ok_or_else(|| {
+                    reader.bad("sink.bad_rows", "must be fail, skip or dead_letter")
+                })?,
+            },
             csv_null: reader.text("sink.csv.null").unwrap_or_default(),
             roll_max_rows: reader
                 .number("sink.roll.max_rows", 1, u64::MAX)?
@@ -268,6 +276,7 @@ impl SyncToolConfig {
                 ..S3Options::default()
             },
             writer: self.writer(),
+            bad_rows: self.bad_rows,
             ..sync_sinks::SinkConfig::default()
         }
     }
@@ -319,6 +328,7 @@ impl Reader<'_> {
         "hadoop.conf.dir",
         "sink.format",
         "sink.csv.header",
+        "sink.bad_rows",
         "sink.csv.null",
         "sink.roll.max_rows",
         "sink.roll.max_bytes",

@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use sync_core::row::ValueRef;
 
 use super::time::push_iso8601_utc;
-use super::{InvalidUtf8, SegmentError, for_each_row, text, value};
+use super::{BadRows, InvalidUtf8, RowScreen, SegmentError, for_each_row, text, value};
 use crate::schema::TableSchema;
 
 /// How timestamps (milliseconds since the epoch) are written.
@@ -65,12 +65,24 @@ impl Default for CsvOptions {
     }
 }
 
-/// Encodes a segment as CSV.
+/// Encodes a segment as CSV; a row that cannot be written fails it.
 pub fn encode(
     opts: &CsvOptions,
     schema: &TableSchema,
     rows: &[u8],
     row_count: u64,
+) -> Result<Vec<u8>, SegmentError> {
+    let mut screen = RowScreen::new(BadRows::Fail, opts.invalid_utf8);
+    encode_with(opts, schema, rows, row_count, &mut screen)
+}
+
+/// Encodes a segment as CSV, leaving out the rows `screen` rejects.
+pub(crate) fn encode_with(
+    opts: &CsvOptions,
+    schema: &TableSchema,
+    rows: &[u8],
+    row_count: u64,
+    screen: &mut RowScreen,
 ) -> Result<Vec<u8>, SegmentError> {
     let columns = schema.columns();
     let eol = if opts.crlf { "\r\n" } else { "\n" };
@@ -84,7 +96,7 @@ pub fn encode(
         }
         out.push_str(eol);
     }
-    for_each_row(schema, rows, row_count, |index, view| {
+    for_each_row(schema, rows, row_count, screen, |index, view| {
         for (i, c) in columns.iter().enumerate() {
             if i > 0 {
                 out.push(',');

@@ -33,7 +33,7 @@ use parquet::file::properties::WriterProperties;
 use sync_core::row::{Column, ColumnType, ValueRef};
 
 use super::time::date_to_days;
-use super::{InvalidUtf8, SegmentError, for_each_row, text, value};
+use super::{BadRows, InvalidUtf8, RowScreen, SegmentError, for_each_row, text, value};
 use crate::schema::TableSchema;
 
 /// Column compression.
@@ -184,12 +184,24 @@ impl Builder {
     }
 }
 
-/// Encodes a segment as one Parquet file.
+/// Encodes a segment as Parquet; a row that cannot be written fails it.
 pub fn encode(
     opts: &ParquetOptions,
     schema: &TableSchema,
     rows: &[u8],
     row_count: u64,
+) -> Result<Vec<u8>, SegmentError> {
+    let mut screen = RowScreen::new(BadRows::Fail, opts.invalid_utf8);
+    encode_with(opts, schema, rows, row_count, &mut screen)
+}
+
+/// Encodes a segment as Parquet, leaving out the rows `screen` rejects.
+pub(crate) fn encode_with(
+    opts: &ParquetOptions,
+    schema: &TableSchema,
+    rows: &[u8],
+    row_count: u64,
+    screen: &mut RowScreen,
 ) -> Result<Vec<u8>, SegmentError> {
     let columns = schema.columns();
     let arrow = arrow_schema(columns);
@@ -221,7 +233,7 @@ pub fn encode(
             .map_err(|e| SegmentError::Encode(e.to_string()))?;
         writer.write(&batch).map_err(perr)
     };
-    for_each_row(schema, rows, row_count, |index, view| {
+    for_each_row(schema, rows, row_count, screen, |index, view| {
         for (i, (c, b)) in columns.iter().zip(builders.iter_mut()).enumerate() {
             b.append(value(view, index, i)?, opts.invalid_utf8, index, &c.name)?;
         }

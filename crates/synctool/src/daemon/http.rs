@@ -362,12 +362,23 @@ pub fn report_to_metrics(report: &StatusReport) -> String {
     m
 }
 
+/// The sink's counters in the Prometheus text format.
+pub fn counters_to_metrics(c: &sync_sinks::SinkCounters) -> String {
+    format!(
+        "# HELP synctool_bad_rows_total Rows that could not be written, by what sink.bad_rows did with them.\n\
+         # TYPE synctool_bad_rows_total counter\n\
+         synctool_bad_rows_total{{policy=\"skip\"}} {}\n\
+         synctool_bad_rows_total{{policy=\"dead_letter\"}} {}\n",
+        c.rows_skipped, c.rows_dead_lettered
+    )
+}
+
 async fn metrics(State(handle): State<SyncToolHandle>) -> Response {
     match handle.status_report().await {
         Ok(report) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            report_to_metrics(&report),
+            report_to_metrics(&report) + &counters_to_metrics(&handle.sink.counters()),
         )
             .into_response(),
         Err(msg) => (StatusCode::SERVICE_UNAVAILABLE, msg).into_response(),
