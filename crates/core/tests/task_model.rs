@@ -391,6 +391,7 @@ impl World {
             Action::DeleteReply(_)
             | Action::RetryReply(_)
             | Action::PartFailed { .. }
+            | Action::SegmentCommitted { .. }
             | Action::ReleaseDestination { .. } => {}
             Action::TableCompleted { task_id, .. } => {
                 self.table_exists = false;

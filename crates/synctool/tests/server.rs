@@ -136,6 +136,23 @@ async fn grpc_create_stream_status_delete() {
         .into_inner();
     assert_eq!(status.task.len(), 1);
     assert_eq!(status.task[0].count, Some(6));
+    // Six rows received (the refused pack not counted), committed in two
+    // segments, none held.
+    let (code, metrics) = http(running.addr, "GET", "/metrics", "").await;
+    assert_eq!(code, 200);
+    for line in [
+        r#"synctool_received_rows_total{db="db1",table="t1",tid="7",pid="0"} 6"#,
+        r#"synctool_committed_rows_total{db="db1",table="t1",tid="7",pid="0"} 6"#,
+        r#"synctool_committed_files_total{db="db1",table="t1",tid="7",pid="0"} 2"#,
+        r#"synctool_lag_rows{db="db1",table="t1",tid="7",pid="0"} 0"#,
+        "synctool_commit_latency_seconds_count 2",
+        "synctool_committed_segments_total 2",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
     assert_eq!(
         env.sink.committed_text(&env.dest("t1")).await,
         "row0;row1;row2;row3;row4;row5;"
@@ -239,11 +256,14 @@ async fn http_json_admin_as_openmldb_helper_uses_it() {
     let (code, body) = http(addr, "GET", "/metrics", "").await;
     assert_eq!(code, 200);
     assert!(
-        body.contains(r#"synctool_rows_committed{tid="9",pid="1",db="db1",table="t2"} 0"#),
+        body.contains(r#"synctool_committed_rows_total{db="db1",table="t2",tid="9",pid="1"} 0"#),
         "{body}"
     );
     assert!(
-        body.contains(r#"status="INIT"} 1"#) && body.contains("synctool_table_tasks 1"),
+        body.contains(r#"synctool_parts{status="INIT"} 2"#)
+            && body.contains("synctool_table_tasks 1")
+            && body.contains("# TYPE synctool_commit_latency_seconds histogram")
+            && body.ends_with("# EOF\n"),
         "{body}"
     );
     let (code, body) = http(addr, "GET", "/collectors", "").await;

@@ -129,6 +129,23 @@ struct Sealed {
     step: Step,
     /// An action for `step` is out and its result not yet back.
     awaiting: bool,
+    /// When its oldest progress was accepted (ms).
+    since_ms: u64,
+    /// When it was sealed (ms).
+    sealed_ms: u64,
+}
+
+/// A sealed segment in flight, for metrics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct InFlight {
+    /// Its seq.
+    pub seq: u64,
+    /// Rows in it.
+    pub rows: u64,
+    /// Bytes of its rows.
+    pub bytes: u64,
+    /// When it was sealed (ms).
+    pub sealed_ms: u64,
 }
 
 /// What the plan asks the supervisor to emit.
@@ -259,6 +276,29 @@ impl CommitPlan {
         self.id_base.task_id
     }
 
+    /// The segment in flight, if any.
+    pub fn in_flight_info(&self) -> Option<InFlight> {
+        self.in_flight.as_ref().map(|s| InFlight {
+            seq: s.seq,
+            rows: s.row_count,
+            bytes: s.rows.len() as u64,
+            sealed_ms: s.sealed_ms,
+        })
+    }
+
+    /// Rows accepted but not yet committed (open and in flight).
+    pub fn held_rows(&self) -> u64 {
+        self.open_count + self.in_flight.as_ref().map_or(0, |s| s.row_count)
+    }
+
+    /// When the oldest progress not yet committed was accepted (ms), if any.
+    pub fn oldest_uncommitted_ms(&self) -> Option<u64> {
+        self.in_flight
+            .as_ref()
+            .map(|s| s.since_ms)
+            .or(self.open_since)
+    }
+
     /// Bytes held in memory (open and in flight).
     pub fn held_bytes(&self) -> u64 {
         (self.open_rows.len() + self.in_flight.as_ref().map_or(0, |s| s.rows.len())) as u64
@@ -300,8 +340,8 @@ impl CommitPlan {
                 .is_some_and(|since| now_ms.saturating_sub(since) >= policy.max_age_ms)
     }
 
-    /// Seals the open segment, ending at `accepted`; returns its stage action.
-    pub fn roll(&mut self, accepted: &Point) -> SegmentAction {
+    /// Seals the open segment at `now_ms`, ending at `accepted`; returns its stage action.
+    pub fn roll(&mut self, accepted: &Point, now_ms: u64) -> SegmentAction {
         let sealed = Sealed {
             seq: self.next_seq,
             start: self.sealed_end().clone(),
@@ -310,6 +350,8 @@ impl CommitPlan {
             row_count: std::mem::take(&mut self.open_count),
             step: Step::Staging,
             awaiting: true,
+            since_ms: self.open_since.unwrap_or(now_ms),
+            sealed_ms: now_ms,
         };
         self.open_since = None;
         self.next_seq += 1;
@@ -493,7 +535,7 @@ mod tests {
         let end = Point::Binlog { offset: 4 };
         let mut c = plan();
         c.append(b"xy", 2, true, 0);
-        let SegmentAction::Stage(stage) = c.roll(&end) else {
+        let SegmentAction::Stage(stage) = c.roll(&end, 0) else {
             panic!("expected stage")
         };
         assert_eq!(stage.id.seq, 0);
@@ -522,7 +564,7 @@ mod tests {
         let end = Point::Binlog { offset: 4 };
         let mut c = plan();
         c.append(b"xy", 2, true, 0);
-        let first = c.roll(&end);
+        let first = c.roll(&end, 0);
         assert_eq!(c.retry(0), None, "no retry while awaiting");
         assert_eq!(c.on_staged(0, false), None);
         assert_eq!(c.step_failed(500), 1);

@@ -567,6 +567,11 @@ pub struct PartitionTask {
     /// not tried again; when no other live collector on the host is left,
     /// the part is FAILED with that reason.
     pub unable: Vec<String>,
+    /// Rows accepted by this SyncTool since it started (some may be read
+    /// again after a reassignment).
+    pub rows_accepted: u64,
+    /// Bytes of rows accepted by this SyncTool since it started.
+    pub bytes_accepted: u64,
 }
 
 impl PartitionTask {

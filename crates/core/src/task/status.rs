@@ -57,6 +57,20 @@ pub struct PartitionView {
     pub preparing: bool,
     /// What the assignment waits for, if anything (`next round at 12345 ms`).
     pub waiting: Option<String>,
+    /// Rows and bytes accepted by this SyncTool since it started.
+    pub rows_in: u64,
+    /// See `rows_in`.
+    pub bytes_in: u64,
+    /// Bytes of rows committed, and files committed.
+    pub bytes_committed: u64,
+    /// See `bytes_committed`.
+    pub files_committed: u64,
+    /// Rows and bytes accepted, not yet committed (held in memory).
+    pub held_rows: u64,
+    /// See `held_rows`.
+    pub held_bytes: u64,
+    /// How long the oldest accepted row not yet committed has waited (ms; 0: none).
+    pub uncommitted_ms: u64,
 }
 
 /// One table task.
@@ -145,6 +159,16 @@ impl StatusReport {
                             attempts: e.attempts,
                         }),
                         preparing: p.preparing,
+                        rows_in: p.rows_accepted,
+                        bytes_in: p.bytes_accepted,
+                        bytes_committed: p.plan.committed_volume().0,
+                        files_committed: p.plan.committed_volume().1,
+                        held_rows: p.plan.held_rows(),
+                        held_bytes: p.plan.held_bytes(),
+                        uncommitted_ms: p
+                            .plan
+                            .oldest_uncommitted_ms()
+                            .map_or(0, |since| now_ms.saturating_sub(since)),
                         waiting: match &p.holder {
                             Holder::Backoff { until_ms } => {
                                 Some(format!("next assignment round at {until_ms} ms"))

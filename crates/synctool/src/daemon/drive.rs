@@ -31,6 +31,7 @@ use tracing::{debug, error, info, warn};
 
 use super::clock::Clock;
 use super::collector_client::CollectorClient;
+use super::metrics::Metrics;
 use super::workers::{ClearStaging, Workers};
 
 /// The longest the loop sleeps without a command, even when no deadline is
@@ -57,7 +58,8 @@ pub enum Command {
     Tids(oneshot::Sender<Vec<u32>>),
 }
 
-/// The loop's state.
+/// The loop's state; `commands` is the loop's own channel (weak, so the
+/// loop ends when every handle is gone).
 pub struct DriveLoop {
     pub(crate) sup: Supervisor,
     pub(crate) clock: Arc<dyn Clock>,
@@ -66,31 +68,10 @@ pub struct DriveLoop {
     pub(crate) collectors: Arc<dyn CollectorClient>,
     pub(crate) workers: Workers,
     pub(crate) commands: mpsc::WeakSender<Command>,
+    pub(crate) metrics: Metrics,
 }
 
 impl DriveLoop {
-    /// A loop around `sup`; `commands` is the loop's own channel (weak, so
-    /// the loop ends when every handle is gone).
-    pub fn new(
-        sup: Supervisor,
-        clock: Arc<dyn Clock>,
-        local: Arc<dyn LocalStore>,
-        state_path: PathBuf,
-        collectors: Arc<dyn CollectorClient>,
-        workers: Workers,
-        commands: mpsc::WeakSender<Command>,
-    ) -> Self {
-        Self {
-            sup,
-            clock,
-            local,
-            state_path,
-            collectors,
-            workers,
-            commands,
-        }
-    }
-
     /// How long to sleep before the next deadline (`None`: no deadline).
     fn until_deadline(&self) -> Duration {
         match self.sup.next_deadline() {
@@ -144,6 +125,7 @@ impl DriveLoop {
     async fn execute(&mut self, actions: Vec<Action>, mut reply: Option<oneshot::Sender<Reply>>) {
         let mut persist_error: Option<String> = None;
         for action in actions {
+            self.metrics.record(&action);
             match action {
                 Action::Persist(state) => {
                     if let Err(e) = self.persist(state.to_bytes()).await {
@@ -189,6 +171,7 @@ impl DriveLoop {
                         "partition task FAILED: {error}"
                     );
                 }
+                Action::SegmentCommitted { .. } => {}
                 Action::TableCompleted {
                     tid,
                     task_id,
@@ -214,6 +197,7 @@ impl DriveLoop {
     fn assign(&self, a: Assignment) {
         let client = Arc::clone(&self.collectors);
         let commands = self.commands.clone();
+        let metrics = self.metrics.clone();
         info!(tid = a.tid, pid = a.pid, collector = %a.collector, point = %a.point, "assigning");
         tokio::spawn(async move {
             let result = match a.to_proto() {
@@ -225,6 +209,7 @@ impl DriveLoop {
             };
             if let Err(e) = &result {
                 warn!(tid = a.tid, pid = a.pid, "assignment failed: {e}");
+                metrics.assign_failed(e);
             }
             let input = Input::AssignResult {
                 tid: a.tid,

@@ -32,6 +32,7 @@ pub struct SyncToolHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) cluster: Arc<dyn ClusterView>,
     pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) metrics: super::metrics::Metrics,
     pub(crate) sink_config: Arc<SinkConfig>,
     pub(crate) allowed_dest_roots: Arc<Vec<String>>,
     pub(crate) state_path: PathBuf,

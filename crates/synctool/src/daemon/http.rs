@@ -7,8 +7,7 @@
 //! * `GET /status` (HTML), `GET /status?format=json` (tables, parts, points,
 //!   rows, lag, failures, the table-scope summary);
 //! * `GET /collectors` (`{"collectors":[..]}`);
-//! * `GET /metrics` (Prometheus text format: committed rows, status and
-//!   silence per partition task).
+//! * `GET /metrics` (Prometheus/OpenMetrics text, see [`super::metrics`]).
 //!
 //! A body that is not JSON, or a field of the wrong type, gets HTTP 400 with
 //! `{"code":-1,"msg":...}`; an unknown method 404.
@@ -271,114 +270,15 @@ async fn status(State(handle): State<SyncToolHandle>, RawQuery(query): RawQuery)
     }
 }
 
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The status report in the Prometheus text format.
-pub fn report_to_metrics(report: &StatusReport) -> String {
-    use std::fmt::Write as _;
-    let mut m = String::from(
-        "# HELP synctool_rows_committed Rows committed to the offline store per partition task.\n\
-         # TYPE synctool_rows_committed counter\n",
-    );
-    let parts = || {
-        report
-            .tables
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
-    };
-    let labels = |t: &sync_core::task::TableView, p: &sync_core::task::PartitionView| {
-        format!(
-            "tid=\"{}\",pid=\"{}\",db=\"{}\",table=\"{}\"",
-            t.tid,
-            p.pid,
-            label(&t.db),
-            label(&t.table)
-        )
-    };
-    for (t, p) in parts() {
-        let _ = writeln!(
-            m,
-            "synctool_rows_committed{{{}}} {}",
-            labels(t, p),
-            p.rows_committed
-        );
-    }
-    m.push_str(
-        "# HELP synctool_part_status 1 for the status the partition task is in.\n\
-         # TYPE synctool_part_status gauge\n",
-    );
-    for (t, p) in parts() {
-        let _ = writeln!(
-            m,
-            "synctool_part_status{{{},status=\"{}\"}} 1",
-            labels(t, p),
-            p.status.as_str()
-        );
-    }
-    m.push_str(
-        "# HELP synctool_silence_ms Milliseconds since the partition task was last heard of.\n\
-         # TYPE synctool_silence_ms gauge\n",
-    );
-    for (t, p) in parts() {
-        let _ = writeln!(
-            m,
-            "synctool_silence_ms{{{}}} {}",
-            labels(t, p),
-            report.now_ms.saturating_sub(p.last_heard_ms)
-        );
-    }
-    m.push_str(
-        "# HELP synctool_part_error 1 while a partition task has an error of this kind (class transient or permanent).\n\
-         # TYPE synctool_part_error gauge\n",
-    );
-    for (t, p) in parts() {
-        if let Some(e) = &p.last_error {
-            let _ = writeln!(
-                m,
-                "synctool_part_error{{{},kind=\"{}\",class=\"{}\"}} 1",
-                labels(t, p),
-                e.kind,
-                e.class.as_str()
-            );
-        }
-        if let Some(f) = &p.failure {
-            let _ = writeln!(
-                m,
-                "synctool_part_error{{{},kind=\"{}\",class=\"permanent\"}} 1",
-                labels(t, p),
-                label(&f.kind)
-            );
-        }
-    }
-    let _ = writeln!(
-        m,
-        "# HELP synctool_table_tasks Table tasks.\n# TYPE synctool_table_tasks gauge\nsynctool_table_tasks {}",
-        report.tables.len()
-    );
-    m
-}
-
-/// The sink's counters in the Prometheus text format.
-pub fn counters_to_metrics(c: &sync_sinks::SinkCounters) -> String {
-    format!(
-        "# HELP synctool_bad_rows_total Rows that could not be written, by what sink.bad_rows did with them.\n\
-         # TYPE synctool_bad_rows_total counter\n\
-         synctool_bad_rows_total{{policy=\"skip\"}} {}\n\
-         synctool_bad_rows_total{{policy=\"dead_letter\"}} {}\n",
-        c.rows_skipped, c.rows_dead_lettered
-    )
-}
-
 async fn metrics(State(handle): State<SyncToolHandle>) -> Response {
     match handle.status_report().await {
         Ok(report) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            report_to_metrics(&report) + &counters_to_metrics(&handle.sink.counters()),
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            handle.metrics.render(&report, handle.sink.counters()),
         )
             .into_response(),
         Err(msg) => (StatusCode::SERVICE_UNAVAILABLE, msg).into_response(),

@@ -23,6 +23,7 @@ pub mod drive;
 pub mod grpc;
 pub mod handle;
 pub mod http;
+pub mod metrics;
 pub mod server;
 pub mod startup;
 pub mod workers;
@@ -135,19 +136,27 @@ impl Daemon {
         .await?;
         let (tx, rx) = mpsc::channel(1024);
         let state_path = options.progress_path.join(STATE_FILE);
-        let drive = DriveLoop::new(
+        let metrics = metrics::Metrics::new();
+        let drive = DriveLoop {
             sup,
-            parts.clock,
-            parts.local,
-            state_path.clone(),
-            parts.collectors,
-            workers::Workers::new(parts.sink.clone(), parts.cluster.clone(), tx.downgrade()),
-            tx.downgrade(),
-        );
+            clock: parts.clock,
+            local: parts.local,
+            state_path: state_path.clone(),
+            collectors: parts.collectors,
+            workers: workers::Workers::new(
+                parts.sink.clone(),
+                parts.cluster.clone(),
+                tx.downgrade(),
+                metrics.clone(),
+            ),
+            commands: tx.downgrade(),
+            metrics: metrics.clone(),
+        };
         let handle = SyncToolHandle {
             commands: tx,
             cluster: parts.cluster,
             sink: parts.sink,
+            metrics,
             sink_config: Arc::new(options.sink_config),
             allowed_dest_roots: Arc::new(options.allowed_dest_roots),
             state_path,

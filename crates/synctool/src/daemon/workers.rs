@@ -20,6 +20,7 @@ use tracing::{debug, warn};
 
 use super::cluster::ClusterView;
 use super::drive::Command;
+use super::metrics::Metrics;
 
 /// Which staged segments to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,7 @@ pub struct Workers {
     cluster: Arc<dyn ClusterView>,
     commands: mpsc::WeakSender<Command>,
     queues: HashMap<(u32, u32), mpsc::UnboundedSender<Job>>,
+    metrics: Metrics,
 }
 
 impl Workers {
@@ -58,12 +60,14 @@ impl Workers {
         sink: Arc<dyn Sink>,
         cluster: Arc<dyn ClusterView>,
         commands: mpsc::WeakSender<Command>,
+        metrics: Metrics,
     ) -> Self {
         Self {
             sink,
             cluster,
             commands,
             queues: HashMap::new(),
+            metrics,
         }
     }
 
@@ -118,6 +122,7 @@ impl Workers {
         let worker = Worker {
             sink: Arc::clone(&self.sink),
             cluster: Arc::clone(&self.cluster),
+            metrics: self.metrics.clone(),
         };
         tokio::spawn(worker.run(rx, self.commands.clone()));
         // The receiver was just created and is held by the spawned task.
@@ -129,6 +134,7 @@ impl Workers {
 struct Worker {
     sink: Arc<dyn Sink>,
     cluster: Arc<dyn ClusterView>,
+    metrics: Metrics,
 }
 
 impl Worker {
@@ -139,6 +145,7 @@ impl Worker {
                     let result = self.stage(&s).await;
                     if let Err(e) = &result {
                         warn!(segment = %s.id.name(), dest = %s.dest, kind = e.kind(), "stage failed: {e}");
+                        self.metrics.step_failed("stage", e);
                     }
                     Input::Staged { id: s.id, result }
                 }
@@ -151,6 +158,7 @@ impl Worker {
                         .map_err(|e| e.failure());
                     if let Err(e) = &result {
                         warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");
+                        self.metrics.step_failed("commit", e);
                     }
                     Input::Committed { id: c.id, result }
                 }

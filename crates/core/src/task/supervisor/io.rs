@@ -306,6 +306,20 @@ pub enum Action {
         /// Why.
         error: PartError,
     },
+    /// A segment was committed (for metrics): its rows and bytes, and how
+    /// long staging and committing it took since it was sealed.
+    SegmentCommitted {
+        /// Table id.
+        tid: u32,
+        /// Partition id.
+        pid: u32,
+        /// Rows in it.
+        rows: u64,
+        /// Bytes of its rows.
+        bytes: u64,
+        /// From sealing to committed (ms).
+        latency_ms: u64,
+    },
     /// A mode-0 table task finished and was removed.
     TableCompleted {
         /// Table id.

@@ -195,6 +195,8 @@ impl Supervisor {
             part.unable.clear();
         }
         part.plan.append(&pack.rows, pack.row_count, advanced, now);
+        part.rows_accepted += pack.row_count;
+        part.bytes_accepted += pack.rows.len() as u64;
         part.accepted = pack.next.clone();
         part.last_pack = Some((pack.start, pack.next));
         part.preparing = pack.preparing;

@@ -47,6 +47,8 @@ pub(crate) fn new_partition(
         tried: Vec::new(),
         failed_rounds: 0,
         unable: Vec::new(),
+        rows_accepted: 0,
+        bytes_accepted: 0,
     }
 }
 
@@ -75,7 +77,7 @@ pub(crate) fn settle(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut Out)
         .plan
         .should_roll(&ctx.config.roll, &part.accepted, part.finishing, ctx.now)
     {
-        let action = part.plan.roll(&part.accepted);
+        let action = part.plan.roll(&part.accepted, ctx.now);
         out.actions.push(segment_action(action));
     }
     if part.finishing && !part.plan.in_flight() && part.plan.committed() == &part.accepted {
@@ -301,8 +303,18 @@ pub(crate) fn committed(
     }
     match result {
         Ok(()) => {
+            let sealed = part.plan.in_flight_info();
             if !part.plan.on_committed(seq, true) {
                 return;
+            }
+            if let Some(s) = sealed {
+                out.actions.push(Action::SegmentCommitted {
+                    tid: ctx.spec.tid,
+                    pid: part.pid,
+                    rows: s.rows,
+                    bytes: s.bytes,
+                    latency_ms: ctx.now.saturating_sub(s.sealed_ms),
+                });
             }
             out.dirty = true;
             part.clear_error(|e| matches!(e, PartError::Stage(_) | PartError::Commit(_)));
