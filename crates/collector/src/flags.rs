@@ -3,9 +3,13 @@
 //! `--key=value` per line, `#` comments) and command-line flags, processed in
 //! order so that a later setting wins. Flag names and defaults are OpenMLDB's.
 //! Unknown or malformed flags are errors that name the file and line (or the
-//! command-line argument); nothing is silently ignored.
+//! command-line argument); nothing is silently ignored. `--log_level` takes
+//! OpenMLDB's glog-style names ([`LogLevel`]: debug, info, warning, error);
+//! any other value is such an error, listing the accepted ones.
 
 use std::path::{Path, PathBuf};
+
+use sync_infra::logging::{ACCEPTED_LEVELS, LogLevel};
 
 /// Every setting of the `data_collector` daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +42,9 @@ pub struct CollectorConfig {
     pub socket_max_unwritten_bytes: u64,
     pub enable_status_service: bool,
     pub openmldb_log_dir: PathBuf,
-    pub log_level: String,
+    /// The level of this project's own logs (dependencies stay at `warn`;
+    /// `RUST_LOG` overrides both). OpenMLDB's default is `debug`.
+    pub log_level: LogLevel,
     pub binlog_name_length: u64,
     pub binlog_enable_crc: bool,
     pub max_traverse_cnt: u64,
@@ -70,7 +76,7 @@ impl Default for CollectorConfig {
             socket_max_unwritten_bytes: 64 * 1024 * 1024,
             enable_status_service: false,
             openmldb_log_dir: "./logs".into(),
-            log_level: "debug".into(),
+            log_level: LogLevel::Debug,
             binlog_name_length: 8,
             binlog_enable_crc: false,
             max_traverse_cnt: 0,
@@ -213,7 +219,7 @@ impl CollectorConfig {
             "socket_max_unwritten_bytes" => self.socket_max_unwritten_bytes = number(value)?,
             "enable_status_service" => self.enable_status_service = boolean(value)?,
             "openmldb_log_dir" => self.openmldb_log_dir = text(value)?.into(),
-            "log_level" => self.log_level = text(value)?,
+            "log_level" => self.log_level = level(value)?,
             "binlog_name_length" => self.binlog_name_length = number(value)?,
             "binlog_enable_crc" => self.binlog_enable_crc = boolean(value)?,
             "max_traverse_cnt" => self.max_traverse_cnt = number(value)?,
@@ -294,6 +300,13 @@ fn number(value: Option<&str>) -> Result<u64, SetError> {
         .map_err(|_| SetError::Bad("needs a non-negative integer"))
 }
 
+fn level(value: Option<&str>) -> Result<LogLevel, SetError> {
+    value
+        .ok_or(SetError::Bad(ACCEPTED_LEVELS))?
+        .parse()
+        .map_err(|_| SetError::Bad(ACCEPTED_LEVELS))
+}
+
 fn boolean(value: Option<&str>) -> Result<bool, SetError> {
     match value.map(str::to_ascii_lowercase).as_deref() {
         None | Some("true" | "1" | "yes" | "t" | "y") => Ok(true),
@@ -317,7 +330,7 @@ mod tests {
         let config = CollectorConfig::from_flagfile(&template).expect("conf template is valid");
         assert_eq!(config.endpoint, "127.0.0.1:8888");
         assert_eq!(config.zk_cluster, "127.0.0.1:2181");
-        assert_eq!(config.log_level, "info");
+        assert_eq!(config.log_level, LogLevel::Info);
     }
 
     #[test]
@@ -332,6 +345,7 @@ mod tests {
         );
         assert_eq!(config.sync_task_long_interval_ms, 5000);
         assert!(!config.enable_status_service);
+        assert_eq!(config.log_level, LogLevel::Debug);
         assert_eq!(config.link_interval_ms, 1000);
         assert_eq!(config.probe_interval_ms, 10_000);
     }
@@ -392,6 +406,38 @@ mod tests {
             .expect_err("bad bool")
             .to_string();
         assert!(text.contains("command-line argument 1"), "{text}");
+    }
+
+    #[test]
+    fn log_levels_are_openmldbs_and_an_unknown_one_is_an_error() {
+        for (text, level) in [
+            ("debug", LogLevel::Debug),
+            ("info", LogLevel::Info),
+            ("warning", LogLevel::Warning),
+            ("WARN", LogLevel::Warning),
+            ("error", LogLevel::Error),
+        ] {
+            let config = CollectorConfig::from_args(args(&[&format!("--log_level={text}")]))
+                .expect("an accepted level");
+            assert_eq!(config.log_level, level, "{text}");
+        }
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("levels.flags");
+        std::fs::write(&file, "--endpoint=127.0.0.1:1\n--log_level=verbose\n").expect("write");
+        let err = CollectorConfig::from_flagfile(&file).expect_err("verbose is no level");
+        let text = err.to_string();
+        assert!(
+            text.contains("levels.flags:2")
+                && text.contains("`log_level`")
+                && text.contains("`verbose`"),
+            "{text}"
+        );
+        for accepted in ["debug", "info", "warning", "error"] {
+            assert!(text.contains(accepted), "{text}");
+        }
+        let err = CollectorConfig::from_args(args(&["--log_level"])).expect_err("no value");
+        assert!(err.to_string().contains("command-line argument 1"), "{err}");
     }
 
     #[test]

@@ -248,6 +248,7 @@ where
             rows_sent: 0,
             bytes_sent: 0,
             packs_sent: 0,
+            deletes_skipped: 0,
             caught_up: false,
             last_accepted_ms: None,
             started_ms: (self.env.clock)(),

@@ -2,7 +2,8 @@
 //! bytes of concatenated rows, except that a single row larger than that goes
 //! alone (OpenMLDB's collector stalls on such a row). A pack starts at the
 //! point the previous one ended; mode 1 drops rows older than `start_ts`
-//! (their position still advances); mode 0 marks the pack `finished` when the
+//! (their position still advances), and binlog deletes are skipped the same
+//! way and counted ([`BuiltPack::deletes`]); mode 0 marks the pack `finished` when the
 //! stream has caught up with the end of the binlog. When reading fails in
 //! the middle of a pack, the rows before the failure go out as a pack of
 //! their own and the error comes with the next call, so everything before a
@@ -22,6 +23,9 @@ pub struct BuiltPack {
     /// Concatenated encoded rows.
     pub rows: Vec<u8>,
     pub count: u64,
+    /// Binlog deletes the pack's range passed over (skipped, not sent: the
+    /// offline output is append-only).
+    pub deletes: u64,
     /// Mode 0 only: the binlog end was reached; this is the last pack.
     pub finished: bool,
     /// Everything written so far has been read (wait before the next pack).
@@ -78,6 +82,7 @@ impl<O: SnapshotOpener> Packer<O> {
         let start = self.point.clone();
         let mut rows = Vec::new();
         let mut count = 0u64;
+        let mut deletes = 0u64;
         let mut caught_up = false;
         loop {
             let item = match self.pending.take() {
@@ -98,6 +103,10 @@ impl<O: SnapshotOpener> Packer<O> {
             };
             match item {
                 SourceItem::Skip { next } => self.point = next,
+                SourceItem::Deleted { next } => {
+                    deletes += 1;
+                    self.point = next;
+                }
                 SourceItem::Row { ts, next, .. }
                     if self.mode == Mode::IncrementalByTimestamp && ts < self.start_ts =>
                 {
@@ -123,6 +132,7 @@ impl<O: SnapshotOpener> Packer<O> {
             next: self.point.clone(),
             rows,
             count,
+            deletes,
             finished,
             caught_up,
         })

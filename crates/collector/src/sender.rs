@@ -51,11 +51,21 @@ pub trait PackSource: Send + 'static {
     fn rewind(&mut self, point: &Point) -> Result<(), ReadFault>;
 }
 
+/// What a pack SyncTool accepted carried.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AcceptedPack {
+    /// Rows sent.
+    pub rows: u64,
+    /// Bytes of encoded rows sent.
+    pub bytes: u64,
+    /// Binlog deletes the pack's range passed over (not sent).
+    pub deletes_skipped: u64,
+}
+
 /// Told about progress as replies come in.
 pub trait SendObserver: Send {
-    /// SyncTool accepted the pack ending at `next` with `rows` rows in
-    /// `bytes` bytes.
-    fn accepted(&mut self, next: &Point, rows: u64, bytes: u64);
+    /// SyncTool accepted the pack ending at `next`, which carried `pack`.
+    fn accepted(&mut self, next: &Point, pack: AcceptedPack);
     /// A reply named SyncTool's committed point (every reply may).
     fn committed(&mut self, _at: &Point) {}
     /// SyncTool refused a pack; the producer rewinds.
@@ -208,7 +218,8 @@ pub async fn stream_task(
                                 break SendEnd::ReadFailed { fault, answer: None };
                             }
                             state.produced = pack.next.clone();
-                            state.unanswered.push_back(Unanswered::Rows(SentRows { next: pack.next, rows: pack.count, bytes, finished: pack.finished, stale: false }));
+                            let counts = AcceptedPack { rows: pack.count, bytes, deletes_skipped: pack.deletes };
+                            state.unanswered.push_back(Unanswered::Rows(SentRows { next: pack.next, counts, finished: pack.finished, stale: false }));
                             if request_tx.send(request).await.is_err() {
                                 break SendEnd::Transport("the request stream closed".into());
                             }
@@ -237,8 +248,7 @@ pub async fn stream_task(
 /// A sent pack of rows (or a heartbeat) waiting for its answer.
 struct SentRows {
     next: Point,
-    rows: u64,
-    bytes: u64,
+    counts: AcceptedPack,
     finished: bool,
     /// Sent after a pack that was refused: its answer is ignored.
     stale: bool,
@@ -294,7 +304,7 @@ impl StreamState {
             (Unanswered::Rows(sent), _) if sent.stale => return None,
             (Unanswered::Rows(sent), Answer::Accepted { .. }) => {
                 self.accepted = sent.next;
-                observer.accepted(&self.accepted, sent.rows, sent.bytes);
+                observer.accepted(&self.accepted, sent.counts);
                 return sent.finished.then_some(SendEnd::Finished);
             }
             (Unanswered::Rows(_), Answer::Refused { message, .. }) => observer.rejected(&message),

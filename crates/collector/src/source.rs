@@ -4,8 +4,10 @@
 //! from the snapshot's effective offset + 1. Every item carries the point right
 //! after it, so a pack can end after any item.
 //!
-//! Binlog deletes and (in mode 1) rows older than `start_ts` advance the point
-//! without a row. The snapshot is read through [`SnapshotCursor`] and binlog
+//! Binlog deletes advance the point without a row ([`SourceItem::Deleted`]:
+//! the offline output is an append-only copy of the puts, as in OpenMLDB, so
+//! a delete is skipped and counted, never mirrored); so do (in mode 1) rows
+//! older than `start_ts`. The snapshot is read through [`SnapshotCursor`] and binlog
 //! entries are turned into rows by [`EntryDecoder`], so this module does no
 //! RocksDB or row-codec work itself.
 
@@ -58,8 +60,11 @@ pub trait EntryDecoder {
 pub enum SourceItem {
     /// A row to send; `ts` is its index-0 ts.
     Row { row: Vec<u8>, ts: u64, next: Point },
-    /// Position moves on without a row (a delete, or a catch-up entry the snapshot holds).
+    /// Position moves on without a row (an empty snapshot, or a catch-up
+    /// entry the snapshot holds).
     Skip { next: Point },
+    /// A binlog delete: skipped (the output is append-only), position moves on.
+    Deleted { next: Point },
 }
 
 enum Phase<C> {
@@ -169,7 +174,7 @@ impl<O: SnapshotOpener> PartitionSource<O> {
                     let next =
                         Point::catching_up(target, below.clone(), tailed.entry.log_index() + 1);
                     if is_delete(&tailed.entry) {
-                        return Ok(Some(SourceItem::Skip { next }));
+                        return Ok(Some(SourceItem::Deleted { next }));
                     }
                     let (key, row) = self.decode(decoder, &tailed)?;
                     return Ok(Some(if key < below {
@@ -225,7 +230,7 @@ impl<O: SnapshotOpener> PartitionSource<O> {
                         offset: tailed.entry.log_index() + 1,
                     };
                     if is_delete(&tailed.entry) {
-                        return Ok(Some(SourceItem::Skip { next }));
+                        return Ok(Some(SourceItem::Deleted { next }));
                     }
                     let (key, row) = self.decode(decoder, &tailed)?;
                     return Ok(Some(SourceItem::Row {

@@ -2,8 +2,10 @@
 //! task, shared between the task's loop (which updates it) and the status page
 //! (`GET /status`: HTML for people, `?format=json` for tools): the phase
 //! (preparing, streaming, caught up, retrying, finishing, dormant and why),
-//! the accepted and committed points, the last error and since when, and the
-//! links the work dir holds.
+//! the accepted and committed points, rows, bytes and packs sent, the binlog
+//! deletes skipped (`deletes_skipped`: the offline output is append-only, so
+//! deletes are not synced; this shows how many), the last error and since
+//! when, and the links the work dir holds.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -90,6 +92,9 @@ pub struct TaskStatus {
     pub rows_sent: u64,
     pub bytes_sent: u64,
     pub packs_sent: u64,
+    /// Binlog deletes skipped in the packs SyncTool accepted: the offline
+    /// output is an append-only copy of the puts, so deletes are not synced.
+    pub deletes_skipped: u64,
     /// The reader has read everything the tablet wrote so far.
     pub caught_up: bool,
     /// Wall-clock ms of the last accepted pack.
@@ -194,7 +199,7 @@ pub fn to_html(endpoint: &str, now_ms: u64, tasks: &[TaskStatus]) -> String {
         "<h1>DataCollector</h1><p>endpoint {} &middot; {} partition task(s)</p>\
          <table><tr><th>tid</th><th>pid</th><th>phase</th><th>mode</th><th>tablet</th>\
          <th>SyncTool</th><th>accepted</th><th>committed</th><th>rows</th><th>bytes</th>\
-         <th>packs</th><th>since last ack (ms)</th><th>links held</th><th>error</th>\
+         <th>packs</th><th>deletes skipped</th><th>since last ack (ms)</th><th>links held</th><th>error</th>\
          <th>error since</th></tr>",
         escape(endpoint),
         tasks.len()
@@ -208,7 +213,7 @@ pub fn to_html(endpoint: &str, now_ms: u64, tasks: &[TaskStatus]) -> String {
         body.push_str(&format!(
             "<tr class=\"{state}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             t.tid,
             t.pid,
             escape(&phase),
@@ -220,6 +225,7 @@ pub fn to_html(endpoint: &str, now_ms: u64, tasks: &[TaskStatus]) -> String {
             t.rows_sent,
             t.bytes_sent,
             t.packs_sent,
+            t.deletes_skipped,
             t.last_accepted_ms
                 .map_or(String::new(), |ms| now_ms.saturating_sub(ms).to_string()),
             escape(&t.links.describe()),
@@ -251,6 +257,7 @@ mod tests {
             rows_sent: 0,
             bytes_sent: 0,
             packs_sent: 0,
+            deletes_skipped: 0,
             caught_up: false,
             last_accepted_ms: None,
             started_ms: 0,
@@ -286,7 +293,10 @@ mod tests {
             binlog_last_file: Some(4),
             snapshot: Some("202611251300@10".into()),
         };
+        s.deletes_skipped = 7;
         let html = to_html("me:1", 12_000, &[s.clone()]);
+        assert!(html.contains("<th>deletes skipped</th>"), "{html}");
+        assert!(html.contains("<td>7</td>"), "{html}");
         assert!(
             html.contains("binlog 3..=4 (2 files), snapshot 202611251300@10"),
             "{html}"
@@ -297,5 +307,6 @@ mod tests {
         assert_eq!(json["tasks"][0]["state"], "Dormant");
         assert_eq!(json["tasks"][0]["links"]["binlog_files"], 2);
         assert_eq!(json["tasks"][0]["error_since_ms"], 1_000);
+        assert_eq!(json["tasks"][0]["deletes_skipped"], 7);
     }
 }

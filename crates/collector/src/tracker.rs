@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::keeper::Keeper;
 use crate::lease::Lease;
-use crate::sender::SendObserver;
+use crate::sender::{AcceptedPack, SendObserver};
 use crate::status::SharedStatus;
 use crate::task_run::{CollectorSettings, TaskEnv};
 use crate::workdir::WorkDir;
@@ -92,14 +92,15 @@ impl<S: LocalStore + Clone> Tracker<S> {
 }
 
 impl<S: LocalStore + Clone> SendObserver for Tracker<S> {
-    fn accepted(&mut self, next: &Point, rows: u64, bytes: u64) {
+    fn accepted(&mut self, next: &Point, pack: AcceptedPack) {
         self.accepted = next.clone();
         self.progressed = true;
         {
             let mut s = self.status.lock();
             s.accepted_point = next.to_string();
-            s.rows_sent += rows;
-            s.bytes_sent += bytes;
+            s.rows_sent += pack.rows;
+            s.bytes_sent += pack.bytes;
+            s.deletes_skipped += pack.deletes_skipped;
             s.packs_sent += 1;
             s.last_accepted_ms = Some((self.clock)());
             s.clear_error();

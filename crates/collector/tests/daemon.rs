@@ -382,3 +382,43 @@ async fn a_work_dir_on_another_filesystem_is_a_transient_failure_with_the_cross_
     );
     collector.stop().await;
 }
+
+#[tokio::test]
+async fn binlog_deletes_are_skipped_and_counted_in_the_status() {
+    // 30 rows in a snapshot, 40 in the binlog, then three deletes between
+    // more puts: the offline copy is append-only, so every put is sent once
+    // (also those of deleted keys) and the deletes are only counted.
+    let mut f = fixture(None, 1, 30, 40).await;
+    {
+        let part = f.emu.partition(0).expect("partition");
+        part.delete(0, "no-such-card").expect("delete");
+        part.append(5).expect("append");
+        part.delete(0, "another-card").expect("delete");
+        part.delete(0, "a-third-card").expect("delete");
+        part.append(5).expect("append");
+    }
+    let collector = start_collector(&f.datadir(), true).await;
+    let task = f.task(0, SyncMode::KFull, "token-d");
+    f.synctool.expect(&task);
+    assert_eq!(collector.add(&task).await.code, Some(0));
+    wait_for("the part finished", || f.synctool.finished(0)).await;
+
+    let expected: Vec<Vec<u8>> = {
+        let part = f.emu.partition(0).expect("partition");
+        (0..80)
+            .map(|seq| part.generator().row(0, seq).expect("row").row)
+            .collect()
+    };
+    let got = f.synctool.rows(0);
+    assert_eq!(got.len(), 80, "every put once, none removed by a delete");
+    assert!(multiset(&got) == multiset(&expected), "the rows differ");
+
+    let status = collector.status(0).expect("status");
+    assert_eq!(status.deletes_skipped, 3);
+    assert_eq!(status.rows_sent, 80);
+    let json = data_collector::status::to_json(&collector.endpoint, 0, &[status.clone()]);
+    assert_eq!(json["tasks"][0]["deletes_skipped"], 3);
+    let html = data_collector::status::to_html(&collector.endpoint, 0, &[status]);
+    assert!(html.contains("<th>deletes skipped</th>"), "{html}");
+    collector.stop().await;
+}

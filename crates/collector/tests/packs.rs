@@ -298,8 +298,56 @@ fn deletes_and_old_rows_in_mode_1_advance_without_rows() {
     let pack = p.next_pack(&FsStore, &ValueDecoder).expect("pack");
     assert_eq!(pack.rows, b"d1");
     assert_eq!(pack.count, 1);
+    assert_eq!(
+        pack.deletes, 2,
+        "both deletes are counted; the old put of mode 1 is not a delete"
+    );
     assert_eq!(pack.next, Point::Binlog { offset: 5 });
     assert!(!pack.finished, "mode 1 never finishes");
+}
+
+#[test]
+fn deletes_are_skipped_and_counted_in_the_catch_up_and_in_the_binlog() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_binlog(
+        dir.path(),
+        &[
+            put(1, "a", "a1"),
+            put(2, "c", "c1"),
+            put(3, "b", "b1"),
+            delete(4, "a"),
+            put(5, "d", "d1"),
+            delete(6, "b"),
+            put(7, "c", "c2"),
+        ],
+    );
+    let mut snaps = Snapshots::default();
+    // The snapshot at offset 5 no longer holds `a` (deleted at 4).
+    snaps
+        .0
+        .insert(5, snapshot(&[("b", "b1"), ("c", "c1"), ("d", "d1")]));
+    // Committed: a1, b1 of the snapshot at offset 3; the next key is c. The
+    // catch-up reads entries 4 (a delete) and 5 (a put the new snapshot holds).
+    let committed = Point::in_snapshot(3, Some(RowKey::new("c", 1)));
+    let available = Available {
+        snapshot_offset: Some(5),
+        binlog_first: 1,
+    };
+    let mut p = packer(
+        dir.path(),
+        snaps,
+        &committed,
+        available,
+        Mode::FullAndContinuous,
+        1 << 20,
+    );
+    let (rows, packs) = run(&mut p);
+    assert_eq!(rows, vec!["c1", "d1", "c2"], "deletes remove nothing");
+    assert_eq!(
+        packs.iter().map(|p| p.deletes).sum::<u64>(),
+        2,
+        "the catch-up's delete and the binlog's"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use data_collector::beacon::Answer;
 use data_collector::fault::ReadFault;
 use data_collector::packer::BuiltPack;
 use data_collector::sender::{
-    PackSource, ProducerMode, SendEnd, SendObserver, SendSettings, stream_task,
+    AcceptedPack, PackSource, ProducerMode, SendEnd, SendObserver, SendSettings, stream_task,
 };
 use sync_core::point::Point;
 use sync_core::proto::datasync::sync_tool_client::SyncToolClient;
@@ -109,6 +109,7 @@ impl PackSource for Rows {
             next: Point::Binlog { offset: self.at },
             rows,
             count,
+            deletes: 0,
             finished: self.finish && caught_up,
             caught_up,
         })
@@ -134,7 +135,7 @@ struct Progress {
 }
 
 impl SendObserver for Progress {
-    fn accepted(&mut self, next: &Point, _rows: u64, _bytes: u64) {
+    fn accepted(&mut self, next: &Point, _pack: AcceptedPack) {
         self.accepted.push(next.clone());
     }
     fn committed(&mut self, at: &Point) {

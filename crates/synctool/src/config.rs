@@ -9,7 +9,10 @@
 //! `sync_task.check_period` (seconds), `request.timeout` (seconds),
 //! `hadoop.conf.dir` (falls back to `$HADOOP_CONF_DIR`); `data.cache_path`
 //! and `flink.slots` (the original's unused Flink tunnel) are accepted and
-//! ignored. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
+//! ignored (the shipped template sets `data.cache_path`, which OpenMLDB's
+//! `tools/synctool_helper.py tool-status` reads from the file). There is no
+//! log level key: OpenMLDB's SyncTool took it from `log4j.properties`; see
+//! `sync_infra::logging`. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
 //! `sync_task.fail_after_ms`, `sync_task.history_ms`, `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
 //! `sink.csv.null`, `sink.bad_rows`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
 //! `sink.roll.max_age_ms`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,

@@ -1,5 +1,6 @@
-//! The shipped `conf/synctool.properties` loads, and its values and the
-//! commented defaults are the code's defaults.
+//! The shipped `conf/synctool.properties` loads, its values and the
+//! commented defaults are the code's defaults, and it sets the keys
+//! OpenMLDB's own scripts read from it (`data.cache_path`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,14 @@ fn the_template_loads_with_the_documented_values() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf/synctool.properties");
     let text = std::fs::read_to_string(&path).unwrap();
     let c = SyncToolConfig::parse(&text, &path, None).unwrap();
+
+    // OpenMLDB's tools/synctool_helper.py tool-status reads `data.cache_path`
+    // from this file (KeyError without it): the key must be set, not commented.
+    let entries = synctool::properties::parse_properties(&text).unwrap();
+    assert!(
+        entries.iter().any(|e| e.key == "data.cache_path"),
+        "conf/synctool.properties must set data.cache_path"
+    );
     assert_eq!(c.listen_address(), "0.0.0.0:8848");
     assert_eq!(c.advertised_endpoint, "127.0.0.1:8848");
     assert_eq!(c.zk_cluster, "127.0.0.1:2181");

@@ -10,7 +10,8 @@
 //! registers `<zk_root_path>/sync_tool/collector/<endpoint>` once it listens,
 //! otherwise it runs standalone (SyncTool lists it in `standalone.collectors`).
 //! Tasks persisted under `--collector_datadir` are resumed at start. SIGINT
-//! or SIGTERM stops it cleanly.
+//! or SIGTERM stops it cleanly. Logs go to standard output, without colour
+//! codes unless it is a terminal (`sync_infra::logging`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use data_collector::tablet_client::HttpTabletClient;
 use data_collector::task_run::{CollectorSettings, TaskEnv, tcp_connector};
 use data_collector::workdir::WorkDir;
 use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
+use sync_infra::logging::{self, LogOutput};
 use sync_infra::one_port;
 use sync_infra::store::FsStore;
 use tracing::{error, info};
@@ -48,7 +50,8 @@ flags (OpenMLDB's names; a later flag wins):
   --link_interval_ms=MS             link new binlog files this often, in every phase (1000)
   --probe_interval_ms=MS            a dormant task asks SyncTool for the committed point this often (10000)
   --thread_pool_size=N              async worker threads (16)
-  --log_level=debug|info|warning|error
+  --log_level=debug|info|warning|error  level of this daemon's logs (debug); dependencies log
+                                    at warn; RUST_LOG (EnvFilter syntax) overrides both
 see conf/data_collector.flags for every flag";
 
 fn main() -> ExitCode {
@@ -74,7 +77,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(&config.log_level);
+    // --log_level sets our crates' level; dependencies stay at warn; RUST_LOG
+    // overrides both. Plain text unless stdout is a terminal.
+    if let Err(e) = logging::init(config.log_level, LogOutput::Stdout) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.thread_pool_size.clamp(1, 256) as usize)
         .enable_all()
@@ -89,17 +97,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(level: &str) {
-    let level = match level.to_ascii_lowercase().as_str() {
-        "warning" => "warn".to_string(),
-        other => other.to_string(),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
 fn now_ms() -> u64 {

@@ -1,5 +1,9 @@
 //! `synctool`: the SyncTool daemon. `synctool -f conf/synctool.properties`
 //! (OpenMLDB's start script passes the properties file the same way).
+//!
+//! Logs go to standard output, at info for this project's crates and warn
+//! for dependencies (`RUST_LOG` overrides), without colour codes unless
+//! standard output is a terminal (`sync_infra::logging`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use sync_infra::coordinator::standalone::StandaloneCoordinator;
 use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
+use sync_infra::logging::{self, LogLevel, LogOutput};
 use sync_infra::store::FsStore;
 use sync_sinks::StoreSink;
 use synctool::config::SyncToolConfig;
@@ -36,12 +41,13 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // OpenMLDB's synctool.properties has no log level (its log4j.properties
+    // had one): our crates log at info, dependencies at warn, RUST_LOG
+    // overrides both. Plain text unless stdout is a terminal.
+    if let Err(e) = logging::init(LogLevel::Info, LogOutput::Stdout) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let config = match SyncToolConfig::load(&cli.config) {
         Ok(c) => c,

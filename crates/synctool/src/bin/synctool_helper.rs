@@ -1,4 +1,8 @@
 //! `synctool_helper`: the operator's command-line tool for the sync.
+//!
+//! Answers go to standard output; log lines (warnings and errors of the
+//! crates it uses; `RUST_LOG` for more) to standard error, without colour
+//! codes unless standard error is a terminal (`sync_infra::logging`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use sync_infra::logging::{self, LogLevel, LogOutput};
 use synctool::dump::{
     DumpOptions, dump_binlog_path, dump_hex_row, dump_snapshot, snapshot_checkpoint,
 };
@@ -122,6 +127,10 @@ fn main() -> ExitCode {
     // OpenMLDB's helper spells the start timestamp `-ts`; clap wants `--ts`.
     let args = std::env::args_os().map(|a| if a == "-ts" { "--ts".into() } else { a });
     let cli = Cli::parse_from(args);
+    if let Err(e) = logging::init(LogLevel::Warning, LogOutput::Stderr) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = match cli.command {
