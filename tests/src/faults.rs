@@ -76,7 +76,8 @@ fn chattr(flag: &str, dir: &Path) -> anyhow::Result<()> {
 
 fn dirs_under(root: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     out.push(root.to_path_buf());
-    for entry in std::fs::read_dir(root).with_context(|| format!("cannot list {}", root.display()))?
+    for entry in
+        std::fs::read_dir(root).with_context(|| format!("cannot list {}", root.display()))?
     {
         let entry = entry.with_context(|| format!("cannot list {}", root.display()))?;
         let ty = entry
@@ -235,13 +236,11 @@ impl StatusRecorder {
                 o.status
                     .tables
                     .iter()
-                    .filter(|t| !t.failed.is_empty() || t.parts.iter().any(|p| p.status == "FAILED"))
+                    .filter(|t| {
+                        !t.failed.is_empty() || t.parts.iter().any(|p| p.status == "FAILED")
+                    })
                     .map(move |t| {
-                        format!(
-                            "at {:.1}s: {}",
-                            o.at.as_secs_f64(),
-                            o.status.brief(t.tid)
-                        )
+                        format!("at {:.1}s: {}", o.at.as_secs_f64(), o.status.brief(t.tid))
                     })
             })
             .collect()
