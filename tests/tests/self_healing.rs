@@ -193,6 +193,8 @@ fn collector_killed_then_its_linked_binlogs_are_gced() {
         .rows_per_partition(15_000)
         .binlog_max_bytes(64 * 1024)
         .synctool(|c| {
+            c.timeout_ms = 3000;
+            c.request_timeout_s = 2;
             c.roll_max_rows = 1000;
             c.roll_max_age_ms = 500;
         })
@@ -264,6 +266,24 @@ fn collector_killed_then_its_linked_binlogs_are_gced() {
     );
 
     cluster.append(2000).expect("append after the GC");
+    // SyncTool notices: every part waits for a collector (it will be given
+    // again with a new token, from its committed point).
+    cluster
+        .watch("SyncTool to notice the dead collector", TIMEOUT, POLL, |s| {
+            let t = s.table(tid).expect("task");
+            Ok(
+                if t.parts.iter().all(|p| {
+                    p.error
+                        .as_ref()
+                        .is_some_and(|e| e.class == "transient" && e.kind.starts_with("collector"))
+                }) {
+                    Check::Done(())
+                } else {
+                    Check::NotYet(s.brief(tid))
+                },
+            )
+        })
+        .expect("a transient collector error on every part");
     cluster.start_collector().expect("restart data_collector");
     let rows = cluster
         .wait_all_committed(TIMEOUT)
