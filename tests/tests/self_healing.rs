@@ -269,20 +269,25 @@ fn collector_killed_then_its_linked_binlogs_are_gced() {
     // SyncTool notices: every part waits for a collector (it will be given
     // again with a new token, from its committed point).
     cluster
-        .watch("SyncTool to notice the dead collector", TIMEOUT, POLL, |s| {
-            let t = s.table(tid).expect("task");
-            Ok(
-                if t.parts.iter().all(|p| {
-                    p.error
-                        .as_ref()
-                        .is_some_and(|e| e.class == "transient" && e.kind.starts_with("collector"))
-                }) {
-                    Check::Done(())
-                } else {
-                    Check::NotYet(s.brief(tid))
-                },
-            )
-        })
+        .watch(
+            "SyncTool to notice the dead collector",
+            TIMEOUT,
+            POLL,
+            |s| {
+                let t = s.table(tid).expect("task");
+                Ok(
+                    if t.parts.iter().all(|p| {
+                        p.error.as_ref().is_some_and(|e| {
+                            e.class == "transient" && e.kind.starts_with("collector")
+                        })
+                    }) {
+                        Check::Done(())
+                    } else {
+                        Check::NotYet(s.brief(tid))
+                    },
+                )
+            },
+        )
         .expect("a transient collector error on every part");
     cluster.start_collector().expect("restart data_collector");
     let rows = cluster
@@ -574,6 +579,7 @@ fn sink_outage_of_a_minute() {
     let since = cluster
         .watch("a sink_unavailable error", TIMEOUT, POLL, |s| {
             let t = s.table(tid).expect("task");
+            anyhow::ensure!(t.failed.is_empty(), "FAILED: {}", s.brief(tid));
             Ok(
                 match t.parts.iter().find_map(|p| {
                     p.error
