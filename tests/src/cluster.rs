@@ -364,6 +364,11 @@ impl Cluster {
         format!("file://{}", self.dir.join("offline").join(name).display())
     }
 
+    /// The directory of a local destination made by [`Cluster::local_dest`].
+    pub fn local_dest_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("offline").join(name)
+    }
+
     /// SyncTool's process, if running.
     pub fn synctool_proc(&mut self) -> Option<&mut Proc> {
         self.synctool.as_mut()
@@ -547,6 +552,17 @@ impl Cluster {
     /// `synctool_helper create -t db.table -m MODE [-ts TS] -d DEST -s SYNCTOOL`,
     /// which must succeed.
     pub fn create_task(&self, mode: u8, start_ts: Option<u64>, dest: &str) -> anyhow::Result<()> {
+        self.create_task_reply(mode, start_ts, dest).map(|_| ())
+    }
+
+    /// [`Cluster::create_task`], returning what the helper printed (the
+    /// server's reply: `{"code":0,"msg":"ok: resumed …"}`).
+    pub fn create_task_reply(
+        &self,
+        mode: u8,
+        start_ts: Option<u64>,
+        dest: &str,
+    ) -> anyhow::Result<String> {
         let table = self.table_name();
         let mode = mode.to_string();
         let server = self.synctool_endpoint();
@@ -561,6 +577,21 @@ impl Cluster {
             bail!(
                 "synctool_helper {} failed: {}{}",
                 args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `synctool_helper delete -t db.table -s SYNCTOOL`, which must succeed.
+    pub fn delete_task(&self) -> anyhow::Result<()> {
+        let table = self.table_name();
+        let server = self.synctool_endpoint();
+        let out = self.helper(&["delete", "-t", &table, "-s", &server])?;
+        if !out.status.success() {
+            bail!(
+                "synctool_helper delete -t {table} failed: {}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -705,6 +736,14 @@ impl Cluster {
                 _ => Ok(Check::NotYet(s.brief(tid))),
             },
         )
+    }
+
+    /// Waits until every row put so far is committed (a mode-1 or mode-2
+    /// task that keeps running, once nothing more is put); fails at once if
+    /// a partition is FAILED. Returns the rows.
+    pub fn wait_all_committed(&mut self, timeout: Duration) -> anyhow::Result<u64> {
+        let total = self.source_total()?;
+        self.wait_committed(total, timeout)
     }
 
     /// The directory and the last lines of every log, for error messages.

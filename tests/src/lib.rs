@@ -12,12 +12,15 @@
 //!   driven as one;
 //! * [`rows`]: rows as comparable values, multisets of rows, the source rows;
 //! * [`output`]: reading committed Parquet and CSV files back;
+//! * [`faults`]: injected faults undone by guards (SIGSTOP, `chattr +i`),
+//!   a status recorder, a steady appender, what a reader's glob matches;
 //! * [`services`]: the test services (ZooKeeper, HDFS, S3) from the
 //!   environment, skipping when absent.
 
 pub mod bins;
 pub mod cluster;
 pub mod config;
+pub mod faults;
 pub mod http;
 pub mod output;
 pub mod ports;

@@ -25,6 +25,10 @@ pub enum Signal {
     Term,
     /// SIGKILL.
     Kill,
+    /// SIGSTOP: the process is frozen (a paused VM, a long GC pause).
+    Stop,
+    /// SIGCONT: a stopped process runs again.
+    Cont,
 }
 
 impl Signal {
@@ -33,6 +37,8 @@ impl Signal {
             Signal::Int => libc::SIGINT,
             Signal::Term => libc::SIGTERM,
             Signal::Kill => libc::SIGKILL,
+            Signal::Stop => libc::SIGSTOP,
+            Signal::Cont => libc::SIGCONT,
         }
     }
 }

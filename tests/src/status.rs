@@ -37,6 +37,8 @@ pub struct TableStatus {
     pub rows: u64,
     /// The FAILED partitions.
     pub failed: Vec<u32>,
+    /// How the task began: `created`, `resumed from the committed output …`.
+    pub origin: String,
     pub parts: Vec<PartStatus>,
 }
 
@@ -55,6 +57,30 @@ pub struct PartStatus {
     pub rows: u64,
     pub last_heard_ms: u64,
     pub failure_reason: Option<String>,
+    /// The typed reason of a FAILED part (`data_gone`, `sink_behind`, …).
+    pub failure_kind: Option<String>,
+    /// The last error of a part that is not FAILED (a transient cause being
+    /// retried), if any.
+    pub error: Option<PartErrorStatus>,
+    /// The collector is still preparing (linking, opening the snapshot).
+    pub preparing: bool,
+    /// Why the part waits, when it does.
+    pub waiting: Option<String>,
+}
+
+/// The `error` object of a part: what keeps it from progressing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PartErrorStatus {
+    /// A short stable name: `collector_silent`, `sink_unavailable`, …
+    pub kind: String,
+    /// `transient` or `permanent`.
+    pub class: String,
+    pub message: String,
+    /// When the cause began (SyncTool's clock, ms since the epoch).
+    pub since_ms: u64,
+    /// Attempts made since then.
+    pub attempts: u64,
 }
 
 impl SyncToolStatus {
@@ -75,6 +101,9 @@ impl SyncToolStatus {
                         let mut s = format!("{}={}({} rows)", p.pid, p.status, p.rows);
                         if let Some(r) = &p.failure_reason {
                             s.push_str(&format!(" [{r}]"));
+                        }
+                        if let Some(e) = &p.error {
+                            s.push_str(&format!(" [{} {}: {}]", e.kind, e.class, e.message));
                         }
                         s
                     })
