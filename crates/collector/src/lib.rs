@@ -16,7 +16,8 @@
 //! longer needs; [`beacon`] carries the packs without rows (preparing,
 //! failure, probes); [`fault`] types read failures; [`record`] is what a
 //! work dir remembers across restarts; [`status`] is what `GET /status`
-//! shows.
+//! shows, with each task's [`rate`], and [`metrics`] what `GET /metrics`
+//! exports.
 
 pub mod beacon;
 pub mod fault;
@@ -25,9 +26,11 @@ pub mod keeper;
 pub mod lease;
 pub mod linker;
 pub mod manager;
+pub mod metrics;
 pub mod packer;
 pub mod prepare;
 pub mod preparing;
+pub mod rate;
 pub mod record;
 pub mod sender;
 pub mod service;

@@ -87,36 +87,14 @@ impl Linker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{LinksHeld, TaskState, TaskStatus};
+    use crate::status::TaskStatus;
     use sync_core::binlog::binlog_file_name;
     use sync_infra::store::FsStore;
 
     fn status() -> SharedStatus {
         SharedStatus::new(TaskStatus {
             tid: 1,
-            pid: 0,
-            token: String::new(),
-            mode: 0,
-            tablet_endpoint: String::new(),
-            des_endpoint: String::new(),
-            state: TaskState::Preparing,
-            phase: String::new(),
-            assigned_point: String::new(),
-            accepted_point: String::new(),
-            committed_point: None,
-            rows_sent: 0,
-            bytes_sent: 0,
-            packs_sent: 0,
-            deletes_skipped: 0,
-            caught_up: false,
-            last_accepted_ms: None,
-            started_ms: 0,
-            ended_ms: None,
-            dormant: None,
-            dormant_since_ms: None,
-            error: None,
-            error_since_ms: None,
-            links: LinksHeld::default(),
+            ..TaskStatus::default()
         })
     }
 

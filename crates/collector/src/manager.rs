@@ -30,8 +30,9 @@ use tonic::transport::Channel;
 use tracing::{info, warn};
 
 use crate::lease::{Lease, Leases};
+use crate::rate::ReadRate;
 use crate::record::{RecordedPhase, TaskRecord};
-use crate::status::{LinksHeld, SharedStatus, TaskState, TaskStatus};
+use crate::status::{SharedStatus, TaskState, TaskStatus};
 use crate::tablet_client::TabletApi;
 use crate::task_run::{Start, TaskEnv, run_task};
 use crate::validate::{RequestError, check_request};
@@ -233,6 +234,7 @@ where
 
     fn new_status(&self, task: &AddSyncTaskRequest, point: &Point) -> SharedStatus {
         let point = point.to_string();
+        let now = (self.env.clock)();
         let mut status = TaskStatus {
             tid: task.tid(),
             pid: task.pid(),
@@ -244,20 +246,9 @@ where
             phase: String::new(),
             assigned_point: point.clone(),
             accepted_point: point,
-            committed_point: None,
-            rows_sent: 0,
-            bytes_sent: 0,
-            packs_sent: 0,
-            deletes_skipped: 0,
-            caught_up: false,
-            last_accepted_ms: None,
-            started_ms: (self.env.clock)(),
-            ended_ms: None,
-            dormant: None,
-            dormant_since_ms: None,
-            error: None,
-            error_since_ms: None,
-            links: LinksHeld::default(),
+            started_ms: now,
+            read_rate: ReadRate::starting_at(now),
+            ..TaskStatus::default()
         };
         status.set_state(TaskState::Preparing);
         SharedStatus::new(status)

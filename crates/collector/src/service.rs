@@ -1,6 +1,7 @@
-//! The collector's port: the tonic `DataCollector` service (`AddSyncTask`) and
-//! the status page (`GET /status`, `?format=json`), served together as brpc
-//! served them (see [`sync_infra::one_port`]).
+//! The collector's port: the tonic `DataCollector` service (`AddSyncTask`),
+//! the status page (`GET /status`, `?format=json`) and `GET /metrics`
+//! (Prometheus text, see [`crate::metrics`]), served together as brpc served
+//! them (see [`sync_infra::one_port`]).
 
 use std::sync::Arc;
 
@@ -17,8 +18,8 @@ use tonic::{Request, Response as GrpcResponse, Status};
 use tracing::warn;
 
 use crate::manager::TaskManager;
-use crate::status;
 use crate::tablet_client::TabletApi;
+use crate::{metrics, status};
 
 /// The service state: the tasks and the endpoint they are served on.
 pub struct Collector<S, T> {
@@ -71,6 +72,7 @@ where
     let grpc = tonic::service::Routes::new(grpc).into_axum_router();
     let http = axum::Router::new()
         .route("/status", get(status_page::<S, T>))
+        .route("/metrics", get(metrics_page::<S, T>))
         .with_state(collector);
     one_port::router(grpc, http)
 }
@@ -92,4 +94,13 @@ where
         let body = status::to_html(&collector.endpoint, now, &tasks);
         ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
     }
+}
+
+async fn metrics_page<S, T>(State(collector): State<Arc<Collector<S, T>>>) -> Response
+where
+    S: LocalStore + Clone,
+    T: TabletApi + 'static,
+{
+    let body = metrics::render(&collector.tasks.statuses(), (collector.clock)());
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }

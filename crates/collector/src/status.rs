@@ -12,11 +12,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use sync_infra::status_page::{escape, page};
 
+use crate::rate::ReadRate;
+
 /// Where a partition task stands on this collector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub enum TaskState {
     /// Asking the tablet, linking its files, opening the snapshot (preparing
     /// packs keep the part alive meanwhile).
+    #[default]
     Preparing,
     /// Sending packs (see `caught_up`).
     Streaming,
@@ -72,7 +75,7 @@ impl LinksHeld {
 }
 
 /// One partition task as the status page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct TaskStatus {
     pub tid: u32,
     pub pid: u32,
@@ -113,6 +116,10 @@ pub struct TaskStatus {
     pub error_since_ms: Option<u64>,
     /// The links the work dir holds.
     pub links: LinksHeld,
+    /// Rows and bytes sent per second lately (shown as `read_rows_per_s`
+    /// and `read_bytes_per_s`, computed at the page's time).
+    #[serde(skip)]
+    pub read_rate: ReadRate,
 }
 
 impl TaskStatus {
@@ -182,8 +189,21 @@ impl SharedStatus {
     }
 }
 
-/// The JSON page: `{"endpoint", "now_ms", "tasks": [...]}`.
+/// The JSON page: `{"endpoint", "now_ms", "tasks": [...]}`, each task with
+/// its read rate at `now_ms` (`read_rows_per_s`, `read_bytes_per_s`).
 pub fn to_json(endpoint: &str, now_ms: u64, tasks: &[TaskStatus]) -> serde_json::Value {
+    let tasks: Vec<serde_json::Value> = tasks
+        .iter()
+        .map(|t| {
+            let mut value = serde_json::json!(t);
+            let rate = t.read_rate.at(now_ms);
+            if let Some(fields) = value.as_object_mut() {
+                fields.insert("read_rows_per_s".into(), rate.rows_per_s.into());
+                fields.insert("read_bytes_per_s".into(), rate.bytes_per_s.into());
+            }
+            value
+        })
+        .collect();
     serde_json::json!({ "endpoint": endpoint, "now_ms": now_ms, "tasks": tasks })
 }
 
@@ -199,7 +219,7 @@ pub fn to_html(endpoint: &str, now_ms: u64, tasks: &[TaskStatus]) -> String {
         "<h1>DataCollector</h1><p>endpoint {} &middot; {} partition task(s)</p>\
          <table><tr><th>tid</th><th>pid</th><th>phase</th><th>mode</th><th>tablet</th>\
          <th>SyncTool</th><th>accepted</th><th>committed</th><th>rows</th><th>bytes</th>\
-         <th>packs</th><th>deletes skipped</th><th>since last ack (ms)</th><th>links held</th><th>error</th>\
+         <th>packs</th><th>rows/s</th><th>deletes skipped</th><th>since last ack (ms)</th><th>links held</th><th>error</th>\
          <th>error since</th></tr>",
         escape(endpoint),
         tasks.len()
@@ -213,7 +233,7 @@ pub fn to_html(endpoint: &str, now_ms: u64, tasks: &[TaskStatus]) -> String {
         body.push_str(&format!(
             "<tr class=\"{state}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             t.tid,
             t.pid,
             escape(&phase),
@@ -225,6 +245,7 @@ pub fn to_html(endpoint: &str, now_ms: u64, tasks: &[TaskStatus]) -> String {
             t.rows_sent,
             t.bytes_sent,
             t.packs_sent,
+            t.read_rate.at(now_ms).rows_per_s,
             t.deletes_skipped,
             t.last_accepted_ms
                 .map_or(String::new(), |ms| now_ms.saturating_sub(ms).to_string()),
@@ -249,24 +270,10 @@ mod tests {
             mode: 2,
             tablet_endpoint: "h:1".into(),
             des_endpoint: "s:2".into(),
-            state: TaskState::Preparing,
             phase: "preparing".into(),
             assigned_point: "binlog@1".into(),
             accepted_point: "binlog@1".into(),
-            committed_point: None,
-            rows_sent: 0,
-            bytes_sent: 0,
-            packs_sent: 0,
-            deletes_skipped: 0,
-            caught_up: false,
-            last_accepted_ms: None,
-            started_ms: 0,
-            ended_ms: None,
-            dormant: None,
-            dormant_since_ms: None,
-            error: None,
-            error_since_ms: None,
-            links: LinksHeld::default(),
+            ..TaskStatus::default()
         }
     }
 

@@ -102,7 +102,10 @@ impl<S: LocalStore + Clone> SendObserver for Tracker<S> {
             s.bytes_sent += pack.bytes;
             s.deletes_skipped += pack.deletes_skipped;
             s.packs_sent += 1;
-            s.last_accepted_ms = Some((self.clock)());
+            let now = (self.clock)();
+            s.last_accepted_ms = Some(now);
+            let (rows, bytes) = (s.rows_sent, s.bytes_sent);
+            s.read_rate.record(now, rows, bytes);
             s.clear_error();
         }
         if self.last_persist.elapsed() >= self.settings.persist_interval {

@@ -421,5 +421,24 @@ async fn binlog_deletes_are_skipped_and_counted_in_the_status() {
     assert_eq!(json["tasks"][0]["deletes_skipped"], 3);
     let html = data_collector::status::to_html(&collector.endpoint, 0, &[status]);
     assert!(html.contains("<th>deletes skipped</th>"), "{html}");
+
+    // The same counters on the port's /metrics, as Prometheus text.
+    let (content_type, metrics) = collector.http_get("/metrics").await;
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    for line in [
+        format!("data_collector_rows_sent_total{{tid=\"{TID}\",pid=\"0\"}} 80"),
+        format!("data_collector_deletes_skipped_total{{tid=\"{TID}\",pid=\"0\"}} 3"),
+        "data_collector_tasks{state=\"finished\"} 1".to_string(),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    let json = collector.status_json().await;
+    assert!(
+        json["tasks"][0]["read_rows_per_s"].as_f64().is_some(),
+        "{json}"
+    );
     collector.stop().await;
 }

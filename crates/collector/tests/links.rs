@@ -345,7 +345,7 @@ async fn a_restart_resumes_active_tasks_and_keeps_dormant_ones_dormant() {
         linked_after.len() > linked_1.len(),
         "and it links the new files"
     );
-    let status = status_json(&collector.endpoint).await;
+    let status = collector.status_json().await;
     let dormant = &status["tasks"][1];
     assert_eq!(dormant["state"], "Dormant", "{status}");
     assert!(
@@ -363,22 +363,4 @@ async fn a_restart_resumes_active_tasks_and_keeps_dormant_ones_dormant() {
     let multiset_1 = multiset(&f.synctool.rows(1));
     assert_eq!(multiset_1.len(), 300);
     collector.stop().await;
-}
-
-/// `GET /status?format=json`.
-async fn status_json(endpoint: &str) -> serde_json::Value {
-    use http_body_util::BodyExt;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
-    let uri: hyper::Uri = format!("http://{endpoint}/status?format=json")
-        .parse()
-        .expect("uri");
-    let response = client.get(uri).await.expect("GET /status");
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    serde_json::from_slice(&body).expect("json")
 }

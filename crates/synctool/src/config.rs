@@ -3,25 +3,21 @@
 //! checked: an unknown key, a bad number or a missing required key is an error
 //! naming the file and line.
 //!
-//! OpenMLDB's keys: `server.host`, `server.port`, `server.worker_threads`,
-//! `server.io_threads`, `zookeeper.cluster`, `zookeeper.root_path`,
-//! `zookeeper.cert`, `user`, `password`, `sync_task.progress_path`,
-//! `sync_task.check_period` (seconds), `request.timeout` (seconds),
-//! `hadoop.conf.dir` (falls back to `$HADOOP_CONF_DIR`); `data.cache_path`
-//! and `flink.slots` (the original's unused Flink tunnel) are accepted and
-//! ignored (the shipped template sets `data.cache_path`, which OpenMLDB's
-//! `tools/synctool_helper.py tool-status` reads from the file). There is no
-//! log level key: OpenMLDB's SyncTool took it from `log4j.properties`; see
-//! `sync_infra::logging`. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
-//! `sync_task.fail_after_ms`, `sync_task.history_ms`, `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
-//! `sink.csv.null`, `sink.bad_rows`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
-//! `sink.roll.max_age_ms`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,
-//! `s3.secret_access_key`, `standalone.collectors`, `standalone.metadata_dir`.
+//! The keys, their kinds, defaults and docs are one table, [`keys::KEYS`]
+//! (`synctool --help` prints it). OpenMLDB's `data.cache_path`,
+//! `flink.slots` (the original's unused Flink tunnel), `server.io_threads`,
+//! `user` and `password` are accepted and ignored (the shipped template sets
+//! `data.cache_path`, which OpenMLDB's `tools/synctool_helper.py tool-status`
+//! reads from the file). There is no log level key: OpenMLDB's SyncTool took
+//! it from `log4j.properties`; see `sync_infra::logging`.
+
+pub mod keys;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::properties::{PropertiesError, Property, parse_properties};
+use keys::Key;
 
 /// How the offline files are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,21 +94,13 @@ pub enum ConfigError {
         line: usize,
         key: String,
         value: String,
-        problem: &'static str,
+        problem: String,
     },
     #[error("{path}: `{key}` is required")]
     Missing { path: PathBuf, key: &'static str },
     #[error("{path}: {message}", path = .path.display())]
     Invalid { path: PathBuf, message: String },
 }
-
-const IGNORED_KEYS: &[&str] = &[
-    "user",
-    "password",
-    "data.cache_path",
-    "flink.slots",
-    "server.io_threads",
-];
 
 impl SyncToolConfig {
     /// Reads and validates a properties file.
@@ -139,11 +127,9 @@ impl SyncToolConfig {
         let reader = Reader { path, entries };
         reader.check_keys()?;
 
-        let server_host = reader.text("server.host").unwrap_or_default();
-        let server_port = reader
-            .number("server.port", 1, 65535)?
-            .ok_or_else(|| reader.missing("server.port"))? as u16;
-        let advertised_endpoint = match reader.text("server.advertised_endpoint") {
+        let server_host = reader.text(&keys::SERVER_HOST).unwrap_or_default();
+        let server_port = reader.required_number(&keys::SERVER_PORT)? as u16;
+        let advertised_endpoint = match reader.text(&keys::ADVERTISED_ENDPOINT) {
             Some(endpoint) => endpoint,
             None if server_host.is_empty() || server_host == "0.0.0.0" || server_host == "::" => {
                 return Err(reader.invalid(format!(
@@ -153,17 +139,12 @@ impl SyncToolConfig {
             }
             None => format!("{server_host}:{server_port}"),
         };
-        let check_period = Duration::from_secs(
-            reader
-                .number("sync_task.check_period", 1, 86_400)?
-                .unwrap_or(10),
-        );
-        let task_timeout = match reader.number("sync_task.timeout", 1, 86_400 * 1000)? {
+        let check_period = Duration::from_secs(reader.required_number(&keys::CHECK_PERIOD)?);
+        let task_timeout = match reader.number(&keys::TASK_TIMEOUT)? {
             Some(ms) => Duration::from_millis(ms),
             None => check_period * 2,
         };
-        let request_timeout =
-            Duration::from_secs(reader.number("request.timeout", 1, 3600)?.unwrap_or(5));
+        let request_timeout = Duration::from_secs(reader.required_number(&keys::REQUEST_TIMEOUT)?);
         if task_timeout <= request_timeout {
             // An unanswered assignment counts as refused after sync_task.timeout;
             // the call itself may take request.timeout, so a slow but willing
@@ -175,20 +156,24 @@ impl SyncToolConfig {
                 request_timeout.as_secs()
             )));
         }
-        let format = match reader.text("sink.format").as_deref() {
-            None | Some("parquet") => OutputFormat::Parquet,
+        let format = match reader.choice(&keys::SINK_FORMAT)? {
             Some("csv") => OutputFormat::Csv,
-            Some(_) => return Err(reader.bad("sink.format", "must be parquet or csv")),
+            _ => OutputFormat::Parquet,
         };
-        let zk_cluster = reader.text("zookeeper.cluster").unwrap_or_default();
-        let zk_root_path = reader
-            .text("zookeeper.root_path")
-            .unwrap_or_else(|| "/openmldb".into());
+        let bad_rows = match reader.choice(&keys::BAD_ROWS)? {
+            Some(word) => sync_sinks::BadRows::parse(word)
+                .ok_or_else(|| reader.bad(&keys::BAD_ROWS, "is no bad-rows policy".into()))?,
+            None => sync_sinks::BadRows::Fail,
+        };
+        let zk_cluster = reader.text(&keys::ZK_CLUSTER).unwrap_or_default();
+        let zk_root_path = reader.text(&keys::ZK_ROOT_PATH).unwrap_or_default();
         if !zk_root_path.starts_with('/') {
-            return Err(reader.bad("zookeeper.root_path", "must start with '/'"));
+            return Err(reader.bad(&keys::ZK_ROOT_PATH, "must start with '/'".into()));
         }
-        let standalone_collectors = reader.list("standalone.collectors");
-        let standalone_metadata_dir = reader.text("standalone.metadata_dir").map(PathBuf::from);
+        let standalone_collectors = reader.list(&keys::STANDALONE_COLLECTORS);
+        let standalone_metadata_dir = reader
+            .text(&keys::STANDALONE_METADATA_DIR)
+            .map(PathBuf::from);
         if zk_cluster.is_empty() && standalone_metadata_dir.is_none() {
             return Err(reader.invalid(
                 "set zookeeper.cluster, or standalone.metadata_dir (and standalone.collectors) to run without ZooKeeper"
@@ -199,59 +184,37 @@ impl SyncToolConfig {
             server_host,
             server_port,
             advertised_endpoint,
-            worker_threads: reader
-                .number("server.worker_threads", 1, 1024)?
-                .unwrap_or(16) as usize,
+            worker_threads: reader.required_number(&keys::WORKER_THREADS)? as usize,
             zk_cluster,
             zk_root_path,
-            zk_cert: reader.text("zookeeper.cert").unwrap_or_default(),
+            zk_cert: reader.text(&keys::ZK_CERT).unwrap_or_default(),
             progress_path: reader
-                .text("sync_task.progress_path")
+                .text(&keys::PROGRESS_PATH)
                 .map(PathBuf::from)
-                .ok_or_else(|| reader.missing("sync_task.progress_path"))?,
+                .ok_or_else(|| reader.missing(&keys::PROGRESS_PATH))?,
             check_period,
             task_timeout,
             fail_after: reader
-                .number("sync_task.fail_after_ms", 1, u64::MAX)?
+                .number(&keys::FAIL_AFTER_MS)?
                 .map(Duration::from_millis),
-            history: Duration::from_millis(
-                reader
-                    .number("sync_task.history_ms", 0, u64::MAX)?
-                    .unwrap_or(24 * 3_600_000),
-            ),
+            history: Duration::from_millis(reader.required_number(&keys::HISTORY_MS)?),
             request_timeout,
             hadoop_conf_dir: reader
-                .text("hadoop.conf.dir")
-                .filter(|d| !d.is_empty())
+                .text(&keys::HADOOP_CONF_DIR)
                 .map(PathBuf::from)
                 .or(hadoop_conf_env),
-            allowed_dest_roots: reader.list("sync_task.allowed_dest_roots"),
+            allowed_dest_roots: reader.list(&keys::ALLOWED_DEST_ROOTS),
             format,
-            csv_header: reader.boolean("sink.csv.header")?.unwrap_or(true),
-            bad_rows: match reader.text("sink.bad_rows") {
-                None => sync_sinks::BadRows::Fail,
-                Some(v) => sync_sinks::BadRows::parse(&v).ok_or_else(|| {
-                    reader.bad("sink.bad_rows", "must be fail, skip or dead_letter")
-                })?,
-            },
-            csv_null: reader.text("sink.csv.null").unwrap_or_default(),
-            roll_max_rows: reader
-                .number("sink.roll.max_rows", 1, u64::MAX)?
-                .unwrap_or(1_000_000),
-            roll_max_bytes: reader
-                .number("sink.roll.max_bytes", 1, u64::MAX)?
-                .unwrap_or(128 << 20),
-            roll_max_age: Duration::from_millis(
-                reader
-                    .number("sink.roll.max_age_ms", 1, u64::MAX)?
-                    .unwrap_or(60_000),
-            ),
-            s3_endpoint: reader.text("s3.endpoint"),
-            s3_region: reader
-                .text("s3.region")
-                .unwrap_or_else(|| "us-east-1".into()),
-            s3_access_key_id: reader.text("s3.access_key_id"),
-            s3_secret_access_key: reader.text("s3.secret_access_key"),
+            csv_header: reader.required_boolean(&keys::CSV_HEADER)?,
+            bad_rows,
+            csv_null: reader.text(&keys::CSV_NULL).unwrap_or_default(),
+            roll_max_rows: reader.required_number(&keys::ROLL_MAX_ROWS)?,
+            roll_max_bytes: reader.required_number(&keys::ROLL_MAX_BYTES)?,
+            roll_max_age: Duration::from_millis(reader.required_number(&keys::ROLL_MAX_AGE_MS)?),
+            s3_endpoint: reader.text(&keys::S3_ENDPOINT),
+            s3_region: reader.text(&keys::S3_REGION).unwrap_or_default(),
+            s3_access_key_id: reader.text(&keys::S3_ACCESS_KEY_ID),
+            s3_secret_access_key: reader.text(&keys::S3_SECRET_ACCESS_KEY),
             standalone_collectors,
             standalone_metadata_dir,
         })
@@ -313,66 +276,42 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    const KNOWN: &'static [&'static str] = &[
-        "server.host",
-        "server.port",
-        "server.advertised_endpoint",
-        "server.worker_threads",
-        "zookeeper.cluster",
-        "zookeeper.root_path",
-        "zookeeper.cert",
-        "sync_task.progress_path",
-        "sync_task.check_period",
-        "sync_task.timeout",
-        "sync_task.fail_after_ms",
-        "sync_task.history_ms",
-        "sync_task.allowed_dest_roots",
-        "request.timeout",
-        "hadoop.conf.dir",
-        "sink.format",
-        "sink.csv.header",
-        "sink.bad_rows",
-        "sink.csv.null",
-        "sink.roll.max_rows",
-        "sink.roll.max_bytes",
-        "sink.roll.max_age_ms",
-        "s3.endpoint",
-        "s3.region",
-        "s3.access_key_id",
-        "s3.secret_access_key",
-        "standalone.collectors",
-        "standalone.metadata_dir",
-    ];
-
     fn check_keys(&self) -> Result<(), ConfigError> {
-        for entry in &self.entries {
-            if !Self::KNOWN.contains(&entry.key.as_str())
-                && !IGNORED_KEYS.contains(&entry.key.as_str())
-            {
-                return Err(ConfigError::UnknownKey {
-                    path: self.path.to_path_buf(),
-                    line: entry.line,
-                    key: entry.key.clone(),
-                });
-            }
+        match self.entries.iter().find(|e| keys::find(&e.key).is_none()) {
+            Some(entry) => Err(ConfigError::UnknownKey {
+                path: self.path.to_path_buf(),
+                line: entry.line,
+                key: entry.key.clone(),
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The last entry for a key (Java's rule), if any.
-    fn entry(&self, key: &str) -> Option<&Property> {
-        self.entries.iter().rev().find(|e| e.key == key)
+    fn entry(&self, key: &Key) -> Option<&Property> {
+        self.entries.iter().rev().find(|e| e.key == key.name)
     }
 
-    /// A trimmed value; empty counts as unset.
-    fn text(&self, key: &str) -> Option<String> {
-        self.entry(key)
+    /// The trimmed value the file gives (empty counts as unset), else the
+    /// key's default value, if it has one.
+    fn raw(&self, key: &Key) -> Option<String> {
+        let given = self
+            .entry(key)
             .map(|e| e.value.trim().to_string())
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty());
+        match (given, key.default) {
+            (Some(v), _) => Some(v),
+            (None, keys::DefaultValue::Value(v)) if !v.is_empty() => Some(v.to_string()),
+            (None, _) => None,
+        }
     }
 
-    fn list(&self, key: &str) -> Vec<String> {
-        self.text(key)
+    fn text(&self, key: &Key) -> Option<String> {
+        self.raw(key)
+    }
+
+    fn list(&self, key: &Key) -> Vec<String> {
+        self.raw(key)
             .map(|v| {
                 v.split(',')
                     .map(str::trim)
@@ -383,42 +322,71 @@ impl Reader<'_> {
             .unwrap_or_default()
     }
 
-    fn number(&self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
-        let Some(text) = self.text(key) else {
+    fn number(&self, key: &Key) -> Result<Option<u64>, ConfigError> {
+        let (min, max) = match key.kind {
+            keys::Kind::Number { min, max } => (min, max),
+            _ => (0, u64::MAX),
+        };
+        let Some(text) = self.raw(key) else {
             return Ok(None);
         };
         match text.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(self.bad(key, "must be a whole number in range")),
+            _ => Err(self.bad(key, format!("must be a whole number in {min}..={max}"))),
         }
     }
 
-    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.text(key).map(|v| v.to_ascii_lowercase()).as_deref() {
+    /// A number the file or the default must give.
+    fn required_number(&self, key: &Key) -> Result<u64, ConfigError> {
+        self.number(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    /// A boolean the file or the default must give.
+    fn required_boolean(&self, key: &Key) -> Result<bool, ConfigError> {
+        self.boolean(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    fn boolean(&self, key: &Key) -> Result<Option<bool>, ConfigError> {
+        match self.raw(key).map(|v| v.to_ascii_lowercase()).as_deref() {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(_) => Err(self.bad(key, "must be true or false")),
+            Some(_) => Err(self.bad(key, "must be true or false".into())),
         }
     }
 
-    fn bad(&self, key: &str, problem: &'static str) -> ConfigError {
+    /// One of the key's words (any case).
+    fn choice(&self, key: &Key) -> Result<Option<&'static str>, ConfigError> {
+        let words = match key.kind {
+            keys::Kind::Choice(words) => words,
+            _ => &[],
+        };
+        let Some(text) = self.raw(key) else {
+            return Ok(None);
+        };
+        match words.iter().find(|w| w.eq_ignore_ascii_case(&text)) {
+            Some(word) => Ok(Some(word)),
+            None => Err(self.bad(key, format!("must be one of {}", words.join(", ")))),
+        }
+    }
+
+    fn bad(&self, key: &Key, problem: String) -> ConfigError {
         let (line, value) = self
             .entry(key)
             .map_or((0, String::new()), |e| (e.line, e.value.clone()));
         ConfigError::BadValue {
             path: self.path.to_path_buf(),
             line,
-            key: key.to_string(),
+            key: key.name.to_string(),
             value,
             problem,
         }
     }
 
-    fn missing(&self, key: &'static str) -> ConfigError {
+    fn missing(&self, key: &Key) -> ConfigError {
         ConfigError::Missing {
             path: self.path.to_path_buf(),
-            key,
+            key: key.name,
         }
     }
 
@@ -512,7 +480,7 @@ mod tests {
             parse(&OPENMLDB_TEMPLATE.replace("sync_task.progress_path", "#")).expect_err("missing");
         assert!(err.to_string().contains("sync_task.progress_path"), "{err}");
         let err = parse(&format!("{OPENMLDB_TEMPLATE}sink.format=orc\n")).expect_err("format");
-        assert!(err.to_string().contains("parquet or csv"), "{err}");
+        assert!(err.to_string().contains("one of parquet, csv"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The shipped `conf/synctool.properties` loads, its values and the
 //! commented defaults are the code's defaults, and it sets the keys
-//! OpenMLDB's own scripts read from it (`data.cache_path`).
+//! OpenMLDB's own scripts read from it (`data.cache_path`), it shows every key of
+//! the declarative table with its default, and `synctool --help` lists them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -52,4 +53,62 @@ fn the_template_loads_with_the_documented_values() {
         .join("\n");
     let d = SyncToolConfig::parse(&uncommented, &path, None).unwrap();
     assert_eq!(d, c);
+}
+
+/// `key=value` or `#key=value` lines of the template: (key, value, commented).
+fn key_lines(text: &str) -> Vec<(String, String, bool)> {
+    text.lines()
+        .filter_map(|line| {
+            let (commented, rest) = match line.strip_prefix('#') {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let (key, value) = rest.split_once('=')?;
+            let is_key = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+            is_key.then(|| (key.to_string(), value.to_string(), commented))
+        })
+        .collect()
+}
+
+#[test]
+fn the_template_shows_every_key_of_the_table_with_its_default() {
+    use synctool::config::keys::{self, DefaultValue, Kind};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf/synctool.properties");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines = key_lines(&text);
+    for (key, _, _) in &lines {
+        assert!(
+            keys::find(key).is_some(),
+            "the template's `{key}` is no key"
+        );
+    }
+    for k in keys::KEYS {
+        let line = lines.iter().find(|(key, _, _)| key == k.name);
+        if k.kind == Kind::Ignored && k.name != "data.cache_path" {
+            continue; // named in a comment
+        }
+        let Some((_, value, commented)) = line else {
+            panic!("conf/synctool.properties does not show `{}`", k.name);
+        };
+        if let (true, DefaultValue::Value(default)) = (*commented, k.default) {
+            assert_eq!(value, default, "the commented default of `{}`", k.name);
+        }
+    }
+}
+
+#[test]
+fn help_lists_every_key() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_synctool"))
+        .arg("--help")
+        .output()
+        .expect("run synctool --help");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for k in synctool::config::keys::KEYS {
+        assert!(help.contains(k.name), "`{}` in\n{help}", k.name);
+    }
+    assert!(help.contains("default: 60000"), "{help}");
 }

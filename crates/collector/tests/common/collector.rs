@@ -322,6 +322,37 @@ pub async fn start_collector_with<T: TabletApi + 'static>(
 }
 
 impl<T: TabletApi + 'static> RunningCollector<T> {
+    /// `GET path` on the collector's port: the content type and the body.
+    pub async fn http_get(&self, path: &str) -> (String, String) {
+        use http_body_util::BodyExt;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
+        let uri: hyper::Uri = format!("http://{}{path}", self.endpoint)
+            .parse()
+            .expect("uri");
+        let response = client.get(uri).await.expect("GET");
+        let content_type = response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (content_type, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// `GET /status?format=json`.
+    pub async fn status_json(&self) -> serde_json::Value {
+        let (_, body) = self.http_get("/status?format=json").await;
+        serde_json::from_str(&body).expect("json")
+    }
+
     pub async fn add(&self, task: &AddSyncTaskRequest) -> GeneralResponse {
         let mut client = DataCollectorClient::connect(format!("http://{}", self.endpoint))
             .await

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use sync_infra::coordinator::standalone::StandaloneCoordinator;
 use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
 use sync_infra::logging::{self, LogLevel, LogOutput};
@@ -48,7 +48,14 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let cli = Cli::parse();
+    // `--help` ends with every synctool.properties key, from the one table.
+    let matches = Cli::command()
+        .after_help(synctool::config::keys::help_text())
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let config = match SyncToolConfig::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
