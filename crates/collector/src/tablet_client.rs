@@ -10,7 +10,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use sync_proto::api::{
     GetTableSchemaRequest, GetTableSchemaResponse, GetTableStatusRequest, GetTableStatusResponse,
@@ -117,17 +117,31 @@ pub fn validate_disk_table(status: &TableStatus) -> Result<DiskTablePaths, Table
     })
 }
 
-/// [`TabletApi`] over brpc's HTTP+JSON transport.
+/// [`TabletApi`] over brpc's HTTP+JSON transport, on TCP by default; the
+/// simulation gives it a connector over its simulated network
+/// ([`HttpTabletClient::with_connector`]).
 #[derive(Clone)]
-pub struct HttpTabletClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+pub struct HttpTabletClient<C = HttpConnector> {
+    client: Client<C, Full<Bytes>>,
     timeout: Duration,
 }
 
 impl HttpTabletClient {
-    /// A client whose calls time out after `timeout`.
+    /// A client over TCP whose calls time out after `timeout`.
     pub fn new(timeout: Duration) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
+        HttpTabletClient { client, timeout }
+    }
+}
+
+impl<C> HttpTabletClient<C>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    /// A client whose connections `connector` opens (a hyper connector: a
+    /// `tower::Service<Uri>`), with calls that time out after `timeout`.
+    pub fn with_connector(connector: C, timeout: Duration) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         HttpTabletClient { client, timeout }
     }
 
@@ -192,7 +206,10 @@ fn json_err(endpoint: &str, method: &'static str) -> impl FnOnce(JsonError) -> T
     }
 }
 
-impl TabletApi for HttpTabletClient {
+impl<C> TabletApi for HttpTabletClient<C>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
     async fn get_table_status(
         &self,
         endpoint: &str,

@@ -22,10 +22,11 @@ use synctool::daemon::collector_client::GrpcCollectorClient;
 use crate::clock::sim_ms;
 use crate::cluster::SimCluster;
 use crate::net;
-use crate::tablet::{SimTablet, TabletRoots};
+use crate::tablet::{self, SimTabletClient};
 
 /// The running collectors by host, so a failing run can show their tasks.
-pub type Board = Arc<Mutex<std::collections::BTreeMap<String, Arc<Collector<FsStore, SimTablet>>>>>;
+pub type Board =
+    Arc<Mutex<std::collections::BTreeMap<String, Arc<Collector<FsStore, SimTabletClient>>>>>;
 
 /// One line per task of the collectors on `board`.
 pub fn describe(board: &Board) -> Vec<String> {
@@ -91,15 +92,10 @@ pub fn connector() -> Connector {
 }
 
 /// The host's software: recover the persisted tasks, listen, register, serve.
-pub async fn run(
-    spec: CollectorSpec,
-    cluster: Arc<SimCluster>,
-    roots: TabletRoots,
-    board: Board,
-) -> turmoil::Result {
+pub async fn run(spec: CollectorSpec, cluster: Arc<SimCluster>, board: Board) -> turmoil::Result {
     let env = TaskEnv {
         work: WorkDir::new(FsStore, spec.work_dir.clone()),
-        tablet: Arc::new(SimTablet::new(roots)),
+        tablet: Arc::new(tablet::client(spec.settings.request_timeout)),
         settings: Arc::new(spec.settings.clone()),
         clock: sim_ms,
         connect: connector(),

@@ -5,8 +5,10 @@
 //!   the connection (tonic needs [`Connected`] on it);
 //! * clients: [`channel`] is a lazily connected tonic channel to a turmoil
 //!   `host:port`, with HTTP/2 keepalive (without it a connection whose bytes
-//!   were dropped by a partition is never found dead).
+//!   were dropped by a partition is never found dead); [`HttpConnector`]
+//!   opens the connections of a hyper client (the tablet client's HTTP/1.1).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -33,6 +35,12 @@ impl Connected for SimStream {
             local_addr: self.0.local_addr().ok(),
             remote_addr: self.0.peer_addr().ok(),
         }
+    }
+}
+
+impl hyper_util::client::legacy::connect::Connection for SimStream {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        hyper_util::client::legacy::connect::Connected::new()
     }
 }
 
@@ -99,4 +107,30 @@ pub fn channel(target: &str, timeout: Duration) -> Result<Channel, String> {
             Ok::<_, io::Error>(TokioIo::new(stream))
         })),
     )
+}
+
+/// A hyper connector whose connections go over turmoil's network to the
+/// URI's `host:port`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpConnector;
+
+impl tower::Service<Uri> for HttpConnector {
+    type Response = TokioIo<SimStream>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<TokioIo<SimStream>>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        Box::pin(async move {
+            let authority = uri
+                .authority()
+                .map(|a| a.as_str().to_string())
+                .ok_or_else(|| io::Error::other(format!("no authority in {uri}")))?;
+            let stream = turmoil::net::TcpStream::connect(authority).await?;
+            Ok(TokioIo::new(SimStream(stream)))
+        })
+    }
 }

@@ -17,9 +17,17 @@ use tablet_emu::partition::partition_dir;
 use tablet_emu::state::state_path;
 use tablet_emu::{EmuError, EmulatedTable, RowGenerator, TableEmulator};
 
+/// The port every simulated tablet serves its HTTP+JSON API on.
+pub const TABLET_PORT: u16 = 9527;
+
+/// The turmoil host of tablet `i`.
+pub fn tablet_host(i: usize) -> String {
+    format!("tab{i}")
+}
+
 /// The endpoint of tablet `i` (its host is what collectors are matched by).
 pub fn tablet_endpoint(i: usize) -> String {
-    format!("tab{i}:9527")
+    format!("{}:{TABLET_PORT}", tablet_host(i))
 }
 
 /// One source table and its sync task's settings.

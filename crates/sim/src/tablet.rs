@@ -1,99 +1,32 @@
-//! The tablet API inside the simulation: `GetTableStatus` and
-//! `GetTableSchema` answered from the emulated tables on disk (exactly what
-//! the emulator's HTTP server answers), for the tablet endpoint's data root.
+//! The tablets inside the simulation: each is a turmoil host (`tab<i>`, the
+//! host of its endpoint) serving the tablet emulator's HTTP+JSON routes
+//! (`GetTableStatus`, `GetTableSchema`, exactly what the emulator's server
+//! answers) over its data root; collectors call them with the production
+//! [`HttpTabletClient`] through a connector over the simulated network.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use data_collector::tablet_client::{TabletApi, TabletError};
-use sync_proto::api::{GetTableSchemaRequest, GetTableStatusRequest, TableMeta, TableStatus};
-use tablet_emu::server::{table_schema, table_status};
+use data_collector::tablet_client::HttpTabletClient;
 
-/// Tablet endpoint → the root of its data.
-pub type TabletRoots = Arc<Mutex<HashMap<String, PathBuf>>>;
+use crate::net;
 
-/// Answers tablet calls from the data roots.
-#[derive(Clone)]
-pub struct SimTablet {
-    roots: TabletRoots,
+/// The tablet client the simulated collectors use.
+pub type SimTabletClient = HttpTabletClient<net::HttpConnector>;
+
+/// The production tablet client over the simulated network.
+pub fn client(timeout: Duration) -> SimTabletClient {
+    HttpTabletClient::with_connector(net::HttpConnector, timeout)
 }
 
-impl SimTablet {
-    /// Serves the tablets in `roots`.
-    pub fn new(roots: TabletRoots) -> Self {
-        Self { roots }
-    }
-
-    fn root(&self, endpoint: &str, method: &'static str) -> Result<PathBuf, TabletError> {
-        let roots = self.roots.lock().unwrap_or_else(|p| p.into_inner());
-        roots
-            .get(endpoint)
-            .cloned()
-            .ok_or_else(|| TabletError::Transport {
-                endpoint: endpoint.to_string(),
-                method,
-                msg: "no such tablet in the simulation".into(),
-            })
-    }
-}
-
-impl TabletApi for SimTablet {
-    async fn get_table_status(
-        &self,
-        endpoint: &str,
-        tid: u32,
-        pid: u32,
-    ) -> Result<TableStatus, TabletError> {
-        const METHOD: &str = "GetTableStatus";
-        let root = self.root(endpoint, METHOD)?;
-        let req = GetTableStatusRequest {
-            tid: Some(tid),
-            pid: Some(pid),
-            need_schema: Some(false),
-        };
-        let resp = table_status(&root, &req).map_err(|e| TabletError::Transport {
-            endpoint: endpoint.to_string(),
-            method: METHOD,
-            msg: e.to_string(),
-        })?;
-        resp.all_table_status
-            .into_iter()
-            .find(|s| s.tid == Some(tid) && s.pid == Some(pid))
-            .ok_or_else(|| TabletError::NotFound {
-                endpoint: endpoint.to_string(),
-                tid,
-                pid,
-            })
-    }
-
-    async fn get_table_schema(
-        &self,
-        endpoint: &str,
-        tid: u32,
-        pid: u32,
-    ) -> Result<TableMeta, TabletError> {
-        const METHOD: &str = "GetTableSchema";
-        let root = self.root(endpoint, METHOD)?;
-        let req = GetTableSchemaRequest {
-            tid: Some(tid as i32),
-            pid: Some(pid as i32),
-        };
-        let resp = table_schema(&root, &req).map_err(|e| TabletError::Transport {
-            endpoint: endpoint.to_string(),
-            method: METHOD,
-            msg: e.to_string(),
-        })?;
-        match (resp.code.unwrap_or_default(), resp.table_meta) {
-            (0, Some(meta)) => Ok(meta),
-            (code, _) => Err(TabletError::Code {
-                endpoint: endpoint.to_string(),
-                method: METHOD,
-                tid,
-                pid,
-                code,
-                msg: resp.msg.unwrap_or_default(),
-            }),
-        }
-    }
+/// The tablet host's software: the emulator's routes over `root` on `port`.
+pub async fn serve(root: PathBuf, port: u16) -> turmoil::Result {
+    let incoming = net::incoming(port).await?;
+    sync_infra::one_port::serve_incoming(
+        incoming,
+        tablet_emu::server::router(&root),
+        std::future::pending(),
+    )
+    .await?;
+    Ok(())
 }

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sync_core::task::Mode;
@@ -34,8 +34,7 @@ use crate::collector::{self, CollectorSpec};
 use crate::scenario::{Fault, Scenario, Who};
 use crate::store::{Durable, StoreControl};
 use crate::synctool_host::{self, SyncToolSpec};
-use crate::tables::{SourceTable, tablet_endpoint};
-use crate::tablet::TabletRoots;
+use crate::tables::{SourceTable, TABLET_PORT, tablet_host};
 
 mod converge;
 mod faults;
@@ -223,15 +222,9 @@ impl<'a> World<'a> {
             Ok(p)
         };
         let cluster = Arc::new(SimCluster::new());
-        let roots: TabletRoots = Arc::new(Mutex::new(Default::default()));
         let mut tablet_dirs = Vec::new();
         for i in 0..scn.tablets {
-            let d = dir(format!("tablet{i}"))?;
-            roots
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(tablet_endpoint(i), d.clone());
-            tablet_dirs.push(d);
+            tablet_dirs.push(dir(format!("tablet{i}"))?);
         }
         let mut tables = Vec::new();
         for (k, setup) in scn.tables.iter().enumerate() {
@@ -278,6 +271,12 @@ impl<'a> World<'a> {
             host: synctool_host::HOST.into(),
         };
         start_synctool(&mut sim, &sync_spec, &cluster, &durable, &control);
+        for (i, root) in tablet_dirs.iter().enumerate() {
+            let root = root.clone();
+            sim.host(tablet_host(i), move || {
+                crate::tablet::serve(root.clone(), TABLET_PORT)
+            });
+        }
         let board = collector::Board::default();
         let mut collectors = Vec::new();
         let mut work_dirs = Vec::new();
@@ -296,9 +295,9 @@ impl<'a> World<'a> {
                 };
                 cluster.add_route(&spec.endpoint, &format!("{}:{}", spec.host, spec.port));
                 work_dirs.push((spec.host.clone(), spec.work_dir.clone()));
-                let (cluster, roots, board) = (cluster.clone(), roots.clone(), board.clone());
+                let (cluster, board) = (cluster.clone(), board.clone());
                 sim.host(who.host(), move || {
-                    collector::run(spec.clone(), cluster.clone(), roots.clone(), board.clone())
+                    collector::run(spec.clone(), cluster.clone(), board.clone())
                 });
                 collectors.push(who);
             }
