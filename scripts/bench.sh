@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The benchmark: builds the release binaries, installs DuckDB's Python
+# package into a cached venv ($DUCKDB_VENV, default
+# ~/.cache/openmldb-sync/duckdb-venv, outside the clone) and runs the `bench`
+# driver (tests/src/bin/bench.rs): a generated table (8 partitions,
+# 3,200,000 rows, about 1 GB) synced in mode 0 to local Parquet and CSV, each
+# figure printed next to `cp -r` of the source files and DuckDB converting the
+# same rows, measured in the same run; the figures also go to bench.json.
+#
+#   scripts/bench.sh                 # about 1 GB
+#   scripts/bench.sh --quick         # 400,000 rows (CI-sized)
+#   scripts/bench.sh --rows N --partitions P --formats parquet,csv --out DIR
+#
+# Arguments are passed to the driver (`--help` lists them). Without DuckDB
+# (the venv cannot be made) the DuckDB baselines are left out, with a note.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/env.sh
+
+DUCKDB_VENV="${DUCKDB_VENV:-$HOME/.cache/openmldb-sync/duckdb-venv}"
+
+ensure_duckdb() {
+    if [ -x "$DUCKDB_VENV/bin/python" ] && "$DUCKDB_VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
+        return 0
+    fi
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || ensure_debian_packages python3-venv
+    log "installing duckdb into $DUCKDB_VENV"
+    rm -rf "$DUCKDB_VENV"
+    python3 -m venv "$DUCKDB_VENV" && "$DUCKDB_VENV/bin/pip" install -q duckdb || {
+        rm -rf "$DUCKDB_VENV"
+        return 1
+    }
+}
+
+ensure_debian_packages librocksdb-dev libclang-dev
+duckdb_args=()
+if ensure_duckdb; then
+    duckdb_args=(--duckdb-python "$DUCKDB_VENV/bin/python")
+else
+    echo "bench: DuckDB could not be installed; its baselines are left out" >&2
+fi
+log "building the release binaries (target dir $CARGO_TARGET_DIR)"
+cargo build --release --locked -p synctool -p data-collector -p tablet-emu -p e2e
+export SYNC_BIN_DIR="$CARGO_TARGET_DIR/release"
+exec "$SYNC_BIN_DIR/bench" "${duckdb_args[@]}" "$@"

@@ -1,0 +1,478 @@
+//! `bench`: the full-sync benchmark, each figure next to baselines measured
+//! in the same run on the same machine (`scripts/bench.sh` builds the
+//! release binaries, installs DuckDB's Python package in a cached venv and
+//! runs this).
+//!
+//! Generates a disk table with the tablet emulator (by default 8 partitions,
+//! 3,200,000 rows, about 1 GB of snapshot + binlog; `--quick`: 400,000 rows),
+//! then per output format starts one DataCollector and one SyncTool
+//! (standalone), syncs it in mode 0 to the local filesystem and takes:
+//!
+//! * the wall time from SyncTool's own timestamps (the finished task's
+//!   `created_ms` → `ended_ms` in its history), rows/s and source MB/s;
+//! * the peak RSS of both daemons (`VmHWM` in `/proc/<pid>/status`);
+//! * the output checked against the source rows (exactly once).
+//!
+//! Baselines, same run: `cp -r` of the source files, and DuckDB converting
+//! the same rows (CSV → Parquet from our CSV output, Parquet → CSV from our
+//! Parquet output) with as many threads as this machine has cores. Prints a
+//! table and writes `bench.json` in `--out`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use e2e::{Cluster, Format, RowSet};
+use serde_json::json;
+
+/// The marker that makes an --out directory ours to wipe.
+const MARKER: &str = ".openmldb-sync-bench";
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    about = "Full-sync benchmark (mode 0, local fs) with same-run baselines: cp and DuckDB"
+)]
+struct Cli {
+    /// Working and output directory (wiped first if an earlier bench made it).
+    #[arg(long, default_value = "/tmp/openmldb-sync-bench")]
+    out: PathBuf,
+    /// Partitions of the table.
+    #[arg(long, default_value_t = 8)]
+    partitions: u32,
+    /// Rows in the whole table (about 300 bytes of snapshot + binlog each:
+    /// every row is in the binlog, the first half also in the snapshot).
+    #[arg(long, default_value_t = 3_200_000)]
+    rows: u64,
+    /// A CI-sized run: 400,000 rows.
+    #[arg(long)]
+    quick: bool,
+    /// Output formats.
+    #[arg(long, value_delimiter = ',', default_value = "parquet,csv")]
+    formats: Vec<Format>,
+    /// A Python with the `duckdb` package (scripts/bench.sh passes its venv's);
+    /// without it the DuckDB baselines are left out.
+    #[arg(long)]
+    duckdb_python: Option<PathBuf>,
+    /// Skip reading the output back (saves time on large runs).
+    #[arg(long)]
+    no_verify: bool,
+    /// Seconds a sync may take.
+    #[arg(long, default_value_t = 1800)]
+    timeout: u64,
+}
+
+/// One measured figure.
+#[derive(Debug, Clone)]
+struct Figure {
+    name: String,
+    seconds: f64,
+    rows: u64,
+    source_bytes: u64,
+}
+
+impl Figure {
+    fn rows_per_s(&self) -> f64 {
+        self.rows as f64 / self.seconds.max(1e-9)
+    }
+
+    fn mb_per_s(&self) -> f64 {
+        self.source_bytes as f64 / 1e6 / self.seconds.max(1e-9)
+    }
+}
+
+/// What one format's sync measured.
+struct SyncRun {
+    format: Format,
+    dest_dir: PathBuf,
+    figure: Figure,
+    files: u64,
+    output_bytes: u64,
+    synctool_peak_rss: u64,
+    collector_peak_rss: u64,
+    verified: Option<bool>,
+}
+
+fn prepare_out(out: &Path) -> anyhow::Result<()> {
+    if out.exists() {
+        let empty = std::fs::read_dir(out)
+            .with_context(|| format!("cannot list {}", out.display()))?
+            .next()
+            .is_none();
+        if !empty && !out.join(MARKER).exists() {
+            bail!(
+                "{} exists and was not made by the bench; pass another --out",
+                out.display()
+            );
+        }
+        std::fs::remove_dir_all(out)
+            .with_context(|| format!("cannot remove the previous run in {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::write(out.join(MARKER), "made by bench; removed by the next run\n")
+        .with_context(|| format!("cannot write in {}", out.display()))
+}
+
+/// Bytes of every file under `dir`.
+fn tree_bytes(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let meta = entry
+            .metadata()
+            .with_context(|| format!("cannot stat {}", entry.path().display()))?;
+        total += if meta.is_dir() {
+            tree_bytes(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+/// `VmHWM` (peak resident set) of a process, in bytes.
+fn peak_rss(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .with_context(|| format!("no VmHWM in /proc/{pid}/status"))?;
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("cannot parse `{line}`"))?;
+    Ok(kib * 1024)
+}
+
+/// The finished task `tid` in SyncTool's history: (duration ms, rows, files, bytes).
+fn finished_task(status: &serde_json::Value, tid: u32) -> Option<(u64, u64, u64, u64)> {
+    status["history"].as_array()?.iter().find_map(|h| {
+        (h["tid"].as_u64() == Some(u64::from(tid)) && h["ending"] == "completed").then(|| {
+            (
+                h["duration_ms"].as_u64().unwrap_or(0),
+                h["rows"].as_u64().unwrap_or(0),
+                h["files"].as_u64().unwrap_or(0),
+                h["bytes"].as_u64().unwrap_or(0),
+            )
+        })
+    })
+}
+
+fn sync_one(
+    cluster: &mut Cluster,
+    format: Format,
+    source_bytes: u64,
+    expected: Option<&RowSet>,
+    timeout: Duration,
+) -> anyhow::Result<SyncRun> {
+    let dir = cluster.dir().to_path_buf();
+    cluster.synctool_conf.format = format;
+    cluster.synctool_conf.progress_path = dir.join(format!("progress/{format}"));
+    cluster.collector_conf.datadir = dir.join(format!("collector/{format}"));
+    cluster.start_collector()?;
+    cluster.start_synctool()?;
+    let synctool_pid = cluster
+        .synctool_proc()
+        .map(|p| p.pid())
+        .context("no synctool")?;
+    let collector_pid = cluster
+        .collector_proc()
+        .map(|p| p.pid())
+        .context("no data_collector")?;
+    let dest = cluster.local_dest(&format!("sync-{format}"));
+    let tid = cluster.table().tid;
+    eprintln!("bench: syncing to {format} …");
+    cluster.create_task(0, None, &dest)?;
+    let endpoint = cluster.synctool_endpoint();
+    let deadline = Instant::now() + timeout;
+    let (duration_ms, rows, files, output_bytes) = loop {
+        let status = e2e::http::get_json(&endpoint, "/status?format=json")?;
+        if let Some(done) = finished_task(&status, tid) {
+            break done;
+        }
+        let failed = status["tables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["failed"].as_array().is_some_and(|f| !f.is_empty()));
+        if failed {
+            bail!("the {format} sync FAILED: {status}");
+        }
+        if Instant::now() > deadline {
+            bail!("the {format} sync did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let synctool_peak_rss = peak_rss(synctool_pid)?;
+    let collector_peak_rss = peak_rss(collector_pid)?;
+    cluster.stop_synctool()?;
+    cluster.stop_collector()?;
+    let verified = match expected {
+        Some(expected) => {
+            eprintln!("bench: reading the {format} output back …");
+            let output = cluster.read_local(&dest, RowSet::counting())?;
+            Some(
+                expected.diff(&output.rows).is_empty()
+                    && output.stray.is_empty()
+                    && output.leftovers().is_empty(),
+            )
+        }
+        None => None,
+    };
+    Ok(SyncRun {
+        format,
+        dest_dir: cluster.local_dest_dir(&format!("sync-{format}")),
+        figure: Figure {
+            name: format!("sync → {format}"),
+            seconds: duration_ms as f64 / 1000.0,
+            rows,
+            source_bytes,
+        },
+        files,
+        output_bytes,
+        synctool_peak_rss,
+        collector_peak_rss,
+        verified,
+    })
+}
+
+/// `cp -r` of the source files.
+fn cp_baseline(source: &Path, out: &Path, rows: u64, source_bytes: u64) -> anyhow::Result<Figure> {
+    let target = out.join("cp-copy");
+    let started = Instant::now();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(source)
+        .arg(&target)
+        .status()
+        .context("cannot run cp")?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("cp -r {} failed: {status}", source.display());
+    }
+    std::fs::remove_dir_all(&target)
+        .with_context(|| format!("cannot remove {}", target.display()))?;
+    Ok(Figure {
+        name: "cp -r of the source files".into(),
+        seconds,
+        rows,
+        source_bytes,
+    })
+}
+
+/// DuckDB converting the files matching `glob` with `reader` into one file
+/// of `to` (`parquet` or `csv`); the conversion's seconds as DuckDB timed them.
+fn duckdb_convert(
+    python: &Path,
+    glob: &Path,
+    reader: &str,
+    target: &Path,
+    to: &str,
+    threads: usize,
+) -> anyhow::Result<f64> {
+    let script = format!(
+        "import duckdb, time\n\
+         con = duckdb.connect()\n\
+         con.execute('SET threads={threads}')\n\
+         t = time.perf_counter()\n\
+         con.execute(\"COPY (SELECT * FROM {reader}('{glob}')) TO '{target}' (FORMAT {to})\")\n\
+         print(time.perf_counter() - t)\n",
+        glob = glob.display(),
+        target = target.display(),
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "DuckDB failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse::<f64>()
+        .with_context(|| format!("DuckDB printed `{text}`"))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    let rows = if cli.quick { 400_000 } else { cli.rows };
+    if cli.partitions == 0 || rows < u64::from(cli.partitions) {
+        bail!("need at least one row per partition");
+    }
+    prepare_out(&cli.out)?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_partition = rows / u64::from(cli.partitions);
+    eprintln!(
+        "bench: generating {rows} rows in {} partitions …",
+        cli.partitions
+    );
+    let mut cluster = Cluster::builder()
+        .dir(&cli.out)
+        .partitions(cli.partitions)
+        .rows_per_partition(per_partition)
+        .snapshot_after(per_partition / 2)
+        .binlog_max_bytes(64 << 20)
+        .without_collector()
+        .without_synctool()
+        .synctool(|c| c.check_period_s = 1)
+        .collector(|c| {
+            c.max_pack_size = 1 << 20;
+            c.short_interval_ms = 0;
+            c.long_interval_ms = 200;
+        })
+        .build()?;
+    let source = cluster.tablet_root().to_path_buf();
+    let source_bytes = tree_bytes(&source)?;
+    let total_rows = per_partition * u64::from(cli.partitions);
+    let expected = if cli.no_verify {
+        None
+    } else {
+        Some(cluster.source_rows(|_| true, RowSet::counting())?)
+    };
+
+    let mut runs = Vec::new();
+    for &format in &cli.formats {
+        runs.push(sync_one(
+            &mut cluster,
+            format,
+            source_bytes,
+            expected.as_ref(),
+            Duration::from_secs(cli.timeout),
+        )?);
+    }
+    let cp = cp_baseline(&source, &cli.out, total_rows, source_bytes)?;
+    let mut duckdb = Vec::new();
+    if let Some(python) = &cli.duckdb_python {
+        for run in &runs {
+            let (reader, to, glob) = match run.format {
+                Format::Csv => ("read_csv_auto", "parquet", "**/*.csv"),
+                Format::Parquet => ("read_parquet", "csv", "**/*.parquet"),
+            };
+            let target = cli.out.join(format!("duckdb-from-{}.{to}", run.format));
+            eprintln!("bench: DuckDB {} → {to} …", run.format);
+            let seconds = duckdb_convert(
+                python,
+                &run.dest_dir.join(glob),
+                reader,
+                &target,
+                to,
+                threads,
+            )?;
+            let _ = std::fs::remove_file(&target);
+            duckdb.push((
+                run.format,
+                Figure {
+                    name: format!("DuckDB {} → {to} ({threads} threads)", run.format),
+                    seconds,
+                    rows: total_rows,
+                    source_bytes,
+                },
+            ));
+        }
+    }
+    drop(cluster);
+
+    println!(
+        "\nfull sync, mode 0, local fs: {total_rows} rows, {} partitions, {:.0} MB of snapshot + binlog, {threads} cores",
+        cli.partitions,
+        source_bytes as f64 / 1e6
+    );
+    println!(
+        "  {:<34} {:>9} {:>12} {:>9} {:>10} {:>11}",
+        "what", "seconds", "rows/s", "MB/s", "× cp", "× DuckDB"
+    );
+    let line = |f: &Figure, vs_duckdb: Option<f64>| {
+        println!(
+            "  {:<34} {:>9.2} {:>12.0} {:>9.1} {:>10.1} {:>11}",
+            f.name,
+            f.seconds,
+            f.rows_per_s(),
+            f.mb_per_s(),
+            f.seconds / cp.seconds.max(1e-9),
+            vs_duckdb.map_or("-".into(), |d| format!("{:.2}", f.seconds / d.max(1e-9)))
+        );
+    };
+    for run in &runs {
+        // DuckDB's conversion that writes this run's format.
+        let other = duckdb
+            .iter()
+            .find(|(from, _)| *from != run.format)
+            .map(|(_, f)| f.seconds);
+        line(&run.figure, other);
+    }
+    line(&cp, None);
+    for (_, f) in &duckdb {
+        line(f, None);
+    }
+    println!("  (× DuckDB: our time over DuckDB's for the conversion that writes the same format)");
+    let mut ok = true;
+    for run in &runs {
+        println!(
+            "  {}: {} files, {:.0} MB; peak RSS synctool {}, data_collector {}; output {}",
+            run.format,
+            run.files,
+            run.output_bytes as f64 / 1e6,
+            mib(run.synctool_peak_rss),
+            mib(run.collector_peak_rss),
+            match run.verified {
+                Some(true) => "exactly the source rows",
+                Some(false) => "DIFFERS from the source",
+                None => "not verified",
+            }
+        );
+        ok &= run.verified != Some(false);
+    }
+    let figure = |f: &Figure| {
+        json!({
+            "name": f.name, "seconds": f.seconds, "rows": f.rows,
+            "rows_per_s": f.rows_per_s(), "source_mb_per_s": f.mb_per_s(),
+            "ratio_to_cp": f.seconds / cp.seconds.max(1e-9),
+        })
+    };
+    let report = json!({
+        "rows": total_rows,
+        "partitions": cli.partitions,
+        "source_bytes": source_bytes,
+        "cores": threads,
+        "syncs": runs.iter().map(|r| json!({
+            "format": r.format.as_str(),
+            "figure": figure(&r.figure),
+            "files": r.files,
+            "output_bytes": r.output_bytes,
+            "synctool_peak_rss_bytes": r.synctool_peak_rss,
+            "collector_peak_rss_bytes": r.collector_peak_rss,
+            "verified": r.verified,
+        })).collect::<Vec<_>>(),
+        "baselines": std::iter::once(figure(&cp))
+            .chain(duckdb.iter().map(|(_, f)| figure(f)))
+            .collect::<Vec<_>>(),
+    });
+    let path = cli.out.join("bench.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("  written: {}", path.display());
+    Ok(ok)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("\nbench failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
