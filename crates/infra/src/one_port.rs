@@ -20,6 +20,13 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// Interval and timeout of HTTP/2 keepalive pings.
 pub const KEEPALIVE: Duration = Duration::from_secs(10);
 
+/// How long a shutting-down server lets requests in flight finish before it
+/// returns anyway. A collector's pack stream lasts as long as the task, so a
+/// graceful shutdown alone would wait for the peer (`bin/start.sh stop` then
+/// ends in SIGKILL); cut streams are resumed by the collector from the
+/// accepted point.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// Opens a gRPC channel to an endpoint (`host:port`) whose connection
 /// attempts give up after the timeout: TCP in the daemons
 /// ([`tcp_connector`]), the simulated network in the simulation.
@@ -114,13 +121,29 @@ where
     IO::ConnectInfo: Clone + Send + Sync + 'static,
     IE: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    tonic::transport::Server::builder()
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let signalled = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let server = tonic::transport::Server::builder()
         .accept_http1(true)
         .http2_keepalive_interval(Some(KEEPALIVE))
         .http2_keepalive_timeout(Some(KEEPALIVE))
         .add_routes(tonic::service::Routes::from(routes))
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .serve_with_incoming_shutdown(incoming, signalled);
+    let grace_over = async {
+        // An error means the server future (and the sender with it) is gone.
+        if stopped.wait_for(|s| *s).await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = grace_over => Ok(()),
+    }
 }
 
 /// Completes on SIGINT or (on Unix) SIGTERM, the signals `bin/start.sh stop`
@@ -139,4 +162,45 @@ pub async fn shutdown_signal() {
         }
     }
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_that_never_ends_does_not_hold_up_the_shutdown() {
+        let hang = axum::Router::new().route(
+            "/hang",
+            axum::routing::get(std::future::pending::<&'static str>),
+        );
+        let routes = router(axum::Router::new(), hang);
+        let listener = bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, routes, async {
+            let _ = stopped.await;
+        }));
+        let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        client
+            .write_all(b"GET /hang HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("request");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let asked = Instant::now();
+        let _ = stop.send(());
+        let served = tokio::time::timeout(SHUTDOWN_GRACE * 3, server)
+            .await
+            .expect("the server returns within the grace period, not when the peer hangs up");
+        assert!(served.expect("no panic").is_ok());
+        assert!(
+            asked.elapsed() >= SHUTDOWN_GRACE,
+            "requests in flight get the grace"
+        );
+        drop(client);
+    }
 }

@@ -15,8 +15,12 @@
 //!
 //! Baselines, same run: `cp -r` of the source files, and DuckDB converting
 //! the same rows (CSV → Parquet from our CSV output, Parquet → CSV from our
-//! Parquet output) with as many threads as this machine has cores. Prints a
-//! table and writes `bench.json` in `--out`.
+//! Parquet output) with as many threads as this machine has cores. Then the
+//! continuous latency ([`latency`]): mode 2 with a steady put rate, p50 /
+//! p99 / max from a put to its commit, per roll age. Both daemons run with
+//! the product's defaults. Prints a table and writes `bench.json` in `--out`.
+
+mod latency;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -62,6 +66,16 @@ struct Cli {
     /// Seconds a sync may take.
     #[arg(long, default_value_t = 1800)]
     timeout: u64,
+    /// Continuous latency: rows put per second (0: no latency runs).
+    #[arg(long, default_value_t = 20_000)]
+    latency_rate: u64,
+    /// Continuous latency: seconds of puts per run (--quick: 10).
+    #[arg(long, default_value_t = 30)]
+    latency_seconds: u64,
+    /// Continuous latency: the `sink.roll.max_age_ms` of each run
+    /// (--quick: 1000 only; 60000 is the default).
+    #[arg(long, value_delimiter = ',', default_value = "1000,60000")]
+    latency_roll_ages: Vec<u64>,
 }
 
 /// One measured figure.
@@ -326,11 +340,18 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         .binlog_max_bytes(64 << 20)
         .without_collector()
         .without_synctool()
-        .synctool(|c| c.check_period_s = 1)
+        // The product's defaults (conf/synctool.properties, conf/data_collector.flags).
+        .synctool(|c| {
+            c.check_period_s = 10;
+            c.timeout_ms = 20_000;
+            c.roll_max_rows = 1_000_000;
+            c.roll_max_bytes = 128 << 20;
+            c.roll_max_age_ms = 60_000;
+            c.worker_threads = 16;
+        })
         .collector(|c| {
             c.max_pack_size = 1 << 20;
-            c.short_interval_ms = 0;
-            c.long_interval_ms = 200;
+            c.long_interval_ms = 5_000;
         })
         .build()?;
     let source = cluster.tablet_root().to_path_buf();
@@ -380,6 +401,22 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     source_bytes,
                 },
             ));
+        }
+    }
+    let (latency_seconds, roll_ages) = if cli.quick {
+        (10, vec![1_000])
+    } else {
+        (cli.latency_seconds, cli.latency_roll_ages.clone())
+    };
+    let mut latencies = Vec::new();
+    if cli.latency_rate > 0 {
+        for &age in &roll_ages {
+            latencies.push(latency::run(
+                &mut cluster,
+                age,
+                cli.latency_rate,
+                latency_seconds,
+            )?);
         }
     }
     drop(cluster);
@@ -434,6 +471,21 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         );
         ok &= run.verified != Some(false);
     }
+    if !latencies.is_empty() {
+        println!(
+            "\ncontinuous latency, mode 2, put → committed (SyncTool's status, polled every 20 ms):"
+        );
+        println!(
+            "  {:>16} {:>10} {:>8} {:>8} {:>10} {:>10} {:>10}",
+            "roll age (ms)", "rows/s", "seconds", "batches", "p50 (ms)", "p99 (ms)", "max (ms)"
+        );
+        for l in &latencies {
+            println!(
+                "  {:>16} {:>10} {:>8} {:>8} {:>10.0} {:>10.0} {:>10.0}",
+                l.roll_age_ms, l.rows_per_s, l.seconds, l.batches, l.p50_ms, l.p99_ms, l.max_ms
+            );
+        }
+    }
     let figure = |f: &Figure| {
         json!({
             "name": f.name, "seconds": f.seconds, "rows": f.rows,
@@ -458,6 +510,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         "baselines": std::iter::once(figure(&cp))
             .chain(duckdb.iter().map(|(_, f)| figure(f)))
             .collect::<Vec<_>>(),
+        "latency": latencies.iter().map(|l| json!({
+            "roll_age_ms": l.roll_age_ms, "rows_per_s": l.rows_per_s, "seconds": l.seconds,
+            "batches": l.batches, "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "max_ms": l.max_ms,
+        })).collect::<Vec<_>>(),
     });
     let path = cli.out.join("bench.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)
