@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the cargo-fuzz targets in fuzz/ with nightly and runs each for a few
 # seconds on its seed corpus (fuzz/corpus/<target>/); fails on any crash,
-# timeout or out-of-memory. Installs cargo-fuzz (and nightly's rust-src is
-# not needed) when missing. New corpus entries go to a scratch directory, so
-# the clone stays clean; findings are kept in fuzz/artifacts/<target>/.
+# timeout or out-of-memory. Installs nightly and cargo-fuzz when missing.
+# New corpus entries go to a scratch directory, so the clone stays clean;
+# findings are kept in fuzz/artifacts/<target>/.
 #
 #   scripts/fuzz.sh                 every target, 5 s each
 #   scripts/fuzz.sh --seconds 600   every target, 10 minutes each
@@ -46,12 +46,13 @@ cargo +nightly fuzz build --fuzz-dir fuzz --target-dir "$fuzz_target_dir"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 status=0
+# One fuzzing process at a time (libFuzzer's default without -jobs/-workers).
 for target in "${targets[@]}"; do
     log "cargo fuzz run $target for ${seconds}s"
     mkdir -p "$scratch/$target" "fuzz/corpus/$target"
     if ! cargo +nightly fuzz run --fuzz-dir fuzz --target-dir "$fuzz_target_dir" \
         "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
-        -max_total_time="$seconds" -jobs=1 -workers=1 -rss_limit_mb=2048 -timeout=10 \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 >"$scratch/$target.log" 2>&1; then
         tail -n 60 "$scratch/$target.log" >&2
         echo "fuzz target $target found a problem (input in fuzz/artifacts/$target/)" >&2

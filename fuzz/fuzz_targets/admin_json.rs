@@ -13,7 +13,7 @@ use sync_proto::json::{from_json, from_json_value, to_json};
 /// `from_json` for `M`, and the round trip of what it decodes.
 fn round_trip<M>(text: &str)
 where
-    M: prost::Message + prost::Name + Default + PartialEq,
+    M: prost::Message + prost::Name + Default + PartialEq + std::fmt::Debug,
 {
     let Ok(msg) = from_json::<M>(text) else {
         return;
