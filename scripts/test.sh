@@ -5,6 +5,7 @@
 #
 #   scripts/test.sh            everything
 #   SKIP_LINT=1 scripts/test.sh  tests only
+#   SKIP_FUZZ=1 scripts/test.sh  without the fuzz targets (scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/env.sh
@@ -39,3 +40,8 @@ start_s3 "$test_dir/s3"
 
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    log "fuzz targets, a few seconds each (scripts/fuzz.sh)"
+    scripts/fuzz.sh
+fi

@@ -129,6 +129,25 @@ pub enum FlagError {
 
 const MAX_FLAGFILE_DEPTH: usize = 8;
 
+/// The largest flag file read (a flag file is a few hundred bytes; this keeps
+/// `--flagfile=/dev/zero` or a wrong path from filling memory).
+const MAX_FLAGFILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a flag file of at most [`MAX_FLAGFILE_BYTES`].
+fn read_flagfile(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FLAGFILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FLAGFILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FLAGFILE_BYTES} bytes"
+        )));
+    }
+    Ok(text)
+}
+
 impl CollectorConfig {
     /// Reads command-line arguments (without the program name); `--flagfile`
     /// entries are expanded where they stand.
@@ -147,6 +166,16 @@ impl CollectorConfig {
     /// Reads one flag file (as `--flagfile=PATH` would).
     pub fn from_flagfile(path: &Path) -> Result<Self, FlagError> {
         Self::from_args([format!("--flagfile={}", path.display())])
+    }
+
+    /// Parses a flag file's text, as [`CollectorConfig::from_flagfile`] does
+    /// with the file's contents; `path` only names it in errors. A
+    /// `--flagfile` line in it still reads that file.
+    pub fn from_flagfile_text(text: &str, path: &Path) -> Result<Self, FlagError> {
+        let mut config = CollectorConfig::default();
+        config.apply_text(text, path, 1)?;
+        config.validate()?;
+        Ok(config)
     }
 
     fn apply(&mut self, text: &str, source_at: FlagSource, depth: usize) -> Result<(), FlagError> {
@@ -181,11 +210,16 @@ impl CollectorConfig {
         if depth > MAX_FLAGFILE_DEPTH {
             return Err(FlagError::TooDeep { source_at });
         }
-        let text = std::fs::read_to_string(path).map_err(|error| FlagError::Read {
+        let text = read_flagfile(path).map_err(|error| FlagError::Read {
             path: path.to_path_buf(),
             source_at,
             error,
         })?;
+        self.apply_text(&text, path, depth)
+    }
+
+    /// Applies the lines of a flag file's text (`path` names it in errors).
+    fn apply_text(&mut self, text: &str, path: &Path, depth: usize) -> Result<(), FlagError> {
         for (index, line) in text.lines().enumerate() {
             let line_text = line.trim();
             if line_text.is_empty() || line_text.starts_with('#') {
@@ -459,5 +493,35 @@ mod tests {
         assert!(CollectorConfig::from_args(args(&["--zk_root_path=openmldb"])).is_err());
         assert!(CollectorConfig::from_args(args(&["--link_interval_ms=0"])).is_err());
         assert!(CollectorConfig::from_args(args(&["--probe_interval_ms=0"])).is_err());
+    }
+
+    #[test]
+    fn flagfile_text_reads_like_the_file() {
+        let text = "# comment\n\n  --endpoint=127.0.0.1:1  \n--binlog_enable_crc\n";
+        let config =
+            CollectorConfig::from_flagfile_text(text, Path::new("x.flags")).expect("valid text");
+        assert_eq!(config.endpoint, "127.0.0.1:1");
+        assert!(config.binlog_enable_crc);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("same.flags");
+        std::fs::write(&file, text).expect("write");
+        assert_eq!(
+            CollectorConfig::from_flagfile(&file).expect("valid file"),
+            config
+        );
+        let err = CollectorConfig::from_flagfile_text("--bogus=1\n", Path::new("x.flags"))
+            .expect_err("unknown");
+        assert!(err.to_string().contains("x.flags:1"), "{err}");
+    }
+
+    #[test]
+    fn oversized_flagfiles_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("big.flags");
+        let line = "# padding padding padding padding padding padding padding padding\n";
+        let big = line.repeat((MAX_FLAGFILE_BYTES as usize) / line.len() + 1);
+        std::fs::write(&file, big).expect("write");
+        let err = CollectorConfig::from_flagfile(&file).expect_err("too large");
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 }
