@@ -15,7 +15,8 @@
 //! `sync_infra::logging`. Added keys: `server.advertised_endpoint`, `sync_task.timeout`,
 //! `sync_task.fail_after_ms`, `sync_task.history_ms`, `sync_task.allowed_dest_roots`, `sink.format`, `sink.csv.header`,
 //! `sink.csv.null`, `sink.bad_rows`, `sink.roll.max_rows`, `sink.roll.max_bytes`,
-//! `sink.roll.max_age_ms`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,
+//! `sink.roll.max_age_ms`, `sink.parquet.compression`, `sink.partition_by`,
+//! `sink.partition.time_zone`, `s3.endpoint`, `s3.region`, `s3.access_key_id`,
 //! `s3.secret_access_key`, `standalone.collectors`, `standalone.metadata_dir`.
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,12 @@ pub struct SyncToolConfig {
     pub roll_max_rows: u64,
     pub roll_max_bytes: u64,
     pub roll_max_age: Duration,
+    /// Parquet compression (`sink.parquet.compression`).
+    pub parquet_compression: sync_core::task::Compression,
+    /// Hive-style partitioning of every task that asks for none (`sink.partition_by`).
+    pub partition_by: Option<sync_core::task::PartitionBy>,
+    /// The time zone of day and hour partitions (`sink.partition.time_zone`).
+    pub partition_time_zone: String,
     pub s3_endpoint: Option<String>,
     pub s3_region: String,
     pub s3_access_key_id: Option<String>,
@@ -246,6 +253,34 @@ impl SyncToolConfig {
                     .number("sink.roll.max_age_ms", 1, u64::MAX)?
                     .unwrap_or(60_000),
             ),
+            parquet_compression: match reader.text("sink.parquet.compression") {
+                None => sync_core::task::Compression::default(),
+                Some(v) => v.parse().map_err(|_| {
+                    reader.bad("sink.parquet.compression", "must be none, snappy or zstd")
+                })?,
+            },
+            partition_by: reader
+                .text("sink.partition_by")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| {
+                    reader.bad(
+                        "sink.partition_by",
+                        "must be day(<column>), hour(<column>) or <column>",
+                    )
+                })?,
+            partition_time_zone: match reader.text("sink.partition.time_zone") {
+                None => sync_core::task::options::DEFAULT_TIME_ZONE.to_owned(),
+                Some(v) => {
+                    sync_sinks::time_zone::parse_time_zone(&v).map_err(|_| {
+                        reader.bad(
+                            "sink.partition.time_zone",
+                            "must be UTC, an offset like +08:00 or an IANA time zone name",
+                        )
+                    })?;
+                    v
+                }
+            },
             s3_endpoint: reader.text("s3.endpoint"),
             s3_region: reader
                 .text("s3.region")
@@ -281,6 +316,28 @@ impl SyncToolConfig {
             writer: self.writer(),
             bad_rows: self.bad_rows,
             ..sync_sinks::SinkConfig::default()
+        }
+    }
+
+    /// The output options of a task whose create gives none (the `sink.*` keys).
+    pub fn task_defaults(&self) -> sync_core::task::TaskOptions {
+        use sync_core::task::{FileFormat, RollPolicy, TaskOptions};
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        TaskOptions {
+            format: match self.format {
+                OutputFormat::Parquet => FileFormat::Parquet,
+                OutputFormat::Csv => FileFormat::Csv,
+            },
+            csv_header: self.csv_header,
+            csv_null: self.csv_null.clone(),
+            compression: self.parquet_compression,
+            roll: RollPolicy {
+                max_rows: self.roll_max_rows,
+                max_bytes: self.roll_max_bytes,
+                max_age_ms: ms(self.roll_max_age),
+            },
+            partition_by: self.partition_by.clone(),
+            time_zone: self.partition_time_zone.clone(),
         }
     }
 
@@ -336,6 +393,9 @@ impl Reader<'_> {
         "sink.roll.max_rows",
         "sink.roll.max_bytes",
         "sink.roll.max_age_ms",
+        "sink.parquet.compression",
+        "sink.partition_by",
+        "sink.partition.time_zone",
         "s3.endpoint",
         "s3.region",
         "s3.access_key_id",
@@ -513,6 +573,31 @@ mod tests {
         assert!(err.to_string().contains("sync_task.progress_path"), "{err}");
         let err = parse(&format!("{OPENMLDB_TEMPLATE}sink.format=orc\n")).expect_err("format");
         assert!(err.to_string().contains("parquet or csv"), "{err}");
+    }
+
+    #[test]
+    fn task_option_defaults_are_read_and_checked() {
+        let c = parse(&format!(
+            "{OPENMLDB_TEMPLATE}sink.parquet.compression=zstd\nsink.partition_by=day(ts)\nsink.partition.time_zone=+08:00\n"
+        ))
+        .expect("valid");
+        let d = c.task_defaults();
+        assert_eq!(d.compression, sync_core::task::Compression::Zstd);
+        assert_eq!(d.partition_by, Some("day(ts)".parse().unwrap()));
+        assert_eq!(d.time_zone, "+08:00");
+        for (line, key) in [
+            ("sink.parquet.compression=lzo", "sink.parquet.compression"),
+            ("sink.partition_by=week(ts)", "sink.partition_by"),
+            (
+                "sink.partition.time_zone=Mars/Base",
+                "sink.partition.time_zone",
+            ),
+        ] {
+            let err = parse(&format!("{OPENMLDB_TEMPLATE}{line}\n")).expect_err(line);
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let plain = parse(OPENMLDB_TEMPLATE).unwrap().task_defaults();
+        assert_eq!(plain, sync_core::task::TaskOptions::default());
     }
 
     #[test]

@@ -493,6 +493,15 @@ impl World<'_> {
             start_ts: t.start_ts,
             dest: Some(self.durable.dest(t.spec.tid)),
             if_exists: None,
+            partition_by: self
+                .scn
+                .partitioned
+                .then(|| crate::scenario::PARTITION_BY.to_owned()),
+            partition_time_zone: self
+                .scn
+                .partitioned
+                .then(|| crate::scenario::PARTITION_TIME_ZONE.to_owned()),
+            ..Default::default()
         }
     }
 
