@@ -416,7 +416,8 @@ async fn binlog_deletes_are_skipped_and_counted_in_the_status() {
     let status = collector.status(0).expect("status");
     assert_eq!(status.deletes_skipped, 3);
     assert_eq!(status.rows_sent, 80);
-    let json = data_collector::status::to_json(&collector.endpoint, 0, &[status.clone()]);
+    let json =
+        data_collector::status::to_json(&collector.endpoint, 0, std::slice::from_ref(&status));
     assert_eq!(json["tasks"][0]["deletes_skipped"], 3);
     let html = data_collector::status::to_html(&collector.endpoint, 0, &[status]);
     assert!(html.contains("<th>deletes skipped</th>"), "{html}");

@@ -513,8 +513,10 @@ mod tests {
             partition_by: Some(" ".into()),
             ..Default::default()
         };
-        let mut d = TaskOptions::default();
-        d.partition_by = Some("city".parse().unwrap());
+        let d = TaskOptions {
+            partition_by: Some("city".parse().unwrap()),
+            ..TaskOptions::default()
+        };
         assert_eq!(
             empty.resolve(&d).unwrap().partition_by,
             None,

@@ -667,9 +667,11 @@ mod tests {
             defaults,
             "an earlier version's state: the SyncTool's defaults"
         );
-        let mut own = TaskOptions::default();
+        let mut own = TaskOptions {
+            partition_by: Some("day(ts)".parse().expect("spec")),
+            ..TaskOptions::default()
+        };
         own.roll.max_rows = 7;
-        own.partition_by = Some("day(ts)".parse().expect("spec"));
         let bytes = state_of(Some(PersistedOptions::from(&own)));
         assert_eq!(
             recovered_options(&bytes, defaults),

@@ -531,7 +531,7 @@ impl World<'_> {
         );
         for i in 0..self.tables.len() {
             if !self.tables[i].mode.finishes() {
-                admin.send(Command::Create(self.create_request(i)));
+                admin.send(Command::Create(Box::new(self.create_request(i))));
             }
         }
         self.second = Some(admin);
@@ -548,7 +548,7 @@ impl World<'_> {
             let counts = self.tables[i].counts()?;
             self.tables[i].rows_at_create = counts;
             let req = self.create_request(i);
-            self.admin.send(Command::Create(req));
+            self.admin.send(Command::Create(Box::new(req)));
         }
         let deadline = self.now() + 20_000;
         loop {

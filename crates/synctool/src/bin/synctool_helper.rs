@@ -34,7 +34,7 @@ enum Command {
     /// hex-encoded row as JSON lines.
     Dump(DumpArgs),
     /// Create the sync task of a table.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Delete the sync task of a table (data already written stays).
     Delete(TableArgs),
     /// Retry the FAILED partitions of a table's task.
@@ -282,7 +282,7 @@ mod tests {
         let mut all = vec!["synctool_helper", "create"];
         all.extend_from_slice(args);
         match parse_cli(all.into_iter().map(Into::into))?.command {
-            Command::Create(a) => Ok(a),
+            Command::Create(a) => Ok(*a),
             _ => panic!("not create"),
         }
     }
