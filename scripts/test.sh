@@ -13,6 +13,7 @@ source scripts/lib/services.sh
 source scripts/lib/zookeeper.sh
 source scripts/lib/hdfs.sh
 source scripts/lib/s3.sh
+source scripts/lib/duckdb.sh
 
 ensure_rust_components
 # System RocksDB (linked, see .cargo/config.toml) and libclang for its bindings.
@@ -37,6 +38,7 @@ test_dir="${SYNC_TEST_DIR:-/tmp/openmldb-sync-test}"
 start_zookeeper "$test_dir/zookeeper"
 start_hdfs "$test_dir/hdfs"
 start_s3 "$test_dir/s3"
+ensure_duckdb
 
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast

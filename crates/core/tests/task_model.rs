@@ -41,7 +41,7 @@ use sync_core::proto::datasync::{DropReason, ReadFailureKind};
 use sync_core::task::{
     Action, AssignFailure, Backoff, Config, IfExists, Input, Mode, Pack, PackReply,
     PartitionLeader, PersistedState, ReadFailure, RecoveryInput, RollPolicy, SegmentId,
-    SinkFailure, SinkProgress, Status, Supervisor, TableTaskSpec,
+    SinkFailure, SinkProgress, Status, Supervisor, TableTaskSpec, TaskOptions,
 };
 
 const TID: u32 = 1;
@@ -225,10 +225,13 @@ fn config() -> Config {
     Config {
         timeout_ms: TIMEOUT,
         des_endpoint: "synctool:1".into(),
-        roll: RollPolicy {
-            max_rows: 2,
-            max_bytes: 1 << 20,
-            max_age_ms: 200,
+        defaults: TaskOptions {
+            roll: RollPolicy {
+                max_rows: 2,
+                max_bytes: 1 << 20,
+                max_age_ms: 200,
+            },
+            ..TaskOptions::default()
         },
         max_held_bytes: 1 << 20,
         backoff: Backoff {
@@ -249,6 +252,7 @@ fn spec(mode: Mode) -> TableTaskSpec {
         start_ts: (mode == Mode::IncrementalByTimestamp).then_some(START_TS),
         dest: "/offline/t".into(),
         if_exists: IfExists::Default,
+        options: config().defaults,
     }
 }
 

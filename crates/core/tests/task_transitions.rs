@@ -8,7 +8,7 @@ use sync_core::task::{
     Action, AssignFailure, Assignment, Backoff, Config, CreateError, ErrorClass, Holder, IfExists,
     Input, Mode, Pack, PackOutcome, PackReply, PartitionLeader, PersistedState, ReadFailure,
     RecoveryInput, RollPolicy, SegmentId, SinkFailure, SinkProgress, Status, Supervisor,
-    TableTaskSpec, TaskOrigin,
+    TableTaskSpec, TaskOptions, TaskOrigin,
 };
 
 const TIMEOUT: u64 = 1_000;
@@ -17,10 +17,13 @@ fn config() -> Config {
     Config {
         timeout_ms: TIMEOUT,
         des_endpoint: "st:1".into(),
-        roll: RollPolicy {
-            max_rows: 2,
-            max_bytes: 1 << 20,
-            max_age_ms: 100,
+        defaults: TaskOptions {
+            roll: RollPolicy {
+                max_rows: 2,
+                max_bytes: 1 << 20,
+                max_age_ms: 100,
+            },
+            ..TaskOptions::default()
         },
         max_held_bytes: 10,
         backoff: Backoff {
@@ -41,6 +44,7 @@ fn spec(mode: Mode) -> TableTaskSpec {
         start_ts: None,
         dest: "/out".into(),
         if_exists: IfExists::Default,
+        options: config().defaults,
     }
 }
 

@@ -24,7 +24,7 @@ pub const HOST: &str = "admin";
 #[derive(Debug, Clone)]
 pub enum Command {
     /// `CreateSyncTask`.
-    Create(CreateSyncTaskRequest),
+    Create(Box<CreateSyncTaskRequest>),
     /// `RetrySyncTask` of `db.table`.
     Retry {
         /// Database.
@@ -75,15 +75,15 @@ pub async fn run(admin: Admin, target: String) -> turmoil::Result {
         match command {
             Some(Command::Create(req)) => {
                 let name = format!("{}.{}", req.db(), req.name());
-                let result = match tokio::time::timeout(TIMEOUT, client.create_sync_task(req)).await
-                {
-                    Err(_) => Err("CreateSyncTask timed out".to_string()),
-                    Ok(Err(status)) => Err(status.to_string()),
-                    Ok(Ok(reply)) => match reply.into_inner() {
-                        r if r.code() == 0 => Ok(()),
-                        r => Err(r.msg().to_string()),
-                    },
-                };
+                let result =
+                    match tokio::time::timeout(TIMEOUT, client.create_sync_task(*req)).await {
+                        Err(_) => Err("CreateSyncTask timed out".to_string()),
+                        Ok(Err(status)) => Err(status.to_string()),
+                        Ok(Ok(reply)) => match reply.into_inner() {
+                            r if r.code() == 0 => Ok(()),
+                            r => Err(r.msg().to_string()),
+                        },
+                    };
                 admin.lock().created.push((name, result));
             }
             Some(Command::Retry { db, table }) => {

@@ -53,7 +53,12 @@ pub fn committed(durable: &Durable, tids: &[u32]) -> Result<(Committed, Vec<Stri
             if !is_visible(file) {
                 continue;
             }
-            let id = file
+            // A partitioned task's files lie in `<key>=<value>/` directories.
+            let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
+            if !dir.is_empty() && !dir.split('/').all(|d| d.contains('=')) {
+                problems.push(format!("{dest}: `{file}` is not in a partition directory"));
+            }
+            let id = name
                 .strip_prefix("part-")
                 .and_then(|rest| rest.strip_suffix(".csv"))
                 .and_then(|stem| parse_staging_name(&format!("{stem}.csv")));

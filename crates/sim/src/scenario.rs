@@ -190,7 +190,18 @@ pub struct Scenario {
     pub heal_ms: u64,
     /// A deliberate bug, to prove the checker fails.
     pub breakage: Option<Breakage>,
+    /// Tasks write Hive-partitioned output ([`PARTITION_BY`] in
+    /// [`PARTITION_TIME_ZONE`]), so segments span several files.
+    pub partitioned: bool,
 }
+
+/// The partitioning of partitioned scenarios: the demo table's ts is
+/// `base + seq·1000 + pid` from 2023-11-14T22:13:20Z, which at +05:45 is
+/// 03:58:20, so an hour ends after 100 puts and snapshot segments (in key
+/// order) mix both hours.
+pub const PARTITION_BY: &str = "hour(ts)";
+/// See [`PARTITION_BY`].
+pub const PARTITION_TIME_ZONE: &str = "+05:45";
 
 const CRASH_POINTS: [CrashPoint; 4] = [
     CrashPoint::AfterStage,
@@ -243,6 +254,7 @@ impl Scenario {
             faults: Vec::new(),
             heal_ms: 8_000,
             breakage: None,
+            partitioned: false,
         }
     }
 
@@ -271,6 +283,9 @@ impl Scenario {
     /// outages, faults that outlast every timeout, more binlog GC).
     pub fn random(seed: u64) -> Self {
         let (mut s, mut rng) = Self::classic(seed);
+        // Every third seed writes partitioned output (no draw: the other
+        // knobs of a seed stay as they were).
+        s.partitioned = seed % 3 == 1;
         let extra = rng.range(0, 3);
         for _ in 0..extra {
             let at = rng.range(0, s.heal_ms);
@@ -413,7 +428,7 @@ impl fmt::Display for Scenario {
         write!(
             f,
             "], standby {:?}, pack {} window {}, roll {}/{}B/{}ms, timeout {}ms, session {}ms, \
-             appends {}x/{}ms until {}ms, heal {}ms, faults {:?}",
+             appends {}x/{}ms until {}ms, heal {}ms, partitioned {}, faults {:?}",
             self.standby,
             self.pack_size,
             self.window,
@@ -426,6 +441,7 @@ impl fmt::Display for Scenario {
             self.append_every_ms,
             self.cutoff_ms,
             self.heal_ms,
+            self.partitioned,
             self.faults
         )
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sync_core::task::{Config, RollPolicy};
+use sync_core::task::{Config, FileFormat, RollPolicy, TaskOptions};
 use synctool::daemon::server::router;
 use synctool::daemon::{Daemon, DaemonOptions, DaemonParts};
 
@@ -61,7 +61,13 @@ impl SyncToolSpec {
             supervisor: Config {
                 timeout_ms: self.timeout_ms,
                 des_endpoint: endpoint_of(&self.host),
-                roll: self.roll,
+                defaults: TaskOptions {
+                    format: FileFormat::Csv,
+                    csv_header: crate::store::Durable::csv().header,
+                    csv_null: crate::store::Durable::csv().null,
+                    roll: self.roll,
+                    ..TaskOptions::default()
+                },
                 ..Config::default()
             },
             allowed_dest_roots: vec![self.dest_root.clone()],

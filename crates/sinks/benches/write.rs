@@ -112,6 +112,7 @@ async fn run(name: &str, format: OutputFormat) -> Result<(), Box<dyn std::error:
                 dest: dest.clone(),
                 rows,
                 row_count: count,
+                options: None,
             },
             &schema,
         )
@@ -124,6 +125,7 @@ async fn run(name: &str, format: OutputFormat) -> Result<(), Box<dyn std::error:
             row_count: count,
             rows_total: first + count,
             epoch: 1,
+            options: None,
         })
         .await?;
     }

@@ -3,6 +3,9 @@
 //! | path | what |
 //! |---|---|
 //! | `<dest>/part-<name>.<ext>` | a committed segment, visible to readers |
+//! | `<dest>/<key>=<value>/part-<name>.<ext>` | a partitioned segment's rows of one partition (one file per partition it holds rows of) |
+//! | `<dest>/_staging/<name>.<writer>.<k>.<ext>.inprogress` | staged file `k` of a partitioned segment |
+//! | `<dest>/_staging/<name>.<writer>.files.inprogress` | the visible names of a partitioned segment's staged files, written after them |
 //! | `<dest>/_staging/<name>.<writer>.<ext>.inprogress` | a staged segment (hidden: `_` prefix, and no data extension) |
 //! | `<dest>/_staging/<name>.<writer>.<ext>.inprogress.<token>.tmp` | a staged segment being written (stores that rename) |
 //! | `<dest>/_staging/.probe-<token>…` | probes of [`crate::Sink::check_destination`] |
@@ -60,6 +63,26 @@ pub const PROBE_PREFIX: &str = ".probe-";
 /// The visible file of a segment.
 pub fn visible_path(id: &SegmentId, ext: &str) -> String {
     format!("part-{}.{ext}", id.name())
+}
+
+/// The visible file of a segment's rows in the partition directory `dir`
+/// (`<key>=<value>/`, see [`crate::partition`]).
+pub fn visible_part_path(id: &SegmentId, dir: &str, ext: &str) -> String {
+    format!("{dir}part-{}.{ext}", id.name())
+}
+
+/// The staged file `k` of a partitioned segment, as `writer` stages it.
+pub fn staging_part_path(id: &SegmentId, k: usize, ext: &str, writer: &str) -> String {
+    format!(
+        "{STAGING_DIR}{}.{writer}.{k}.{ext}{STAGED_SUFFIX}",
+        id.name()
+    )
+}
+
+/// The staged list of a partitioned segment's visible files (one per line,
+/// in the order of its staged files `0, 1, …`), as `writer` stages it.
+pub fn staged_files_path(id: &SegmentId, writer: &str) -> String {
+    format!("{STAGING_DIR}{}.{writer}.files{STAGED_SUFFIX}", id.name())
 }
 
 /// The staged file of a segment, as `writer` stages it.
@@ -279,6 +302,30 @@ mod tests {
         assert!(!is_visible(&record) && !has_data_extension(&record));
         assert!(!is_visible(&probe_path()));
         assert!(!is_visible("a/.hidden"));
+    }
+
+    #[test]
+    fn partitioned_names_are_hidden_until_published() {
+        let staged = staging_part_path(&ID, 2, "parquet", "w1");
+        assert_eq!(
+            staged,
+            "_staging/0000000007-00003-0000000042-000000000009.w1.2.parquet.inprogress"
+        );
+        let files = staged_files_path(&ID, "w1");
+        for hidden in [staged.clone(), temp_path(&staged), files.clone()] {
+            assert!(
+                !is_visible(&hidden) && !has_data_extension(&hidden),
+                "{hidden}"
+            );
+            assert_eq!(parse_staging_name(file_name(&hidden)), Some(ID), "{hidden}");
+            assert_eq!(staged_writer(file_name(&hidden)), Some("w1"), "{hidden}");
+        }
+        let visible = visible_part_path(&ID, "day=2026-12-01/", "parquet");
+        assert_eq!(
+            visible,
+            "day=2026-12-01/part-0000000007-00003-0000000042-000000000009.parquet"
+        );
+        assert!(is_visible(&visible) && has_data_extension(&visible));
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //!   [`ParquetOptions`]), Hadoop conf dir for bare paths, S3 settings, the
 //!   destination check's timeout.
 //! * [`TableSchema`]: a table's schema versions, from `TableInfo`.
+//! * Per-task options: every segment may carry its task's
+//!   [`sync_core::task::TaskOptions`] (format, CSV header and NULL, Parquet
+//!   compression, partitioning), which override [`SinkConfig::format`] for
+//!   it; [`check_options`] checks a partitioning against a table at create.
+//! * Partitioned output ([`partition`], [`partitioned`], [`time_zone`]):
+//!   Hive-style `<key>=<value>/` directories; a segment whose rows fall in
+//!   several partitions is several files under one commit record.
 //! * Destinations ([`dest`]): `file:///p`, `hdfs://nn:port/p`, `s3://bucket/p`,
 //!   `memory://area/p` ([`forget_memory_area`]), or `/p` resolved with
 //!   `fs.defaultFS` as OpenMLDB does.
@@ -22,6 +29,7 @@
 //!
 //! ```text
 //! <dest>/part-<tid>-<pid>-<task>-<seq>.csv|.parquet                committed, visible
+//! <dest>/<key>=<value>/part-<tid>-<pid>-<task>-<seq>.<ext>         committed, visible (partitioned)
 //! <dest>/_staging/<tid>-<pid>-<task>-<seq>.<ext>.inprogress         staged, hidden
 //! <dest>/_staging/….inprogress.<token>.tmp                         staged, being written
 //! <dest>/_sync/<tid>-<pid>-<task>/<seq>.commit                     commit records, hidden
@@ -85,7 +93,16 @@
 //!
 //! **Segment `seq` is committed iff its record exists and the file the record
 //! names is visible** (a segment without rows names no file: its record,
-//! created whole in one step, is the commit). So the one step that makes the
+//! created whole in one step, is the commit).
+//!
+//! **Partitioned segments** stage one file per partition directory
+//! (`<name>.<writer>.<k>.<ext>.inprogress`) and then the list of their
+//! visible names (`<name>.<writer>.files.inprogress`); the commit needs the
+//! list, names the first file in the record's `file` and the others in
+//! `more_files`, publishes the first (the commit point) and then the others.
+//! A crash between two publishes leaves a committed segment with files still
+//! staged: a retried commit and `clear_staging` publish them (roll forward)
+//! before removing leftovers. So the one step that makes the
 //! rows visible is the step that commits the end point in the record.
 //!
 //! **Crash after each step** (all reachable in tests through
@@ -142,17 +159,22 @@
 //! [`sink`] (trait), [`store_sink`] (protocol), `store` (the backends:
 //! `local`, `hdfs`, `s3`, `memory`), [`dest`] (destinations), [`layout`]
 //! (names), [`record`] (commit record), [`error`] (errors and their class),
-//! [`schema`], [`format`](mod@format) ([`format::csv`], [`format::parquet`]).
+//! [`schema`], [`format`](mod@format) ([`format::csv`], [`format::parquet`]),
+//! [`partition`] (directories, escaping), [`partitioned`] (one segment's
+//! files), [`time_zone`].
 
 pub mod dest;
 pub mod error;
 pub mod format;
 pub mod layout;
+pub mod partition;
+pub mod partitioned;
 pub mod record;
 pub mod schema;
 pub mod sink;
 mod store;
 pub mod store_sink;
+pub mod time_zone;
 
 pub use dest::{Location, S3Options, SinkConfig};
 pub use error::SinkError;
@@ -160,6 +182,7 @@ pub use format::{
     BadRows, CsvOptions, InvalidUtf8, OutputFormat, ParquetCompression, ParquetOptions, Rejected,
     TimestampFormat,
 };
+pub use partition::{PartitionError, check_options};
 pub use schema::TableSchema;
 pub use sink::SinkCounters;
 pub use sink::{CommitOutcome, Sink, Step};

@@ -2,7 +2,8 @@
 //! [`crate::layout::record_path`]. It carries the segment's start and end
 //! points (lossless, pk as bytes: `sync_core`'s `PersistedPoint`), its row
 //! counts, the name of its visible file (none for a segment without rows,
-//! whose record alone is its commit) and the writer's epoch.
+//! whose record alone is its commit), the other files of a partitioned
+//! segment, and the writer's epoch.
 //!
 //! Compatibility: fields are only ever added, under new tags; the version
 //! stays 1. A record written before the epoch existed (no tag 11) reads as
@@ -57,6 +58,11 @@ pub struct CommitRecord {
     /// records of earlier versions).
     #[prost(string, tag = "12")]
     pub writer: String,
+    /// A partitioned segment's other visible files (its rows of further
+    /// partitions), published after `file`; empty for one file. The segment
+    /// is committed once `file` is visible: recovery publishes the rest.
+    #[prost(string, repeated, tag = "13")]
+    pub more_files: Vec<String>,
 }
 
 impl CommitRecord {
@@ -75,6 +81,7 @@ impl CommitRecord {
             file,
             epoch: seg.epoch,
             writer: writer.to_owned(),
+            more_files: Vec::new(),
         }
     }
 
@@ -167,6 +174,7 @@ mod tests {
             row_count: 10,
             rows_total: 20,
             epoch,
+            options: None,
         }
     }
 

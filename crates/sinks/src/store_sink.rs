@@ -10,16 +10,19 @@ use sync_core::task::{CommitSegment, SegmentId, SinkProgress, StageSegment};
 
 use crate::dest::{Location, SinkConfig, resolve};
 use crate::error::SinkError;
-use crate::format::SegmentError;
+use crate::format::{CsvOptions, OutputFormat, ParquetCompression, ParquetOptions, SegmentError};
 use crate::layout::{
     STAGING_DIR, SYNC_DIR, is_visible, parse_record_dir, parse_record_name, parse_record_temp_name,
-    parse_staging_name, record_dir, record_path, rejected_path, staged_rejected_path,
-    staged_writer, staging_path, temp_path, visible_path,
+    parse_staging_name, record_dir, record_path, rejected_path, staged_files_path,
+    staged_rejected_path, staged_writer, staging_part_path, staging_path, temp_path, visible_path,
 };
+use crate::partition::Partitioner;
+use crate::partitioned::{encode_files, files_list, parse_files_list};
 use crate::record::CommitRecord;
 use crate::schema::TableSchema;
 use crate::sink::{CommitOutcome, Sink, SinkCounters, Step};
 use crate::store::{Placed, Store};
+use sync_core::task::{Compression, FileFormat, TaskOptions};
 
 /// A committed segment's record and points.
 struct Committed {
@@ -312,6 +315,131 @@ impl StoreSink {
         }
     }
 
+    /// The format a segment is written in: its task's options over this
+    /// sink's settings (timestamps, line ends, UTF-8 policy, row groups);
+    /// without options, the sink's own format.
+    fn output_format(&self, options: Option<&TaskOptions>) -> OutputFormat {
+        let Some(o) = options else {
+            return self.config.format.clone();
+        };
+        match o.format {
+            FileFormat::Csv => {
+                let base = match &self.config.format {
+                    OutputFormat::Csv(c) => c.clone(),
+                    OutputFormat::Parquet(_) => CsvOptions::default(),
+                };
+                OutputFormat::Csv(CsvOptions {
+                    header: o.csv_header,
+                    null: o.csv_null.clone(),
+                    ..base
+                })
+            }
+            FileFormat::Parquet => {
+                let base = match &self.config.format {
+                    OutputFormat::Parquet(p) => p.clone(),
+                    OutputFormat::Csv(_) => ParquetOptions::default(),
+                };
+                OutputFormat::Parquet(ParquetOptions {
+                    compression: match o.compression {
+                        Compression::None => ParquetCompression::Uncompressed,
+                        Compression::Snappy => ParquetCompression::Snappy,
+                        Compression::Zstd => ParquetCompression::Zstd,
+                    },
+                    ..base
+                })
+            }
+        }
+    }
+
+    /// Whether a segment's task writes partitioned output.
+    fn partitioned(options: Option<&TaskOptions>) -> bool {
+        options.is_some_and(|o| o.partition_by.is_some())
+    }
+
+    /// Publishes a further file of a partitioned segment (after its first,
+    /// which committed it), never replacing: a file already visible under
+    /// the name is this segment's, published by an earlier attempt.
+    async fn publish_more(
+        &self,
+        store: &Store,
+        dest: &str,
+        id: &SegmentId,
+        staged: &str,
+        visible: &str,
+    ) -> Result<(), SinkError> {
+        match store.place(staged, visible).await? {
+            Placed::New | Placed::Exists => store.delete(staged).await,
+            Placed::SourceMissing if store.exists(visible).await? => Ok(()),
+            Placed::SourceMissing => Err(SinkError::CorruptRecord {
+                dest: dest.to_owned(),
+                path: record_path(id),
+                reason: format!(
+                    "{visible}, a file of the committed segment {}, is neither visible nor staged at {staged}",
+                    id.name()
+                ),
+            }),
+        }
+    }
+
+    /// Finishes a committed partitioned segment whose further files a crash
+    /// left staged (its first file, the commit, is visible): publishes each
+    /// file its record names that is not visible yet. Only this writer's.
+    async fn roll_forward(
+        &self,
+        store: &Store,
+        dest: &str,
+        done: &Committed,
+    ) -> Result<(), SinkError> {
+        let r = &done.record;
+        if r.more_files.is_empty() || r.writer != self.config.writer {
+            return Ok(());
+        }
+        let id = SegmentId {
+            tid: r.tid,
+            pid: r.pid,
+            task_id: r.task_id,
+            seq: r.seq,
+        };
+        let ext = r
+            .file
+            .as_deref()
+            .and_then(|f| f.rsplit_once('.'))
+            .map_or("", |(_, ext)| ext);
+        for (i, visible) in r.more_files.iter().enumerate() {
+            if store.exists(visible).await? {
+                continue;
+            }
+            let staged = staging_part_path(&id, i + 1, ext, &self.config.writer);
+            self.publish_more(store, dest, &id, &staged, visible)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes what staging of a committed segment may have left.
+    async fn delete_staged(
+        &self,
+        store: &Store,
+        id: &SegmentId,
+        options: Option<&TaskOptions>,
+        files: usize,
+        ext: &str,
+    ) -> Result<(), SinkError> {
+        if !Self::partitioned(options) {
+            return store
+                .delete(&staging_path(id, ext, &self.config.writer))
+                .await;
+        }
+        for k in 0..files {
+            store
+                .delete(&staging_part_path(id, k, ext, &self.config.writer))
+                .await?;
+        }
+        store
+            .delete(&staged_files_path(id, &self.config.writer))
+            .await
+    }
+
     /// A fresh store of `dest` for a check (not cached).
     fn open_uncached(&self, dest: &str) -> Result<(Location, Store), SinkError> {
         let location = resolve(dest, &self.config)?;
@@ -359,25 +487,50 @@ impl Sink for StoreSink {
         {
             return Ok(());
         }
+        let options = seg.options.as_deref();
+        let mut format = self.output_format(options);
+        let name = format.name();
+        let partitioner = match options.and_then(|o| o.partition_by.as_ref().map(|p| (p, o))) {
+            Some((p, o)) => Some(Partitioner::new(p, &o.time_zone, schema).map_err(|e| {
+                Self::segment_error(
+                    &seg.dest,
+                    &seg.id,
+                    SegmentError::Encode(e.to_string()),
+                    name,
+                )
+            })?),
+            None => None,
+        };
+        let omit = partitioner.as_ref().and_then(Partitioner::omitted_column);
+        match &mut format {
+            OutputFormat::Csv(c) => c.omit_column = omit,
+            OutputFormat::Parquet(p) => p.omit_column = omit,
+        }
+        let ext = format.extension();
         // Encoding is CPU work (a Parquet segment can take seconds): off the
         // async threads, so other partitions' packs keep flowing meanwhile.
-        let format = self.config.format.clone();
-        let name = format.name();
         let bad_rows = self.config.bad_rows;
         let (table, rows, row_count) = (schema.clone(), seg.rows.clone(), seg.row_count);
-        let encoded =
-            tokio::task::spawn_blocking(move || format.encode(&table, &rows, row_count, bad_rows))
-                .await
-                .map_err(|e| {
-                    Self::segment_error(
-                        &seg.dest,
-                        &seg.id,
-                        SegmentError::Encode(format!("the encoder stopped: {e}")),
-                        name,
-                    )
-                })?
-                .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
-        let bytes = encoded.bytes;
+        let encoded = tokio::task::spawn_blocking(move || {
+            encode_files(
+                &format,
+                partitioner.as_ref(),
+                &table,
+                &rows,
+                row_count,
+                bad_rows,
+            )
+        })
+        .await
+        .map_err(|e| {
+            Self::segment_error(
+                &seg.dest,
+                &seg.id,
+                SegmentError::Encode(format!("the encoder stopped: {e}")),
+                name,
+            )
+        })?
+        .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
         if !encoded.rejected.is_empty() {
             self.set_aside(&store, seg, &encoded.rejected).await?;
         }
@@ -385,12 +538,42 @@ impl Sink for StoreSink {
             // Nothing to show: the commit record alone commits the segment.
             return self.check_crash(Step::Staged, &seg.dest, &seg.id);
         }
-        let path = staging_path(&seg.id, self.config.format.extension(), &self.config.writer);
+        let writer = &self.config.writer;
+        if !Self::partitioned(options) {
+            let path = staging_path(&seg.id, ext, writer);
+            let bytes = encoded
+                .files
+                .into_iter()
+                .next()
+                .map(|(_, b)| b)
+                .unwrap_or_default();
+            self.put_whole(
+                &store,
+                &path,
+                bytes,
+                Some((Step::StageWritten, &seg.dest, &seg.id)),
+            )
+            .await?;
+            return self.check_crash(Step::Staged, &seg.dest, &seg.id);
+        }
+        // Partitioned: each file, then the list of their visible names; the
+        // commit finds the segment staged only once the list is there.
+        let list = files_list(&seg.id, &encoded, ext);
+        for (k, (_, bytes)) in encoded.files.into_iter().enumerate() {
+            let path = staging_part_path(&seg.id, k, ext, writer);
+            self.put_whole(
+                &store,
+                &path,
+                bytes,
+                Some((Step::StageWritten, &seg.dest, &seg.id)),
+            )
+            .await?;
+        }
         self.put_whole(
             &store,
-            &path,
-            bytes,
-            Some((Step::StageWritten, &seg.dest, &seg.id)),
+            &staged_files_path(&seg.id, writer),
+            list.into_bytes(),
+            None,
         )
         .await?;
         self.check_crash(Step::Staged, &seg.dest, &seg.id)
@@ -399,10 +582,12 @@ impl Sink for StoreSink {
     async fn commit(&self, seg: &CommitSegment) -> Result<CommitOutcome, SinkError> {
         let dest = seg.dest.as_str();
         let store = self.store(dest)?;
-        let ext = self.config.format.extension();
-        let staged = staging_path(&seg.id, ext, &self.config.writer);
+        let options = seg.options.as_deref();
+        let ext = self.output_format(options).extension();
+        let writer = &self.config.writer;
 
-        // 1. Already committed? Then the same commit is a no-op.
+        // 1. Already committed? Then the same commit is a no-op, once every
+        // file it names is visible.
         if let Some(done) = self.committed_record(&store, dest, &seg.id).await? {
             if let Some(what) = done.record.differs_from(&done.start, &done.end, seg) {
                 return Err(SinkError::CommitConflict {
@@ -411,9 +596,12 @@ impl Sink for StoreSink {
                     what,
                 });
             }
+            self.roll_forward(&store, dest, &done).await?;
             // A crash between publishing and deleting the staged name
             // (copy or link) may have left it.
-            store.delete(&staged).await?;
+            let files = 1 + done.record.more_files.len();
+            self.delete_staged(&store, &seg.id, options, files, ext)
+                .await?;
             return Ok(CommitOutcome::AlreadyCommitted);
         }
 
@@ -434,30 +622,62 @@ impl Sink for StoreSink {
             }
         }
 
-        // 3. A segment with rows must be staged.
-        let visible = (seg.row_count > 0).then(|| visible_path(&seg.id, ext));
-        if visible.is_some() && !store.exists(&staged).await? {
-            return Err(SinkError::NotStaged {
-                dest: dest.to_owned(),
-                segment: seg.id.name(),
-                path: staged,
-            });
-        }
+        // 3. A segment with rows must be staged: its file, or a partitioned
+        // segment's list of files (written after them).
+        let (staged, visible): (Vec<String>, Vec<String>) = if seg.row_count == 0 {
+            (Vec::new(), Vec::new())
+        } else if Self::partitioned(options) {
+            let list = staged_files_path(&seg.id, writer);
+            let Some(bytes) = store.read(&list).await? else {
+                return Err(SinkError::NotStaged {
+                    dest: dest.to_owned(),
+                    segment: seg.id.name(),
+                    path: list,
+                });
+            };
+            let visible = parse_files_list(&bytes);
+            let staged = (0..visible.len())
+                .map(|k| staging_part_path(&seg.id, k, ext, writer))
+                .collect();
+            (staged, visible)
+        } else {
+            let staged = staging_path(&seg.id, ext, writer);
+            if !store.exists(&staged).await? {
+                return Err(SinkError::NotStaged {
+                    dest: dest.to_owned(),
+                    segment: seg.id.name(),
+                    path: staged,
+                });
+            }
+            (vec![staged], vec![visible_path(&seg.id, ext)])
+        };
 
         // 4. The record (hidden), created exclusively. For a segment without
         // rows this is the commit.
-        let record = CommitRecord::new(seg, &self.config.writer, visible.clone());
+        let mut record = CommitRecord::new(seg, writer, visible.first().cloned());
+        record.more_files = visible.iter().skip(1).cloned().collect();
         let created = self.create_record(&store, seg, &record).await?;
         self.check_crash(Step::RecordWritten, dest, &seg.id)?;
 
-        // 5. The atomic step: the staged file takes its visible name.
-        let outcome = match &visible {
-            Some(visible) => self.publish(&store, seg, &staged, visible, created).await?,
+        // 5. The atomic step: the (first) staged file takes its visible name.
+        let outcome = match (staged.first(), visible.first()) {
+            (Some(staged), Some(visible)) => {
+                self.publish(&store, seg, staged, visible, created).await?
+            }
             // No rows: the record is the commit; found equal, another
             // writer made it.
-            None if created => CommitOutcome::Committed,
-            None => CommitOutcome::AlreadyCommitted,
+            _ if created => CommitOutcome::Committed,
+            _ => CommitOutcome::AlreadyCommitted,
         };
+        // A partitioned segment's other files (recovery finishes them if a
+        // crash comes first: the segment is committed already).
+        for (staged, visible) in staged.iter().zip(&visible).skip(1) {
+            self.publish_more(&store, dest, &seg.id, staged, visible)
+                .await?;
+        }
+        if Self::partitioned(options) && !visible.is_empty() {
+            store.delete(&staged_files_path(&seg.id, writer)).await?;
+        }
         self.publish_rejected(&store, &seg.id).await?;
         self.check_crash(Step::Committed, dest, &seg.id)?;
         Ok(outcome)
@@ -472,7 +692,30 @@ impl Sink for StoreSink {
         from_seq: u64,
     ) -> Result<(), SinkError> {
         let store = self.store(dest)?;
-        for name in store.list(STAGING_DIR).await? {
+        let staged = store.list(STAGING_DIR).await?;
+        // Committed partitioned segments a crash left half published: their
+        // remaining files are published before any leftover is removed.
+        let mut seqs: Vec<u64> = staged
+            .iter()
+            .filter(|n| staged_writer(n) == Some(self.config.writer.as_str()))
+            .filter_map(|n| parse_staging_name(n))
+            .filter(|id| (id.tid, id.pid, id.task_id) == (tid, pid, task_id))
+            .map(|id| id.seq)
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        for seq in seqs {
+            let id = SegmentId {
+                tid,
+                pid,
+                task_id,
+                seq,
+            };
+            if let Some(done) = self.committed_record(&store, dest, &id).await? {
+                self.roll_forward(&store, dest, &done).await?;
+            }
+        }
+        for name in staged {
             let Some(id) = parse_staging_name(&name) else {
                 continue;
             };

@@ -2,7 +2,11 @@
 //! protos (field names as in `data_sync.proto`; enums written by name, read
 //! by name or number), so `synctool_helper.py` keeps working:
 //!
-//! * `CreateSyncTaskRequest` `{"db","name","mode","start_ts","dest"}`;
+//! * `CreateSyncTaskRequest` `{"db","name","mode","start_ts","dest"}`, plus
+//!   the added `if_exists` and output options (`format`, `csv_header`,
+//!   `csv_null`, `parquet_compression`, `roll_max_rows`, `roll_max_bytes`,
+//!   `roll_max_age_ms`, `partition_by`, `partition_time_zone`; also in
+//!   camelCase, which the mapping accepts for every field);
 //! * `DeleteSyncTaskRequest` `{"db","name"}`;
 //! * `TaskStatusRequest` `{"clear_all"}`;
 //! * replies `GeneralResponse` `{"code":0,"msg":"ok"}` and

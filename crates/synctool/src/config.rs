@@ -60,6 +60,12 @@ pub struct SyncToolConfig {
     pub roll_max_rows: u64,
     pub roll_max_bytes: u64,
     pub roll_max_age: Duration,
+    /// Parquet compression (`sink.parquet.compression`).
+    pub parquet_compression: sync_core::task::Compression,
+    /// Hive-style partitioning of every task that asks for none (`sink.partition_by`).
+    pub partition_by: Option<sync_core::task::PartitionBy>,
+    /// The time zone of day and hour partitions (`sink.partition.time_zone`).
+    pub partition_time_zone: String,
     pub s3_endpoint: Option<String>,
     pub s3_region: String,
     pub s3_access_key_id: Option<String>,
@@ -211,6 +217,32 @@ impl SyncToolConfig {
             roll_max_rows: reader.required_number(&keys::ROLL_MAX_ROWS)?,
             roll_max_bytes: reader.required_number(&keys::ROLL_MAX_BYTES)?,
             roll_max_age: Duration::from_millis(reader.required_number(&keys::ROLL_MAX_AGE_MS)?),
+            parquet_compression: match reader.choice(&keys::PARQUET_COMPRESSION)? {
+                Some(word) => word.parse().map_err(|_| {
+                    reader.bad(&keys::PARQUET_COMPRESSION, "is no compression".into())
+                })?,
+                None => sync_core::task::Compression::default(),
+            },
+            partition_by: reader
+                .text(&keys::PARTITION_BY)
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| {
+                    reader.bad(
+                        &keys::PARTITION_BY,
+                        "must be day(<column>), hour(<column>) or <column>".into(),
+                    )
+                })?,
+            partition_time_zone: {
+                let zone = reader.text(&keys::PARTITION_TIME_ZONE).unwrap_or_default();
+                sync_sinks::time_zone::parse_time_zone(&zone).map_err(|_| {
+                    reader.bad(
+                        &keys::PARTITION_TIME_ZONE,
+                        "must be UTC, an offset like +08:00 or an IANA time zone name".into(),
+                    )
+                })?;
+                zone
+            },
             s3_endpoint: reader.text(&keys::S3_ENDPOINT),
             s3_region: reader.text(&keys::S3_REGION).unwrap_or_default(),
             s3_access_key_id: reader.text(&keys::S3_ACCESS_KEY_ID),
@@ -244,6 +276,28 @@ impl SyncToolConfig {
             writer: self.writer(),
             bad_rows: self.bad_rows,
             ..sync_sinks::SinkConfig::default()
+        }
+    }
+
+    /// The output options of a task whose create gives none (the `sink.*` keys).
+    pub fn task_defaults(&self) -> sync_core::task::TaskOptions {
+        use sync_core::task::{FileFormat, RollPolicy, TaskOptions};
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        TaskOptions {
+            format: match self.format {
+                OutputFormat::Parquet => FileFormat::Parquet,
+                OutputFormat::Csv => FileFormat::Csv,
+            },
+            csv_header: self.csv_header,
+            csv_null: self.csv_null.clone(),
+            compression: self.parquet_compression,
+            roll: RollPolicy {
+                max_rows: self.roll_max_rows,
+                max_bytes: self.roll_max_bytes,
+                max_age_ms: ms(self.roll_max_age),
+            },
+            partition_by: self.partition_by.clone(),
+            time_zone: self.partition_time_zone.clone(),
         }
     }
 
@@ -481,6 +535,31 @@ mod tests {
         assert!(err.to_string().contains("sync_task.progress_path"), "{err}");
         let err = parse(&format!("{OPENMLDB_TEMPLATE}sink.format=orc\n")).expect_err("format");
         assert!(err.to_string().contains("one of parquet, csv"), "{err}");
+    }
+
+    #[test]
+    fn task_option_defaults_are_read_and_checked() {
+        let c = parse(&format!(
+            "{OPENMLDB_TEMPLATE}sink.parquet.compression=zstd\nsink.partition_by=day(ts)\nsink.partition.time_zone=+08:00\n"
+        ))
+        .expect("valid");
+        let d = c.task_defaults();
+        assert_eq!(d.compression, sync_core::task::Compression::Zstd);
+        assert_eq!(d.partition_by, Some("day(ts)".parse().unwrap()));
+        assert_eq!(d.time_zone, "+08:00");
+        for (line, key) in [
+            ("sink.parquet.compression=lzo", "sink.parquet.compression"),
+            ("sink.partition_by=week(ts)", "sink.partition_by"),
+            (
+                "sink.partition.time_zone=Mars/Base",
+                "sink.partition.time_zone",
+            ),
+        ] {
+            let err = parse(&format!("{OPENMLDB_TEMPLATE}{line}\n")).expect_err(line);
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let plain = parse(OPENMLDB_TEMPLATE).unwrap().task_defaults();
+        assert_eq!(plain, sync_core::task::TaskOptions::default());
     }
 
     #[test]

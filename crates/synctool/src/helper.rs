@@ -105,13 +105,74 @@ pub fn if_exists_value(word: &str) -> Result<&'static str, HelperError> {
     }
 }
 
+/// The output options of `create` (each absent: SyncTool's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateOptions {
+    /// `--if-exists`.
+    pub if_exists: Option<String>,
+    /// `--format parquet|csv`.
+    pub format: Option<String>,
+    /// `--csv-header true|false`.
+    pub csv_header: Option<bool>,
+    /// `--csv-null TEXT`.
+    pub csv_null: Option<String>,
+    /// `--parquet-compression none|snappy|zstd`.
+    pub parquet_compression: Option<String>,
+    /// `--roll-max-rows N`.
+    pub roll_max_rows: Option<u64>,
+    /// `--roll-max-bytes N`.
+    pub roll_max_bytes: Option<u64>,
+    /// `--roll-max-age-ms N`.
+    pub roll_max_age_ms: Option<u64>,
+    /// `--partition-by day(col)|hour(col)|col`.
+    pub partition_by: Option<String>,
+    /// `--partition-time-zone TZ`.
+    pub partition_time_zone: Option<String>,
+}
+
+impl CreateOptions {
+    /// Adds the options given to a `CreateSyncTask` JSON body (the proto's
+    /// field names).
+    pub fn add_to(&self, body: &mut Value) -> Result<(), HelperError> {
+        if let Some(word) = &self.if_exists {
+            body["if_exists"] = json!(if_exists_value(word)?);
+        }
+        let texts = [
+            ("format", &self.format),
+            ("csv_null", &self.csv_null),
+            ("parquet_compression", &self.parquet_compression),
+            ("partition_by", &self.partition_by),
+            ("partition_time_zone", &self.partition_time_zone),
+        ];
+        for (key, value) in texts {
+            if let Some(v) = value {
+                body[key] = json!(v);
+            }
+        }
+        let numbers = [
+            ("roll_max_rows", self.roll_max_rows),
+            ("roll_max_bytes", self.roll_max_bytes),
+            ("roll_max_age_ms", self.roll_max_age_ms),
+        ];
+        for (key, value) in numbers {
+            if let Some(v) = value {
+                body[key] = json!(v);
+            }
+        }
+        if let Some(h) = self.csv_header {
+            body["csv_header"] = json!(h);
+        }
+        Ok(())
+    }
+}
+
 pub fn create(
     server: &str,
     table: &str,
     mode: i64,
     start_ts: Option<u64>,
     dest: &str,
-    if_exists: Option<&str>,
+    options: &CreateOptions,
     out: &mut dyn Write,
 ) -> Result<(), HelperError> {
     let (db, name) = split_table(table)?;
@@ -134,9 +195,7 @@ pub fn create(
     }
     let mut body =
         json!({"db": db, "name": name, "mode": mode, "start_ts": start_ts, "dest": dest});
-    if let Some(word) = if_exists {
-        body["if_exists"] = json!(if_exists_value(word)?);
-    }
+    options.add_to(&mut body)?;
     let (reply, value) = call(server, "POST", &format!("{SERVICE}/CreateSyncTask"), &body)?;
     writeln!(out, "{}", reply.body)?;
     general(server, &value)
@@ -218,6 +277,13 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
                     .map_or_else(String::new, utc),
                 s(t, "dest"),
             );
+            if let Some(o) = t
+                .get("options")
+                .and_then(|o| o.get("summary"))
+                .and_then(Value::as_str)
+            {
+                line.push_str(&format!(" options=[{o}]"));
+            }
             if p.get("preparing").and_then(Value::as_bool) == Some(true) {
                 line.push_str(" preparing=true");
             }
@@ -418,11 +484,38 @@ mod tests {
     fn create_checks_mode_and_ts_before_calling() {
         let mut out = Vec::new();
         // 127.0.0.1:1 is never contacted: the arguments are refused first.
-        let err = create("127.0.0.1:1", "d.t", 3, None, "/x", None, &mut out).unwrap_err();
+        let err = create(
+            "127.0.0.1:1",
+            "d.t",
+            3,
+            None,
+            "/x",
+            &CreateOptions::default(),
+            &mut out,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("mode must be 0"), "{err}");
-        let err = create("127.0.0.1:1", "d.t", 1, None, "/x", None, &mut out).unwrap_err();
+        let err = create(
+            "127.0.0.1:1",
+            "d.t",
+            1,
+            None,
+            "/x",
+            &CreateOptions::default(),
+            &mut out,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("needs -ts"), "{err}");
-        let err = create("127.0.0.1:1", "d.t", 0, None, " ", None, &mut out).unwrap_err();
+        let err = create(
+            "127.0.0.1:1",
+            "d.t",
+            0,
+            None,
+            " ",
+            &CreateOptions::default(),
+            &mut out,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("-d DEST"), "{err}");
     }
 }

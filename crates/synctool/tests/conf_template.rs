@@ -38,6 +38,11 @@ fn the_template_loads_with_the_documented_values() {
         (1_000_000, 134_217_728, Duration::from_millis(60_000))
     );
     assert_eq!(c.s3_region, "us-east-1");
+    assert_eq!(
+        c.task_defaults(),
+        sync_core::task::TaskOptions::default(),
+        "the template's task options are the code's defaults"
+    );
 
     // Every commented `#key=value` is a valid line with the default value.
     let uncommented: String = text

@@ -490,7 +490,7 @@ async fn the_loop_wakes_at_its_deadlines_and_the_poller_follows_leaders() {
     // No ticker: the loop sleeps until the supervisor's next deadline.
     options.wake_on_deadlines = true;
     options.poll_period = Some(Duration::from_millis(50));
-    options.supervisor.roll.max_age_ms = 300;
+    options.supervisor.defaults.roll.max_age_ms = 300;
     // Longer than the age roll, so the silent part is not reassigned first.
     options.supervisor.timeout_ms = 120_000;
     let mut parts = env.parts();

@@ -33,7 +33,10 @@
 //! (a per-table-task number, new on every create) keeps a table deleted and
 //! created again from colliding with its old segments in the same destination.
 
+use std::sync::Arc;
+
 use crate::point::Point;
+use crate::task::options::TaskOptions;
 
 /// When to seal the open segment.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -91,6 +94,8 @@ pub struct StageSegment {
     pub rows: Vec<u8>,
     /// Number of rows.
     pub row_count: u64,
+    /// The task's output options (`None`: the sink's own settings).
+    pub options: Option<Arc<TaskOptions>>,
 }
 
 /// Make a staged segment visible together with its end point.
@@ -111,6 +116,8 @@ pub struct CommitSegment {
     /// The writer's epoch for the partition (standalone: 1); recorded in the
     /// commit record so readers and recovery can tell writers apart.
     pub epoch: u64,
+    /// The task's output options (`None`: the sink's own settings).
+    pub options: Option<Arc<TaskOptions>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -178,6 +185,8 @@ pub struct CommitPlan {
     bytes_committed: u64,
     /// Committed segments that hold rows (one visible file each).
     files_committed: u64,
+    /// The task's output options, carried by every segment.
+    options: Option<Arc<TaskOptions>>,
 }
 
 /// The epoch of a standalone SyncTool (the only writer of its partitions).
@@ -214,7 +223,14 @@ impl CommitPlan {
             retry_at_ms: 0,
             bytes_committed: 0,
             files_committed: 0,
+            options: None,
         }
+    }
+
+    /// The plan with the task's output options, which its segments carry.
+    pub fn with_options(mut self, options: Arc<TaskOptions>) -> Self {
+        self.options = Some(options);
+        self
     }
 
     /// Bytes of rows committed (as received) and files committed, as counted
@@ -373,6 +389,7 @@ impl CommitPlan {
             dest: self.dest.clone(),
             rows: s.rows.clone(),
             row_count: s.row_count,
+            options: self.options.clone(),
         })
     }
 
@@ -385,6 +402,7 @@ impl CommitPlan {
             row_count: s.row_count,
             rows_total: self.rows_committed + s.row_count,
             epoch: self.epoch,
+            options: self.options.clone(),
         })
     }
 

@@ -5,6 +5,7 @@
 //!   and returns [`Action`]s;
 //! * [`commit`]: staging, the rolling policy and the exactly-once commit plan;
 //! * [`failure`]: typed failures, their transient/permanent class, backoff;
+//! * [`options`]: per-task output options (format, roll limits, partitioning);
 //! * [`assign`]: which collector gets a partition, and tokens;
 //! * [`status`]: the status report;
 //! * [`recovery`]: the persisted state and the rebuild after a restart.
@@ -15,6 +16,7 @@ pub mod assign;
 pub mod commit;
 pub mod failure;
 pub mod model;
+pub mod options;
 pub mod recovery;
 pub mod status;
 pub mod supervisor;
@@ -24,6 +26,9 @@ pub use failure::{AssignFailure, Backoff, ErrorClass, PartError, ReadFailure, Si
 pub use model::{
     Ending, Failure, Finished, Holder, IfExists, LastError, Mode, Pack, PartitionLeader,
     PartitionTask, Status, TableTask, TableTaskSpec, TaskOrigin,
+};
+pub use options::{
+    BadOption, Compression, FileFormat, PartitionBy, RequestedOptions, TaskOptions, Transform,
 };
 pub use recovery::{PersistedState, RecoveryError, RecoveryInput, SinkProgress};
 pub use status::{ErrorView, PartitionView, StatusReport, TableView};

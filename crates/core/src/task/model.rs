@@ -19,6 +19,7 @@ use sync_proto::datasync::SyncMode;
 
 use crate::point::Point;
 use crate::task::failure::{AssignFailure, PartError, ReadFailure};
+use crate::task::options::TaskOptions;
 
 /// Status of a partition task.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -137,6 +138,8 @@ pub struct TableTaskSpec {
     pub dest: String,
     /// What to do when `dest` already holds committed output of this table.
     pub if_exists: IfExists,
+    /// Output options, resolved at create.
+    pub options: TaskOptions,
 }
 
 /// A create whose destination already holds committed output of the table

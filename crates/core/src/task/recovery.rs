@@ -38,6 +38,7 @@ use crate::task::model::{
     Ending, Failure, Finished, IfExists, Mode, PartitionLeader, Status, TableTask, TableTaskSpec,
     TaskOrigin,
 };
+use crate::task::options::{PersistedOptions, TaskOptions};
 use crate::task::supervisor::{
     Action, Config, Ctx, Out, Supervisor, assign_next, fail, new_partition,
 };
@@ -184,6 +185,10 @@ pub struct PersistedTable {
     /// When it was created (ms).
     #[prost(uint64, tag = "12")]
     pub created_ms: u64,
+    /// The resolved output options; absent in the state of earlier
+    /// versions, which wrote with SyncTool's defaults ([`Config::defaults`](crate::task::Config::defaults)).
+    #[prost(message, optional, tag = "13")]
+    pub options: Option<PersistedOptions>,
 }
 
 /// A table task that ended, as persisted for the history.
@@ -415,6 +420,12 @@ impl Supervisor {
                     start_ts: t.start_ts,
                     dest: t.dest.clone(),
                     if_exists: IfExists::Default,
+                    options: match &t.options {
+                        Some(o) => TaskOptions::try_from(o).map_err(|e| {
+                            RecoveryError::Corrupt(format!("options of task {}: {e}", t.task_id))
+                        })?,
+                        None => sup.config.defaults.clone(),
+                    },
                 },
                 origin: t.origin(),
                 created_ms: t.created_ms,
@@ -577,12 +588,109 @@ fn persist_table(t: &TableTask) -> PersistedTable {
             TaskOrigin::Created => 0,
         },
         created_ms: t.created_ms,
+        options: Some(PersistedOptions::from(&t.spec.options)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::options::FileFormat;
+
+    /// A state with one table task, as a version without options wrote it
+    /// when `options` is `None`.
+    fn state_of(options: Option<PersistedOptions>) -> Vec<u8> {
+        PersistedState {
+            epoch: 1,
+            next_task_id: 5,
+            tables: vec![PersistedTable {
+                task_id: 4,
+                db: "db".into(),
+                table: "t".into(),
+                tid: 7,
+                mode: 2,
+                dest: "/out".into(),
+                options,
+                partitions: vec![PersistedPartition {
+                    pid: 0,
+                    tablet_endpoint: "h:1".into(),
+                    status: "RUNNING".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            history: Vec::new(),
+        }
+        .to_bytes()
+    }
+
+    fn recovered_options(bytes: &[u8], defaults: TaskOptions) -> TaskOptions {
+        let config = Config {
+            defaults,
+            ..Config::default()
+        };
+        let input = RecoveryInput {
+            state: PersistedState::from_bytes(bytes).expect("decode"),
+            sink: Vec::new(),
+            live_collectors: Vec::new(),
+            leaders: BTreeMap::from([(
+                7,
+                vec![PartitionLeader {
+                    pid: 0,
+                    tablet_endpoint: "h:1".into(),
+                }],
+            )]),
+        };
+        let (sup, actions) = Supervisor::recover(config, 1, 0, input).expect("recover");
+        let persisted = actions.iter().find_map(|a| match a {
+            Action::Persist(p) => Some(p.tables[0].options.clone()),
+            _ => None,
+        });
+        let options = sup.table(7).expect("task").spec.options.clone();
+        assert_eq!(
+            persisted,
+            Some(Some(PersistedOptions::from(&options))),
+            "the resolved options are written back"
+        );
+        options
+    }
+
+    #[test]
+    fn a_state_without_options_gets_the_defaults_and_stored_options_stay() {
+        let defaults = TaskOptions {
+            format: FileFormat::Csv,
+            csv_null: "\\N".into(),
+            ..TaskOptions::default()
+        };
+        assert_eq!(
+            recovered_options(&state_of(None), defaults.clone()),
+            defaults,
+            "an earlier version's state: the SyncTool's defaults"
+        );
+        let mut own = TaskOptions {
+            partition_by: Some("day(ts)".parse().expect("spec")),
+            ..TaskOptions::default()
+        };
+        own.roll.max_rows = 7;
+        let bytes = state_of(Some(PersistedOptions::from(&own)));
+        assert_eq!(
+            recovered_options(&bytes, defaults),
+            own,
+            "stored options win"
+        );
+        let mut bad = PersistedOptions::from(&own);
+        bad.format = "orc".into();
+        let input = RecoveryInput {
+            state: PersistedState::from_bytes(&state_of(Some(bad))).expect("decode"),
+            sink: Vec::new(),
+            live_collectors: Vec::new(),
+            leaders: BTreeMap::new(),
+        };
+        assert!(matches!(
+            Supervisor::recover(Config::default(), 1, 0, input),
+            Err(RecoveryError::Corrupt(_))
+        ));
+    }
 
     #[test]
     fn persisted_points_round_trip_including_non_utf8_keys() {
@@ -628,6 +736,7 @@ mod tests {
                 origin_partitions: 1,
                 origin_rows: 7,
                 created_ms: 12,
+                options: None,
             }],
             history: vec![PersistedFinished {
                 tid: 8,

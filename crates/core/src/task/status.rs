@@ -9,6 +9,7 @@ use sync_proto::datasync::{AddSyncTaskRequest, GeneralResponse, Task, TaskStatus
 use crate::point::Point;
 use crate::task::failure::ErrorClass;
 use crate::task::model::{Failure, Finished, Holder, Mode, Status, TaskOrigin};
+use crate::task::options::TaskOptions;
 use crate::task::supervisor::Supervisor;
 
 /// A part's current trouble, as shown.
@@ -92,6 +93,8 @@ pub struct TableView {
     pub dest: String,
     /// How the task began (created, or continuing output already there).
     pub origin: TaskOrigin,
+    /// Its output options.
+    pub options: TaskOptions,
     /// Partitions by pid.
     pub partitions: Vec<PartitionView>,
 }
@@ -132,6 +135,7 @@ impl StatusReport {
                 start_ts: t.spec.start_ts,
                 dest: t.spec.dest.clone(),
                 origin: t.origin.clone(),
+                options: t.spec.options.clone(),
                 partitions: t
                     .partitions
                     .values()

@@ -492,6 +492,15 @@ impl World<'_> {
             start_ts: t.start_ts,
             dest: Some(self.durable.dest(t.spec.tid)),
             if_exists: None,
+            partition_by: self
+                .scn
+                .partitioned
+                .then(|| crate::scenario::PARTITION_BY.to_owned()),
+            partition_time_zone: self
+                .scn
+                .partitioned
+                .then(|| crate::scenario::PARTITION_TIME_ZONE.to_owned()),
+            ..Default::default()
         }
     }
 
@@ -521,7 +530,7 @@ impl World<'_> {
         );
         for i in 0..self.tables.len() {
             if !self.tables[i].mode.finishes() {
-                admin.send(Command::Create(self.create_request(i)));
+                admin.send(Command::Create(Box::new(self.create_request(i))));
             }
         }
         self.second = Some(admin);
@@ -538,7 +547,7 @@ impl World<'_> {
             let counts = self.tables[i].counts()?;
             self.tables[i].rows_at_create = counts;
             let req = self.create_request(i);
-            self.admin.send(Command::Create(req));
+            self.admin.send(Command::Create(Box::new(req)));
         }
         let deadline = self.now() + 20_000;
         loop {

@@ -51,6 +51,9 @@ pub struct CsvOptions {
     pub crlf: bool,
     /// Strings that are not UTF-8.
     pub invalid_utf8: InvalidUtf8,
+    /// A column left out of the file (the column of a value partition,
+    /// whose value is in the directory name; see [`crate::partition`]).
+    pub omit_column: Option<usize>,
 }
 
 impl Default for CsvOptions {
@@ -61,6 +64,7 @@ impl Default for CsvOptions {
             timestamp: TimestampFormat::default(),
             crlf: false,
             invalid_utf8: InvalidUtf8::default(),
+            omit_column: None,
         }
     }
 }
@@ -84,12 +88,18 @@ pub(crate) fn encode_with(
     row_count: u64,
     screen: &mut RowScreen,
 ) -> Result<Vec<u8>, SegmentError> {
-    let columns = schema.columns();
+    // The columns written, with their index in the row.
+    let columns: Vec<(usize, &crate::row::Column)> = schema
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != opts.omit_column)
+        .collect();
     let eol = if opts.crlf { "\r\n" } else { "\n" };
     let mut out = String::with_capacity(rows.len() + rows.len() / 4);
     if opts.header {
-        for (i, c) in columns.iter().enumerate() {
-            if i > 0 {
+        for (n, (_, c)) in columns.iter().enumerate() {
+            if n > 0 {
                 out.push(',');
             }
             push_text(&mut out, &c.name, &opts.null);
@@ -97,11 +107,11 @@ pub(crate) fn encode_with(
         out.push_str(eol);
     }
     for_each_row(schema, rows, row_count, screen, |index, view| {
-        for (i, c) in columns.iter().enumerate() {
-            if i > 0 {
+        for (n, (i, c)) in columns.iter().enumerate() {
+            if n > 0 {
                 out.push(',');
             }
-            match value(view, index, i)? {
+            match value(view, index, *i)? {
                 ValueRef::String(bytes) => {
                     let s = text(bytes, opts.invalid_utf8, index, &c.name)?;
                     push_text(&mut out, &s, &opts.null);

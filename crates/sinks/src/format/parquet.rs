@@ -28,7 +28,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sync_core::row::{Column, ColumnType, ValueRef};
 
@@ -44,6 +44,8 @@ pub enum ParquetCompression {
     Snappy,
     /// None.
     Uncompressed,
+    /// Zstandard at the parquet crate's default level.
+    Zstd,
 }
 
 /// Parquet settings.
@@ -55,6 +57,9 @@ pub struct ParquetOptions {
     pub row_group_rows: usize,
     /// Strings that are not UTF-8.
     pub invalid_utf8: InvalidUtf8,
+    /// A column left out of the file (the column of a value partition,
+    /// whose value is in the directory name; see [`crate::partition`]).
+    pub omit_column: Option<usize>,
 }
 
 impl Default for ParquetOptions {
@@ -63,6 +68,7 @@ impl Default for ParquetOptions {
             compression: ParquetCompression::default(),
             row_group_rows: 128 * 1024,
             invalid_utf8: InvalidUtf8::default(),
+            omit_column: None,
         }
     }
 }
@@ -203,13 +209,21 @@ pub(crate) fn encode_with(
     row_count: u64,
     screen: &mut RowScreen,
 ) -> Result<Vec<u8>, SegmentError> {
-    let columns = schema.columns();
-    let arrow = arrow_schema(columns);
+    // The columns written, with their index in the row.
+    let kept: Vec<(usize, &Column)> = schema
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != opts.omit_column)
+        .collect();
+    let columns: Vec<Column> = kept.iter().map(|(_, c)| (*c).clone()).collect();
+    let arrow = arrow_schema(&columns);
     let batch_rows = opts.row_group_rows.max(1);
     let props = WriterProperties::builder()
         .set_compression(match opts.compression {
             ParquetCompression::Snappy => Compression::SNAPPY,
             ParquetCompression::Uncompressed => Compression::UNCOMPRESSED,
+            ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
         })
         .set_max_row_group_row_count(Some(batch_rows))
         .set_created_by("openmldb-sync".to_owned())
@@ -234,8 +248,8 @@ pub(crate) fn encode_with(
         writer.write(&batch).map_err(perr)
     };
     for_each_row(schema, rows, row_count, screen, |index, view| {
-        for (i, (c, b)) in columns.iter().zip(builders.iter_mut()).enumerate() {
-            b.append(value(view, index, i)?, opts.invalid_utf8, index, &c.name)?;
+        for ((i, c), b) in kept.iter().zip(builders.iter_mut()) {
+            b.append(value(view, index, *i)?, opts.invalid_utf8, index, &c.name)?;
         }
         in_batch += 1;
         if in_batch == batch_rows {

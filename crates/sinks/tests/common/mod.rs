@@ -114,6 +114,7 @@ pub fn seg(dest: &str, pid: u32, seq: u64, first: u64, count: u64) -> Seg {
             dest: dest.to_owned(),
             rows: rows(&schema, first, count),
             row_count: count,
+            options: None,
         },
         commit: CommitSegment {
             id,
@@ -123,6 +124,7 @@ pub fn seg(dest: &str, pid: u32, seq: u64, first: u64, count: u64) -> Seg {
             row_count: count,
             rows_total: first + count,
             epoch: 1,
+            options: None,
         },
     }
 }

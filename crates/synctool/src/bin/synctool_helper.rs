@@ -34,7 +34,7 @@ enum Command {
     /// hex-encoded row as JSON lines.
     Dump(DumpArgs),
     /// Create the sync task of a table.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Delete the sync task of a table (data already written stays).
     Delete(TableArgs),
     /// Retry the FAILED partitions of a table's task.
@@ -88,7 +88,62 @@ struct CreateArgs {
     #[arg(long = "if-exists", value_parser = ["resume", "append", "refuse"])]
     if_exists: Option<String>,
     #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
     server: ServerArgs,
+}
+
+/// The task's output options; each one not given takes the SyncTool's
+/// default (`sink.*` in synctool.properties).
+#[derive(Args)]
+struct OutputArgs {
+    /// File format: parquet or csv.
+    #[arg(long = "format", value_parser = ["parquet", "csv"])]
+    format: Option<String>,
+    /// CSV: write a header line (true or false).
+    #[arg(long = "csv-header", value_parser = clap::value_parser!(bool))]
+    csv_header: Option<bool>,
+    /// CSV: the text written for NULL.
+    #[arg(long = "csv-null", allow_hyphen_values = true)]
+    csv_null: Option<String>,
+    /// Parquet: column compression (none, snappy or zstd).
+    #[arg(long = "parquet-compression", value_parser = ["none", "snappy", "zstd"])]
+    parquet_compression: Option<String>,
+    /// Seal a file at this many rows.
+    #[arg(long = "roll-max-rows")]
+    roll_max_rows: Option<u64>,
+    /// Seal a file at this many bytes of encoded rows.
+    #[arg(long = "roll-max-bytes")]
+    roll_max_bytes: Option<u64>,
+    /// Seal a file when its oldest row is this many milliseconds old.
+    #[arg(long = "roll-max-age-ms")]
+    roll_max_age_ms: Option<u64>,
+    /// Hive-style directories <dest>/<key>=<value>/: day(COL) or hour(COL)
+    /// of a timestamp or date column, or COL (its value; then left out of
+    /// the files); "" for none.
+    #[arg(long = "partition-by")]
+    partition_by: Option<String>,
+    /// Time zone of day and hour partitions: UTC, +08:00, Asia/Shanghai.
+    #[arg(long = "partition-time-zone", allow_hyphen_values = true)]
+    partition_time_zone: Option<String>,
+}
+
+impl CreateArgs {
+    fn options(&self) -> helper::CreateOptions {
+        let o = &self.output;
+        helper::CreateOptions {
+            if_exists: self.if_exists.clone(),
+            format: o.format.clone(),
+            csv_header: o.csv_header,
+            csv_null: o.csv_null.clone(),
+            parquet_compression: o.parquet_compression.clone(),
+            roll_max_rows: o.roll_max_rows,
+            roll_max_bytes: o.roll_max_bytes,
+            roll_max_age_ms: o.roll_max_age_ms,
+            partition_by: o.partition_by.clone(),
+            partition_time_zone: o.partition_time_zone.clone(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -123,10 +178,19 @@ struct DumpArgs {
     from_offset: u64,
 }
 
+/// OpenMLDB's helper spells the start timestamp `-ts`; clap wants `--ts`.
+fn parse_cli(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    let args = args
+        .into_iter()
+        .map(|a| if a == "-ts" { "--ts".into() } else { a });
+    Cli::try_parse_from(args)
+}
+
 fn main() -> ExitCode {
-    // OpenMLDB's helper spells the start timestamp `-ts`; clap wants `--ts`.
-    let args = std::env::args_os().map(|a| if a == "-ts" { "--ts".into() } else { a });
-    let cli = Cli::parse_from(args);
+    let cli = match parse_cli(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Err(e) = logging::init(LogLevel::Warning, LogOutput::Stderr) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
@@ -135,19 +199,16 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     let result = match cli.command {
         Command::Dump(args) => run_dump(args),
-        Command::Create(a) => {
-            let if_exists = a.if_exists.as_deref();
-            helper::create(
-                &a.server.server,
-                &a.table,
-                a.mode,
-                a.ts,
-                &a.dest,
-                if_exists,
-                &mut out,
-            )
-            .map_err(Into::into)
-        }
+        Command::Create(a) => helper::create(
+            &a.server.server,
+            &a.table,
+            a.mode,
+            a.ts,
+            &a.dest,
+            &a.options(),
+            &mut out,
+        )
+        .map_err(Into::into),
         Command::Delete(a) => {
             helper::delete(&a.server.server, &a.table, &mut out).map_err(Into::into)
         }
@@ -211,4 +272,116 @@ fn run_dump(args: DumpArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(args: &[&str]) -> Result<CreateArgs, clap::Error> {
+        let mut all = vec!["synctool_helper", "create"];
+        all.extend_from_slice(args);
+        match parse_cli(all.into_iter().map(Into::into))?.command {
+            Command::Create(a) => Ok(*a),
+            _ => panic!("not create"),
+        }
+    }
+
+    #[test]
+    fn openmldb_flags_still_parse() {
+        let a = create(&[
+            "-t", "db.t", "-m", "1", "-ts", "123", "-d", "/x", "-s", "h:1",
+        ])
+        .unwrap();
+        assert_eq!((a.table.as_str(), a.mode, a.ts), ("db.t", 1, Some(123)));
+        assert_eq!((a.dest.as_str(), a.server.server.as_str()), ("/x", "h:1"));
+        assert_eq!(
+            a.options(),
+            helper::CreateOptions::default(),
+            "no option: the defaults"
+        );
+    }
+
+    #[test]
+    fn option_flags_parse() {
+        let a = create(&[
+            "-t",
+            "db.t",
+            "-m",
+            "0",
+            "-d",
+            "/x",
+            "--format",
+            "csv",
+            "--csv-header",
+            "false",
+            "--csv-null",
+            "-",
+            "--parquet-compression",
+            "zstd",
+            "--roll-max-rows",
+            "10",
+            "--roll-max-bytes",
+            "2048",
+            "--roll-max-age-ms",
+            "500",
+            "--partition-by",
+            "day(ts)",
+            "--partition-time-zone",
+            "-03:30",
+            "--if-exists",
+            "append",
+        ])
+        .unwrap();
+        let o = a.options();
+        assert_eq!(o.format.as_deref(), Some("csv"));
+        assert_eq!(o.csv_header, Some(false));
+        assert_eq!(o.csv_null.as_deref(), Some("-"));
+        assert_eq!(o.parquet_compression.as_deref(), Some("zstd"));
+        assert_eq!(
+            (o.roll_max_rows, o.roll_max_bytes, o.roll_max_age_ms),
+            (Some(10), Some(2048), Some(500))
+        );
+        assert_eq!(o.partition_by.as_deref(), Some("day(ts)"));
+        assert_eq!(o.partition_time_zone.as_deref(), Some("-03:30"));
+        let mut body = serde_json::json!({});
+        o.add_to(&mut body).unwrap();
+        assert_eq!(body["format"], "csv");
+        assert_eq!(body["csv_header"], false);
+        assert_eq!(body["roll_max_rows"], 10);
+        assert_eq!(body["partition_time_zone"], "-03:30");
+        assert_eq!(body["if_exists"], "kIfExistsAppend");
+        for bad in [
+            &["--format", "orc"][..],
+            &["--parquet-compression", "lzo"],
+            &["--csv-header", "maybe"],
+            &["--roll-max-rows", "many"],
+        ] {
+            let mut args = vec!["-t", "db.t", "-m", "0", "-d", "/x"];
+            args.extend_from_slice(bad);
+            assert!(create(&args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn help_lists_the_option_flags() {
+        let help = match parse_cli(["synctool_helper", "create", "--help"].map(Into::into)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("--help exits"),
+        };
+        for flag in [
+            "--format",
+            "--csv-header",
+            "--csv-null",
+            "--parquet-compression",
+            "--roll-max-rows",
+            "--roll-max-bytes",
+            "--roll-max-age-ms",
+            "--partition-by",
+            "--partition-time-zone",
+            "--if-exists",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from:\n{help}");
+        }
+    }
 }

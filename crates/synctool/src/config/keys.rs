@@ -246,6 +246,27 @@ pub const ROLL_MAX_AGE_MS: Key = key(
     Added,
     "… or when its oldest row is this many ms old",
 );
+pub const PARQUET_COMPRESSION: Key = key(
+    "sink.parquet.compression",
+    Choice(&["none", "snappy", "zstd"]),
+    Value("snappy"),
+    Added,
+    "Parquet column compression",
+);
+pub const PARTITION_BY: Key = key(
+    "sink.partition_by",
+    Text,
+    Unset,
+    Added,
+    "Hive-style directories: day(<col>), hour(<col>) or <col> (unset: one directory)",
+);
+pub const PARTITION_TIME_ZONE: Key = key(
+    "sink.partition.time_zone",
+    Text,
+    Value("UTC"),
+    Added,
+    "time zone of day/hour partitions: UTC, +08:00 or an IANA name",
+);
 pub const S3_ENDPOINT: Key = key(
     "s3.endpoint",
     Text,
@@ -305,6 +326,9 @@ pub const KEYS: &[Key] = &[
     ROLL_MAX_ROWS,
     ROLL_MAX_BYTES,
     ROLL_MAX_AGE_MS,
+    PARQUET_COMPRESSION,
+    PARTITION_BY,
+    PARTITION_TIME_ZONE,
     S3_ENDPOINT,
     S3_REGION,
     S3_ACCESS_KEY_ID,

@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sync_core::task::{
-    Action, Created, IfExists, Input, Mode, Pack, StatusReport, TableTaskSpec, TaskOrigin,
+    Action, Created, IfExists, Input, Mode, Pack, RequestedOptions, StatusReport, TableTaskSpec,
+    TaskOptions, TaskOrigin,
 };
 use sync_proto::datasync::{
     CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SendDataRequest,
     SendDataResponse, TaskStatusRequest, TaskStatusResponse,
 };
-use sync_sinks::{Sink, SinkConfig};
+use sync_sinks::{Sink, SinkConfig, TableSchema, check_options};
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
@@ -34,6 +35,8 @@ pub struct SyncToolHandle {
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) metrics: super::metrics::Metrics,
     pub(crate) sink_config: Arc<SinkConfig>,
+    /// The options of a create that gives none (`sink.*`).
+    pub(crate) defaults: Arc<TaskOptions>,
     pub(crate) allowed_dest_roots: Arc<Vec<String>>,
     pub(crate) state_path: PathBuf,
 }
@@ -69,6 +72,32 @@ fn pack_error(msg: String) -> SendDataResponse {
         resume_point: None,
         drop_reason: None,
     }
+}
+
+/// The options a create asks for (its fields 101–109).
+fn requested_options(req: &CreateSyncTaskRequest) -> Result<RequestedOptions, String> {
+    for (field, value) in [
+        ("format", &req.format),
+        ("csv_null", &req.csv_null),
+        ("parquet_compression", &req.parquet_compression),
+        ("partition_by", &req.partition_by),
+        ("partition_time_zone", &req.partition_time_zone),
+    ] {
+        if let Some(v) = value {
+            check_length(field, v)?;
+        }
+    }
+    Ok(RequestedOptions {
+        format: req.format.clone(),
+        csv_header: req.csv_header,
+        csv_null: req.csv_null.clone(),
+        compression: req.parquet_compression.clone(),
+        roll_max_rows: req.roll_max_rows,
+        roll_max_bytes: req.roll_max_bytes,
+        roll_max_age_ms: req.roll_max_age_ms,
+        partition_by: req.partition_by.clone(),
+        time_zone: req.partition_time_zone.clone(),
+    })
 }
 
 /// `{code: 0, msg: "ok"}`.
@@ -132,6 +161,7 @@ impl SyncToolHandle {
     }
 
     async fn try_create(&self, req: CreateSyncTaskRequest) -> Result<Created, String> {
+        let requested = requested_options(&req)?;
         let db = req.db.unwrap_or_default();
         let name = req.name.unwrap_or_default();
         if db.is_empty() || name.is_empty() {
@@ -153,6 +183,9 @@ impl SyncToolHandle {
             ),
             _ => None,
         };
+        let options = requested
+            .resolve(&self.defaults)
+            .map_err(|e| format!("bad option: {e}"))?;
         let dest = req.dest.unwrap_or_default().trim().to_string();
         check_dest(&dest, &self.allowed_dest_roots, &self.sink_config)
             .map_err(|e| e.to_string())?;
@@ -163,6 +196,11 @@ impl SyncToolHandle {
             .map_err(|e| format!("cannot read the metadata of {db}.{name}: {e}"))?
             .ok_or_else(|| format!("table {db}.{name} does not exist"))?;
         let partitions = syncable_leaders(&info).map_err(|e| e.to_string())?;
+        if options.partition_by.is_some() {
+            let schema = TableSchema::from_table_info(&info)
+                .map_err(|e| format!("cannot read the schema of {db}.{name}: {e}"))?;
+            check_options(&options, &schema).map_err(|e| format!("bad option: {e}"))?;
+        }
         self.sink
             .check_destination(&dest)
             .await
@@ -187,6 +225,7 @@ impl SyncToolHandle {
             start_ts,
             dest,
             if_exists,
+            options,
         };
         let create = Input::Create {
             spec,

@@ -86,6 +86,22 @@ async fn method(
     json_response(StatusCode::OK, &reply)
 }
 
+/// A task's output options as JSON (the create's field names).
+pub fn options_json(o: &sync_core::task::TaskOptions) -> Value {
+    json!({
+        "format": o.format.as_str(),
+        "csv_header": o.csv_header,
+        "csv_null": o.csv_null,
+        "parquet_compression": o.compression.as_str(),
+        "roll_max_rows": o.roll.max_rows,
+        "roll_max_bytes": o.roll.max_bytes,
+        "roll_max_age_ms": o.roll.max_age_ms,
+        "partition_by": o.partition_by.as_ref().map(ToString::to_string),
+        "partition_time_zone": o.time_zone,
+        "summary": o.to_string(),
+    })
+}
+
 /// The status report as JSON.
 pub fn report_to_json(report: &StatusReport) -> Value {
     let tables: Vec<Value> = report
@@ -129,6 +145,7 @@ pub fn report_to_json(report: &StatusReport) -> Value {
                 "start_ts": t.start_ts,
                 "dest": t.dest,
                 "origin": t.origin.to_string(),
+                "options": options_json(&t.options),
                 "rows": t.partitions.iter().map(|p| p.rows_committed).sum::<u64>(),
                 "failed": t.failed().map(|p| p.pid).collect::<Vec<_>>(),
                 "parts": parts,
@@ -174,7 +191,7 @@ fn report_to_html(report: &StatusReport) -> String {
     ));
     for t in &report.tables {
         html.push_str(&format!(
-            "<h2>{}.{} (tid {}, task {}, {}) &rarr; {}</h2><p>{}</p><table><tr><th>pid</th><th>status</th>\
+            "<h2>{}.{} (tid {}, task {}, {}) &rarr; {}</h2><p>{}</p><p class=\"options\">{}</p><table><tr><th>pid</th><th>status</th>\
              <th>collector</th><th>leader</th><th>committed</th><th>accepted</th><th>rows</th>\
              <th>lag (ms)</th><th>error (since)</th><th>failure</th></tr>",
             escape(&t.db),
@@ -184,6 +201,7 @@ fn report_to_html(report: &StatusReport) -> String {
             t.mode.to_proto().as_str_name(),
             escape(&t.dest),
             escape(&t.origin.to_string()),
+            escape(&t.options.to_string()),
         ));
         for p in &t.partitions {
             let trouble = match &p.last_error {

@@ -34,7 +34,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sync_core::task::{Input, RollPolicy};
+use sync_core::task::Input;
 use sync_infra::store::LocalStore;
 use sync_sinks::Sink;
 use tokio::sync::mpsc;
@@ -82,11 +82,7 @@ impl DaemonOptions {
             supervisor: sync_core::task::Config {
                 timeout_ms: ms(config.task_timeout),
                 des_endpoint: config.advertised_endpoint.clone(),
-                roll: RollPolicy {
-                    max_rows: config.roll_max_rows,
-                    max_bytes: config.roll_max_bytes,
-                    max_age_ms: ms(config.roll_max_age),
-                },
+                defaults: config.task_defaults(),
                 fail_after_ms: config.fail_after.map(ms),
                 history_ms: ms(config.history),
                 ..Default::default()
@@ -158,6 +154,7 @@ impl Daemon {
             sink: parts.sink,
             metrics,
             sink_config: Arc::new(options.sink_config),
+            defaults: Arc::new(options.supervisor.defaults.clone()),
             allowed_dest_roots: Arc::new(options.allowed_dest_roots),
             state_path,
         };

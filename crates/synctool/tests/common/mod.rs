@@ -353,7 +353,10 @@ impl Env {
             des_endpoint: "127.0.0.1:8848".into(),
             ..Default::default()
         };
-        supervisor.roll.max_rows = self.max_rows;
+        // What TestSink writes: CSV without a header.
+        supervisor.defaults.format = sync_core::task::FileFormat::Csv;
+        supervisor.defaults.csv_header = false;
+        supervisor.defaults.roll.max_rows = self.max_rows;
         DaemonOptions {
             progress_path: self.progress_path(),
             supervisor,
@@ -389,6 +392,7 @@ pub fn create_request(db: &str, name: &str, mode: i32, dest: &str) -> CreateSync
         start_ts: None,
         dest: Some(dest.into()),
         if_exists: None,
+        ..Default::default()
     }
 }
 

@@ -75,9 +75,10 @@ pub use io::{
 pub(crate) use part::{assign_next, fail, new_partition};
 
 use crate::task::assign::TokenSource;
-use crate::task::commit::{RollPolicy, SegmentId};
+use crate::task::commit::SegmentId;
 use crate::task::failure::Backoff;
 use crate::task::model::{Ending, Finished, PartitionTask, Status, TableTask, TableTaskSpec};
+use crate::task::options::TaskOptions;
 use crate::task::status::StatusReport;
 
 /// Settings of the supervisor.
@@ -88,8 +89,9 @@ pub struct Config {
     pub timeout_ms: u64,
     /// Where collectors send packs (`des_endpoint` of assignments).
     pub des_endpoint: String,
-    /// When to seal segments.
-    pub roll: RollPolicy,
+    /// The options of a task whose create (or persisted state) gives none:
+    /// `sink.*` of `synctool.properties` (the roll limits included).
+    pub defaults: TaskOptions,
     /// Packs are answered `Busy` while a part holds this many bytes.
     pub max_held_bytes: u64,
     /// Waits between retries of transient failures (assignment rounds, sink steps).
@@ -106,7 +108,7 @@ impl Default for Config {
         Self {
             timeout_ms: 20_000,
             des_endpoint: String::new(),
-            roll: RollPolicy::default(),
+            defaults: TaskOptions::default(),
             max_held_bytes: 256 << 20,
             backoff: Backoff::default(),
             fail_after_ms: None,
@@ -227,8 +229,8 @@ impl Supervisor {
     pub fn next_deadline(&self) -> Option<u64> {
         self.tables
             .values()
-            .flat_map(|t| t.partitions.values())
-            .filter_map(|p| part::deadline(&self.config, p))
+            .flat_map(|t| t.partitions.values().map(|p| (&t.spec.options.roll, p)))
+            .filter_map(|(roll, p)| part::deadline(&self.config, roll, p))
             .min()
     }
 

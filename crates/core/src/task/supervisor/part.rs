@@ -4,7 +4,9 @@
 
 use crate::point::Point;
 use crate::task::assign;
-use crate::task::commit::{CommitPlan, SegmentAction};
+use std::sync::Arc;
+
+use crate::task::commit::{CommitPlan, RollPolicy, SegmentAction};
 use crate::task::failure::{AssignFailure, ErrorClass, PartError, SinkFailure};
 use crate::task::model::{Failure, Holder, PartitionTask, Status, TableTask};
 
@@ -37,7 +39,8 @@ pub(crate) fn new_partition(
             committed,
             next_seq,
             rows_committed,
-        ),
+        )
+        .with_options(Arc::new(table.spec.options.clone())),
         last_heard_ms: now,
         failure: None,
         last_error: None,
@@ -73,10 +76,12 @@ pub(crate) fn settle(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut Out)
     if part.holder == Holder::AwaitingFlush || part.status.is_terminal() {
         return;
     }
-    if part
-        .plan
-        .should_roll(&ctx.config.roll, &part.accepted, part.finishing, ctx.now)
-    {
+    if part.plan.should_roll(
+        &ctx.spec.options.roll,
+        &part.accepted,
+        part.finishing,
+        ctx.now,
+    ) {
         let action = part.plan.roll(&part.accepted, ctx.now);
         out.actions.push(segment_action(action));
     }
@@ -380,7 +385,7 @@ pub(crate) fn tick(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut Out) {
 }
 
 /// When [`tick`] next has something to do for `part`.
-pub(crate) fn deadline(config: &Config, part: &PartitionTask) -> Option<u64> {
+pub(crate) fn deadline(config: &Config, roll: &RollPolicy, part: &PartitionTask) -> Option<u64> {
     let mut due = part.plan.retry_due_ms();
     let mut at = |t: u64| due = Some(due.map_or(t, |d| d.min(t)));
     if part.status.is_terminal() {
@@ -397,7 +402,7 @@ pub(crate) fn deadline(config: &Config, part: &PartitionTask) -> Option<u64> {
         Holder::None | Holder::AwaitingFlush => {}
     }
     if part.holder != Holder::AwaitingFlush
-        && let Some(t) = part.plan.roll_due_ms(&config.roll)
+        && let Some(t) = part.plan.roll_due_ms(roll)
     {
         at(t);
     }
