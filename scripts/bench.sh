@@ -16,21 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/env.sh
-
-DUCKDB_VENV="${DUCKDB_VENV:-$HOME/.cache/openmldb-sync/duckdb-venv}"
-
-ensure_duckdb() {
-    if [ -x "$DUCKDB_VENV/bin/python" ] && "$DUCKDB_VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-        return 0
-    fi
-    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || ensure_debian_packages python3-venv
-    log "installing duckdb into $DUCKDB_VENV"
-    rm -rf "$DUCKDB_VENV"
-    python3 -m venv "$DUCKDB_VENV" && "$DUCKDB_VENV/bin/pip" install -q duckdb || {
-        rm -rf "$DUCKDB_VENV"
-        return 1
-    }
-}
+source scripts/lib/services.sh
+source scripts/lib/duckdb.sh
 
 ensure_debian_packages librocksdb-dev libclang-dev
 duckdb_args=()

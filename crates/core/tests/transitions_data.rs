@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use sync_core::point::{Point, RowKey};
 use sync_core::task::{
     Action, AssignFailure, Backoff, Config, IfExists, Input, Mode, Pack, PartitionLeader,
-    RollPolicy, SegmentId, SinkFailure, Supervisor, TableTaskSpec,
+    RollPolicy, SegmentId, SinkFailure, Supervisor, TableTaskSpec, TaskOptions,
 };
 
 const TID: u32 = 7;
@@ -37,10 +37,13 @@ fn config() -> Config {
     Config {
         timeout_ms: 1_000,
         des_endpoint: "st:1".into(),
-        roll: RollPolicy {
-            max_rows: 2,
-            max_bytes: 1 << 20,
-            max_age_ms: 100,
+        defaults: TaskOptions {
+            roll: RollPolicy {
+                max_rows: 2,
+                max_bytes: 1 << 20,
+                max_age_ms: 100,
+            },
+            ..TaskOptions::default()
         },
         max_held_bytes: 10,
         backoff: Backoff {
@@ -158,6 +161,7 @@ impl Harness {
                 start_ts: (mode == Mode::IncrementalByTimestamp).then_some(0),
                 dest: "/out".into(),
                 if_exists: IfExists::Default,
+                options: config().defaults,
             },
             partitions,
             existing: vec![],
