@@ -5,6 +5,7 @@
 //! * [`ports`]: free loopback ports;
 //! * [`process`]: child processes killed on drop, signals by PID, log tails;
 //! * [`wait`]: polling with a deadline;
+//! * [`workdir`]: the drivers' working directories, wiped only when theirs;
 //! * [`http`]: a tiny blocking HTTP client;
 //! * [`status`]: the daemons' `/status?format=json` pages;
 //! * [`config`]: `synctool.properties` and `data_collector.flags`;
@@ -29,6 +30,7 @@ pub mod rows;
 pub mod services;
 pub mod status;
 pub mod wait;
+pub mod workdir;
 
 pub use bins::workspace_bin;
 pub use cluster::{Cluster, ClusterBuilder};

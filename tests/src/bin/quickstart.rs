@@ -10,11 +10,11 @@
 //! this.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use e2e::cluster::PartitionSource;
 use e2e::output::Output;
@@ -76,29 +76,6 @@ fn thousands(n: u64) -> String {
 
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
-fn prepare_out(out: &Path) -> anyhow::Result<()> {
-    if out.exists() {
-        let empty = std::fs::read_dir(out)
-            .with_context(|| format!("cannot list {}", out.display()))?
-            .next()
-            .is_none();
-        if !empty && !out.join(MARKER).exists() {
-            bail!(
-                "{} exists and was not made by the quickstart; pass another --out",
-                out.display()
-            );
-        }
-        std::fs::remove_dir_all(out)
-            .with_context(|| format!("cannot remove the previous run in {}", out.display()))?;
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    std::fs::write(
-        out.join(MARKER),
-        "made by quickstart; removed by the next run\n",
-    )
-    .with_context(|| format!("cannot write in {}", out.display()))
 }
 
 fn print_source(parts: &[PartitionSource]) {
@@ -248,7 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     if cli.formats.is_empty() {
         bail!("give at least one format");
     }
-    prepare_out(&cli.out)?;
+    e2e::workdir::prepare(&cli.out, MARKER, "quickstart")?;
     let per_partition = cli.rows / u64::from(cli.partitions);
     let snapshot_after = (per_partition as f64 * cli.snapshot_fraction) as u64;
     println!("== OpenMLDB online → offline sync quickstart ==");

@@ -109,26 +109,6 @@ struct SyncRun {
     verified: Option<bool>,
 }
 
-fn prepare_out(out: &Path) -> anyhow::Result<()> {
-    if out.exists() {
-        let empty = std::fs::read_dir(out)
-            .with_context(|| format!("cannot list {}", out.display()))?
-            .next()
-            .is_none();
-        if !empty && !out.join(MARKER).exists() {
-            bail!(
-                "{} exists and was not made by the bench; pass another --out",
-                out.display()
-            );
-        }
-        std::fs::remove_dir_all(out)
-            .with_context(|| format!("cannot remove the previous run in {}", out.display()))?;
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    std::fs::write(out.join(MARKER), "made by bench; removed by the next run\n")
-        .with_context(|| format!("cannot write in {}", out.display()))
-}
-
 /// Bytes of every file under `dir`.
 fn tree_bytes(dir: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
@@ -325,7 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     if cli.partitions == 0 || rows < u64::from(cli.partitions) {
         bail!("need at least one row per partition");
     }
-    prepare_out(&cli.out)?;
+    e2e::workdir::prepare(&cli.out, MARKER, "bench")?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let per_partition = rows / u64::from(cli.partitions);
     eprintln!(
