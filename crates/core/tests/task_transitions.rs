@@ -2,38 +2,17 @@
 //! (those that read best as a table of inputs and answers are scripts in
 //! `testdata/transitions/`, run by `transitions_data.rs`).
 
+mod common;
+
 use sync_core::point::{Point, RowKey};
 use sync_core::proto::datasync::{DropReason, ReadFailureKind};
 use sync_core::task::{
-    Action, AssignFailure, Assignment, Backoff, Config, CreateError, ErrorClass, Holder, IfExists,
-    Input, Mode, Pack, PackOutcome, PackReply, PartitionLeader, PersistedState, ReadFailure,
-    RecoveryInput, RollPolicy, SegmentId, SinkFailure, SinkProgress, Status, Supervisor,
-    TableTaskSpec, TaskOptions, TaskOrigin,
+    Action, AssignFailure, Assignment, CreateError, ErrorClass, Holder, IfExists, Input, Mode,
+    Pack, PackOutcome, PackReply, PartitionLeader, PersistedState, ReadFailure, RecoveryInput,
+    SegmentId, SinkFailure, SinkProgress, Status, Supervisor, TableTaskSpec, TaskOrigin,
 };
 
-const TIMEOUT: u64 = 1_000;
-
-fn config() -> Config {
-    Config {
-        timeout_ms: TIMEOUT,
-        des_endpoint: "st:1".into(),
-        defaults: TaskOptions {
-            roll: RollPolicy {
-                max_rows: 2,
-                max_bytes: 1 << 20,
-                max_age_ms: 100,
-            },
-            ..TaskOptions::default()
-        },
-        max_held_bytes: 10,
-        backoff: Backoff {
-            base_ms: 100,
-            cap_ms: 1_000,
-        },
-        fail_after_ms: None,
-        history_ms: 3_600_000,
-    }
-}
+use common::{TIMEOUT, config};
 
 fn spec(mode: Mode) -> TableTaskSpec {
     TableTaskSpec {

@@ -21,39 +21,21 @@
 //!
 //! Tokens are shown as `t1`, `t2`, … in the order they were first assigned.
 
+mod common;
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use common::config;
+
 use sync_core::point::{Point, RowKey};
 use sync_core::task::{
-    Action, AssignFailure, Backoff, Config, IfExists, Input, Mode, Pack, PartitionLeader,
-    RollPolicy, SegmentId, SinkFailure, Supervisor, TableTaskSpec, TaskOptions,
+    Action, AssignFailure, IfExists, Input, Mode, Pack, PartitionLeader, SegmentId, SinkFailure,
+    Supervisor, TableTaskSpec,
 };
 
 const TID: u32 = 7;
-
-fn config() -> Config {
-    Config {
-        timeout_ms: 1_000,
-        des_endpoint: "st:1".into(),
-        defaults: TaskOptions {
-            roll: RollPolicy {
-                max_rows: 2,
-                max_bytes: 1 << 20,
-                max_age_ms: 100,
-            },
-            ..TaskOptions::default()
-        },
-        max_held_bytes: 10,
-        backoff: Backoff {
-            base_ms: 100,
-            cap_ms: 1_000,
-        },
-        fail_after_ms: None,
-        history_ms: 3_600_000,
-    }
-}
 
 /// An open sink step: a stage or a commit that has not been answered.
 #[derive(Debug, Clone, Copy)]
