@@ -3,73 +3,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::process::Output;
-use std::time::Duration;
 
+use common::serving::{http, serve};
 use common::*;
 use serde_json::Value;
 use sync_core::point::Point;
 use sync_proto::datasync::sync_tool_client::SyncToolClient;
 use sync_proto::datasync::{DeleteSyncTaskRequest, TaskStatusRequest};
-use synctool::client;
-use synctool::daemon::{Daemon, server};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-
-struct Running {
-    addr: SocketAddr,
-    daemon: Daemon,
-    stop: Option<oneshot::Sender<()>>,
-    served: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.served.await;
-        self.daemon.shutdown().await;
-    }
-}
-
-async fn serve(env: &Env) -> Running {
-    let daemon = env.start().await;
-    let listener = server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server::local_addr(&listener).unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = daemon.handle();
-    let served = tokio::spawn(async move {
-        server::serve(listener, handle, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    Running {
-        addr,
-        daemon,
-        stop: Some(stop),
-        served,
-    }
-}
-
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let (server, method, path, body) = (
-        addr.to_string(),
-        method.to_string(),
-        path.to_string(),
-        body.to_string(),
-    );
-    let reply = tokio::task::spawn_blocking(move || {
-        client::request(&server, &method, &path, &body, Duration::from_secs(10))
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    (reply.status, reply.body)
-}
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -78,7 +21,7 @@ fn json(text: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_create_stream_status_delete() {
     let env = Env::new();
-    let running = serve(&env).await;
+    let running = serve(env.start().await).await;
     let mut client = SyncToolClient::connect(format!("http://{}", running.addr))
         .await
         .unwrap();
@@ -178,7 +121,7 @@ async fn grpc_create_stream_status_delete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_json_admin_as_openmldb_helper_uses_it() {
     let env = Env::new();
-    let running = serve(&env).await;
+    let running = serve(env.start().await).await;
     let addr = running.addr;
     let base = "/openmldb.datasync.SyncTool";
 
@@ -328,7 +271,7 @@ fn text(out: &Output) -> (bool, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helper_binary_against_a_running_daemon() {
     let env = Env::new();
-    let running = serve(&env).await;
+    let running = serve(env.start().await).await;
     let s = running.addr.to_string();
 
     let (ok, out, err) = text(
@@ -478,7 +421,7 @@ async fn helper_status_names_failed_parts_and_reasons() {
         ),
     )
     .unwrap();
-    let running = serve(&env).await;
+    let running = serve(env.start().await).await;
     let s = running.addr.to_string();
     let (ok, out, err) = text(&helper(&["status", "-s", &s]).await);
     assert!(ok, "{err}");
@@ -495,7 +438,7 @@ async fn helper_status_names_failed_parts_and_reasons() {
 async fn helper_status_shows_a_transient_error_and_since_when() {
     use sync_proto::common::StorageMode;
     let env = Env::new();
-    let running = serve(&env).await;
+    let running = serve(env.start().await).await;
     let h = running.daemon.handle();
     assert_eq!(
         h.create(create_request("db1", "t1", 2, &env.dest("t1")))
@@ -534,7 +477,7 @@ async fn helper_status_shows_a_transient_error_and_since_when() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helper_history_lists_completed_and_deleted_tasks() {
     let env = Env::new();
-    let running = serve(&env).await;
+    let running = serve(env.start().await).await;
     let h = running.daemon.handle();
     let s = running.addr.to_string();
     let (ok, out, _) = text(&helper(&["history", "-s", &s]).await);

@@ -9,67 +9,19 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::serving::{http, serve};
 use common::*;
 use serde_json::Value;
 use sync_proto::datasync::sync_tool_client::SyncToolClient;
 use sync_sinks::Sink;
 use synctool::client;
-use synctool::daemon::{Daemon, server};
-use tokio::sync::oneshot;
+use synctool::daemon::Daemon;
 
-struct Running {
-    addr: SocketAddr,
-    daemon: Daemon,
-    stop: Option<oneshot::Sender<()>>,
-    served: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.served.await;
-        self.daemon.shutdown().await;
-    }
-}
-
-async fn serve(daemon: Daemon) -> Running {
-    let listener = server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server::local_addr(&listener).unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = daemon.handle();
-    let served = tokio::spawn(async move {
-        server::serve(listener, handle, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    Running {
-        addr,
-        daemon,
-        stop: Some(stop),
-        served,
-    }
-}
-
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let (server, method, path, body) = (
-        addr.to_string(),
-        method.to_string(),
-        path.to_string(),
-        body.to_string(),
-    );
-    let reply = tokio::task::spawn_blocking(move || {
-        client::request(&server, &method, &path, &body, Duration::from_secs(10))
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let v = serde_json::from_str(&reply.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.body));
-    (reply.status, v)
+/// [`http`] with a JSON answer.
+async fn http_json(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let (status, text) = http(addr, method, path, body).await;
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, v)
 }
 
 async fn helper(args: Vec<String>) -> (bool, String, String) {
@@ -96,7 +48,7 @@ const CREATE: &str = "/openmldb.datasync.SyncTool/CreateSyncTask";
 
 /// The options of table `name` in `/status?format=json`.
 async fn status_options(addr: SocketAddr, name: &str) -> Value {
-    let (code, v) = http(addr, "GET", "/status?format=json", "").await;
+    let (code, v) = http_json(addr, "GET", "/status?format=json", "").await;
     assert_eq!(code, 200);
     v["tables"]
         .as_array()
@@ -131,7 +83,7 @@ async fn two_tables_with_different_formats_on_one_synctool() {
 
     // t1 over HTTP+JSON (camelCase keys, as the JSON mapping accepts):
     // Parquet, zstd, files of two rows.
-    let (code, v) = http(
+    let (code, v) = http_json(
         addr,
         "POST",
         CREATE,
@@ -291,7 +243,7 @@ async fn bad_options_are_refused_with_the_reason_and_create_nothing() {
         (r#""csv_null":"a,b""#, "csv_null"),
     ] {
         let body = format!(r#"{{"db":"db1","name":"t1","mode":2,"dest":"{dest}",{extra}}}"#);
-        let (code, v) = http(addr, "POST", CREATE, &body).await;
+        let (code, v) = http_json(addr, "POST", CREATE, &body).await;
         assert_eq!(code, 200, "{body}");
         assert_eq!(v["code"], -1, "{body}: {v}");
         let msg = v["msg"].as_str().unwrap();
@@ -308,7 +260,7 @@ async fn bad_options_are_refused_with_the_reason_and_create_nothing() {
     assert_eq!(r.code, Some(-1));
     assert!(r.msg.unwrap().contains("+25:00"));
     // Nothing was created, nothing assigned.
-    let (_, v) = http(addr, "GET", "/status?format=json", "").await;
+    let (_, v) = http_json(addr, "GET", "/status?format=json", "").await;
     assert_eq!(v["tables"].as_array().unwrap().len(), 0, "{v}");
     assert!(env.collectors.calls().is_empty());
     // The helper refuses bad flag values itself.

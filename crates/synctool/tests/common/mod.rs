@@ -1,8 +1,11 @@
 //! Fixtures shared by the daemon tests: a standalone cluster with table
 //! metadata in a temp dir, a fake collector client that records assignments,
 //! a local store whose writes can be held or failed, the real sink over an
-//! in-memory area (whose commits can be failed), and pack builders.
+//! in-memory area (whose commits can be failed), and pack builders;
+//! [`serving`]: a daemon on a loopback port and HTTP calls to it.
 #![allow(dead_code)]
+
+pub mod serving;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
