@@ -227,17 +227,28 @@ pub fn retry(server: &str, table: &str, out: &mut dyn Write) -> Result<(), Helpe
     general(server, &value)
 }
 
-/// `status`: one line per partition, then the table-scope summary.
-pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
+/// SyncTool's status page as JSON (an error reply is the call's error).
+fn status_page(server: &str) -> Result<Value, HelperError> {
     let (reply, value) = call(server, "GET", "/status?format=json", &json!({}))?;
     if reply.status != 200 {
         general(server, &value)?;
     }
-    let tables = value
-        .get("tables")
+    Ok(value)
+}
+
+/// The array under `key` (empty when absent).
+fn array(value: &Value, key: &str) -> Vec<Value> {
+    value
+        .get(key)
         .and_then(Value::as_array)
         .cloned()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `status`: one line per partition, then the table-scope summary.
+pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
+    let value = status_page(server)?;
+    let tables = array(&value, "tables");
     if tables.is_empty() {
         writeln!(out, "no task")?;
         return Ok(());
@@ -313,19 +324,11 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
     Ok(())
 }
 
-/// Milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 /// `history`: the table tasks that ended lately (mode 0 completed, deleted),
 /// newest first, with their rows, files, bytes and duration.
 pub fn history(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
-    let (reply, value) = call(server, "GET", "/status?format=json", &json!({}))?;
-    if reply.status != 200 {
-        general(server, &value)?;
-    }
-    let list = value
-        .get("history")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let value = status_page(server)?;
+    let list = array(&value, "history");
     if list.is_empty() {
         writeln!(out, "no ended task")?;
         return Ok(());
