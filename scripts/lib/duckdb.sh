@@ -1,22 +1,25 @@
-# DuckDB's Python package in a venv, for the test that reads partitioned
-# output back with read_parquet(..., hive_partitioning=true). The venv is kept
-# outside the clone, in $DUCKDB_VENV (default ~/.cache/openmldb-sync/duckdb-venv);
-# the test (crates/sinks/tests/duckdb_read.rs) makes the same venv itself when
-# it is missing. Sourced after env.sh and services.sh.
+# The readers of the output in a Python venv: DuckDB (the bench's baseline),
+# pyarrow and PySpark (the tests that read partitioned output back, Spark on
+# the JVM that HDFS uses). The venv is kept outside the clone, in $DUCKDB_VENV
+# (default ~/.cache/openmldb-sync/duckdb-venv); the test
+# (crates/sinks/tests/read_back.rs) makes the same venv itself when it is
+# missing. Sourced after env.sh and services.sh.
 
 DUCKDB_VENV="${DUCKDB_VENV:-$HOME/.cache/openmldb-sync/duckdb-venv}"
+# Kept equal to READER_PACKAGES in crates/sinks/tests/read_back.rs.
+READER_PACKAGES=(duckdb pyarrow pyspark==3.5.3)
 
-# ensure_duckdb: creates the venv with duckdb unless it is there, and exports
-# SYNC_TEST_DUCKDB_PYTHON (its python).
+# ensure_duckdb: creates the venv with the readers unless it is there, and
+# exports SYNC_TEST_DUCKDB_PYTHON (its python).
 ensure_duckdb() {
-    if ! "$DUCKDB_VENV/bin/python" -c 'import duckdb' >/dev/null 2>&1; then
+    if ! "$DUCKDB_VENV/bin/python" -c 'import duckdb, pyarrow, pyspark' >/dev/null 2>&1; then
         python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || ensure_debian_packages python3-venv
-        log "installing duckdb into $DUCKDB_VENV"
+        log "installing ${READER_PACKAGES[*]} into $DUCKDB_VENV"
         rm -rf "$DUCKDB_VENV"
         python3 -m venv "$DUCKDB_VENV" &&
-            "$DUCKDB_VENV/bin/pip" install -q duckdb || {
+            "$DUCKDB_VENV/bin/pip" install -q "${READER_PACKAGES[@]}" || {
             rm -rf "$DUCKDB_VENV"
-            echo "could not install duckdb" >&2
+            echo "could not install ${READER_PACKAGES[*]}" >&2
             return 1
         }
     fi

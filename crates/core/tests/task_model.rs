@@ -437,7 +437,9 @@ impl World {
                 let result = if fail {
                     Err(SinkFailure::Unavailable("sink unavailable".into()))
                 } else {
-                    self.sink_commit(&c).map_err(SinkFailure::Unavailable)
+                    self.sink_commit(&c)
+                        .map(|()| u64::from(c.row_count > 0))
+                        .map_err(SinkFailure::Unavailable)
                 };
                 self.input(Input::Committed { id: c.id, result });
             }

@@ -134,7 +134,7 @@ fn complete_segments(sup: &mut Supervisor, now: u64, actions: &[Action]) -> Vec<
                 now,
                 Input::Committed {
                     id: c.id,
-                    result: Ok(()),
+                    result: Ok(1),
                 },
             )),
             other => rest.push(other),
@@ -868,7 +868,7 @@ fn failed_sink_steps_are_retried_on_tick_with_the_same_segment() {
             8,
             Input::Committed {
                 id: other,
-                result: Ok(())
+                result: Ok(1)
             }
         )
         .is_empty()

@@ -218,7 +218,7 @@ impl Harness {
         while let Some(step) = self.open.pop_front() {
             let input = match step {
                 Open::Stage(id) => Input::Staged { id, result: Ok(()) },
-                Open::Commit(id) => Input::Committed { id, result: Ok(()) },
+                Open::Commit(id) => Input::Committed { id, result: Ok(1) },
             };
             let actions = self.sup.handle(self.now, input);
             out.push_str(&self.render(&actions));

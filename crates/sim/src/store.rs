@@ -322,12 +322,12 @@ impl Sink for FaultSink {
             return stop().await;
         }
         if self.control.breakage == Some(Breakage::AckWithoutCommit) && seg.id.seq == 1 {
-            return Ok(CommitOutcome::Committed);
+            return Ok(CommitOutcome::Committed { files: 1 });
         }
         let result = self.inner.commit(seg).await;
         match &result {
             Err(e) if is_injected(e) && self.control.sink_stopped() => return stop().await,
-            Ok(CommitOutcome::Committed)
+            Ok(CommitOutcome::Committed { .. })
                 if self.control.breakage == Some(Breakage::CommitTwice) =>
             {
                 if let Some((staged, schema)) = self.control.take_staged(&seg.id, &seg.dest) {

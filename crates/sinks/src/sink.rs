@@ -10,10 +10,27 @@ use crate::schema::TableSchema;
 /// What a commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
-    /// The segment became visible now.
-    Committed,
-    /// It was already committed, with the same points and counts: nothing done.
-    AlreadyCommitted,
+    /// The segment became visible now, as `files` files (0 for a segment
+    /// without rows, several for a partitioned one).
+    Committed {
+        /// Data files the commit made visible.
+        files: u64,
+    },
+    /// It was already committed, with the same points and counts: nothing
+    /// done (beyond finishing a half-published partitioned segment).
+    AlreadyCommitted {
+        /// Data files the earlier commit made visible.
+        files: u64,
+    },
+}
+
+impl CommitOutcome {
+    /// The data files of the committed segment.
+    pub fn files(&self) -> u64 {
+        match *self {
+            CommitOutcome::Committed { files } | CommitOutcome::AlreadyCommitted { files } => files,
+        }
+    }
 }
 
 /// The steps of staging and committing a segment, for fault injection

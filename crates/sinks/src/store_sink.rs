@@ -236,6 +236,7 @@ impl StoreSink {
 
     /// Step 5 of a commit: the staged file takes its visible name, never
     /// replacing a visible file. `created`: whether step 4 created the record.
+    /// True when this call made it visible, false when an earlier attempt had.
     async fn publish(
         &self,
         store: &Store,
@@ -243,20 +244,20 @@ impl StoreSink {
         staged: &str,
         visible: &str,
         created: bool,
-    ) -> Result<CommitOutcome, SinkError> {
+    ) -> Result<bool, SinkError> {
         let dest = seg.dest.as_str();
         match store.place(staged, visible).await? {
             Placed::New => {
                 self.check_crash(Step::Published, dest, &seg.id)?;
                 // Local fs, S3, memory: the staged name is still there.
                 store.delete(staged).await?;
-                Ok(CommitOutcome::Committed)
+                Ok(true)
             }
             // The record was there with our contents and the file is
             // visible: the same commit, published by another attempt.
             Placed::Exists if !created => {
                 store.delete(staged).await?;
-                Ok(CommitOutcome::AlreadyCommitted)
+                Ok(false)
             }
             // We created the record, yet a file is visible under its name:
             // not put there by this commit. Never replaced; this writer stops.
@@ -265,9 +266,7 @@ impl StoreSink {
                 segment: seg.id.name(),
                 what: "visible file",
             }),
-            Placed::SourceMissing if !created && store.exists(visible).await? => {
-                Ok(CommitOutcome::AlreadyCommitted)
-            }
+            Placed::SourceMissing if !created && store.exists(visible).await? => Ok(false),
             Placed::SourceMissing => Err(SinkError::NotStaged {
                 dest: dest.to_owned(),
                 segment: seg.id.name(),
@@ -599,10 +598,12 @@ impl Sink for StoreSink {
             self.roll_forward(&store, dest, &done).await?;
             // A crash between publishing and deleting the staged name
             // (copy or link) may have left it.
-            let files = 1 + done.record.more_files.len();
-            self.delete_staged(&store, &seg.id, options, files, ext)
+            let files = done.record.file.iter().count() + done.record.more_files.len();
+            self.delete_staged(&store, &seg.id, options, files.max(1), ext)
                 .await?;
-            return Ok(CommitOutcome::AlreadyCommitted);
+            return Ok(CommitOutcome::AlreadyCommitted {
+                files: files as u64,
+            });
         }
 
         // 2. The previous segment must be committed and end where this starts.
@@ -660,14 +661,19 @@ impl Sink for StoreSink {
         self.check_crash(Step::RecordWritten, dest, &seg.id)?;
 
         // 5. The atomic step: the (first) staged file takes its visible name.
-        let outcome = match (staged.first(), visible.first()) {
+        let newly = match (staged.first(), visible.first()) {
             (Some(staged), Some(visible)) => {
                 self.publish(&store, seg, staged, visible, created).await?
             }
             // No rows: the record is the commit; found equal, another
             // writer made it.
-            _ if created => CommitOutcome::Committed,
-            _ => CommitOutcome::AlreadyCommitted,
+            _ => created,
+        };
+        let files = visible.len() as u64;
+        let outcome = if newly {
+            CommitOutcome::Committed { files }
+        } else {
+            CommitOutcome::AlreadyCommitted { files }
         };
         // A partitioned segment's other files (recovery finishes them if a
         // crash comes first: the segment is committed already).
@@ -789,6 +795,10 @@ impl Sink for StoreSink {
                     seq,
                 });
                 if let Some(done) = self.committed_at(&store, dest, &path).await? {
+                    // Only the newest commit can be half published (a
+                    // crash between a partitioned segment's files): it is
+                    // finished here, for every part, running or not.
+                    self.roll_forward(&store, dest, &done).await?;
                     out.push(done.record.progress(done.end));
                     break;
                 }

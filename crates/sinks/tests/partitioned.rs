@@ -88,7 +88,7 @@ async fn a_segment_spanning_partitions_is_one_commit_of_several_files() {
         assert_globs_see_only_committed(&sink, dest).await;
         assert_eq!(
             sink.commit(&s0.commit).await.expect("commit"),
-            CommitOutcome::Committed
+            CommitOutcome::Committed { files: 2 }
         );
         let (files, rows) = csv_rows(&sink, dest, 2).await;
         assert_eq!(
@@ -123,7 +123,7 @@ async fn a_segment_spanning_partitions_is_one_commit_of_several_files() {
         sink.stage(&s0.stage, &schema).await.expect("re-stage");
         assert_eq!(
             sink.commit(&s0.commit).await.expect("re-commit"),
-            CommitOutcome::AlreadyCommitted
+            CommitOutcome::AlreadyCommitted { files: 2 }
         );
         let all = sink.all_files(dest).await.expect("all");
         assert!(hidden_left(&all).is_empty(), "{all:?}");
@@ -163,12 +163,27 @@ async fn day_partitions_keep_their_column_and_name_the_date() {
     assert_eq!(rows, vec![0, 1, 2], "dt stays in the files: l is column 3");
 }
 
+/// How a half-published segment gets finished after the crash.
+#[derive(Clone, Copy, Debug)]
+enum Finisher {
+    /// The daemon retries the commit it got no answer for.
+    CommitRetry,
+    /// Recovery clears staging from the next seq on (a part that runs).
+    ClearStaging,
+    /// Recovery reads the committed points (every part, FAILED ones too).
+    CommittedListing,
+}
+
 #[tokio::test]
 async fn a_crash_between_two_published_files_is_finished_by_recovery() {
     let (_d, dests) = dests();
     for dest in &dests {
-        for finish_by_commit in [false, true] {
-            let dest = format!("{dest}-{finish_by_commit}");
+        for finisher in [
+            Finisher::CommitRetry,
+            Finisher::ClearStaging,
+            Finisher::CommittedListing,
+        ] {
+            let dest = format!("{dest}-{finisher:?}");
             let schema = table();
             let o = options(FileFormat::Csv, Some("b"));
             let sink = sink();
@@ -185,28 +200,30 @@ async fn a_crash_between_two_published_files_is_finished_by_recovery() {
             }
             drop(sink);
             let sink = self::sink();
-            // The first file committed the segment.
-            let committed = sink.committed(&dest, None).await.expect("committed");
-            assert_eq!((committed[0].last_seq, committed[0].rows_total), (1, 10));
             let (files, _) = csv_rows(&sink, &dest, 2).await;
             assert_eq!(
                 files.len(),
                 3,
                 "one file of segment 1 is missing yet: {files:?}"
             );
-            if finish_by_commit {
-                // The daemon retries the commit it got no answer for.
-                assert_eq!(
+            match finisher {
+                Finisher::CommitRetry => assert_eq!(
                     sink.commit(&s1.commit).await.expect("retry"),
-                    CommitOutcome::AlreadyCommitted
-                );
-            } else {
-                // Recovery clears staging from the next seq on.
-                sink.clear_staging(7, 0, 3, &dest, 2).await.expect("clear");
+                    CommitOutcome::AlreadyCommitted { files: 2 }
+                ),
+                Finisher::ClearStaging => {
+                    sink.clear_staging(7, 0, 3, &dest, 2).await.expect("clear")
+                }
+                Finisher::CommittedListing => {
+                    sink.committed(&dest, None).await.expect("committed");
+                }
             }
             let (files, rows) = csv_rows(&sink, &dest, 2).await;
-            assert_eq!(files.len(), 4, "{files:?}");
+            assert_eq!(files.len(), 4, "{finisher:?}: {files:?}");
             assert_eq!(rows, (0..10).collect::<Vec<_>>(), "every row once");
+            // The first file committed the segment.
+            let committed = sink.committed(&dest, None).await.expect("committed");
+            assert_eq!((committed[0].last_seq, committed[0].rows_total), (1, 10));
             sink.clear_staging(7, 0, 3, &dest, 2).await.expect("clear");
             let all = sink.all_files(&dest).await.expect("all");
             assert!(hidden_left(&all).is_empty(), "{all:?}");

@@ -214,7 +214,27 @@ async fn two_tables_with_different_formats_on_one_synctool() {
         "{out}"
     );
     assert!(out.contains("options=[format=csv header=true"), "{out}");
+
+    // Files committed count files, not segments: t2's one segment is three.
+    let (code, metrics) = http(addr, "GET", "/metrics", "").await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        committed_files(&metrics, "t1"),
+        f1.len() as u64,
+        "{metrics}"
+    );
+    assert_eq!(committed_files(&metrics, "t2"), 3, "{metrics}");
     running.stop().await;
+}
+
+/// The sum of `synctool_committed_files_total` over the parts of `table`.
+fn committed_files(metrics: &str, table: &str) -> u64 {
+    let label = format!("table=\"{table}\"");
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("synctool_committed_files_total{") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -424,9 +424,11 @@ impl CommitPlan {
         Some(self.commit_action(&s))
     }
 
-    /// The commit step of `seq` finished. Returns true when the committed point
-    /// moved (the caller persists). A failure goes back to staging.
-    pub fn on_committed(&mut self, seq: u64, ok: bool) -> bool {
+    /// The commit step of `seq` finished: `Some(files)` when it succeeded,
+    /// with the data files it made visible, `None` when it failed. Returns
+    /// true when the committed point moved (the caller persists). A failure
+    /// goes back to staging.
+    pub fn on_committed(&mut self, seq: u64, published_files: Option<u64>) -> bool {
         let Some(s) = self.in_flight.as_mut() else {
             return false;
         };
@@ -434,15 +436,15 @@ impl CommitPlan {
             return false;
         }
         s.awaiting = false;
-        if !ok {
+        let Some(files) = published_files else {
             s.step = Step::Staging;
             return false;
-        }
+        };
         if let Some(s) = self.in_flight.take() {
             self.committed = s.end;
             self.rows_committed += s.row_count;
             self.bytes_committed += s.rows.len() as u64;
-            self.files_committed += u64::from(s.row_count > 0);
+            self.files_committed += files;
         }
         self.step_failures = 0;
         true
@@ -570,7 +572,7 @@ mod tests {
             (Point::start(), end.clone())
         );
         assert_eq!(commit.rows_total, 2);
-        assert!(c.on_committed(0, true));
+        assert!(c.on_committed(0, Some(1)));
         assert_eq!(c.committed(), &end);
         assert_eq!(c.rows_committed(), 2);
         assert_eq!(c.next_seq(), 1);
@@ -591,11 +593,11 @@ mod tests {
         assert_eq!(c.retry(500), Some(first.clone()));
         assert!(c.on_staged(0, true).is_some());
         assert_eq!(c.step_failures(), 0, "a success resets the count");
-        assert!(!c.on_committed(0, false));
+        assert!(!c.on_committed(0, None));
         assert_eq!(c.step_failed(900), 1);
         assert_eq!(c.retry(900), Some(first), "a failed commit restages");
         assert!(c.on_staged(0, true).is_some());
-        assert!(c.on_committed(0, true));
+        assert!(c.on_committed(0, Some(1)));
         assert_eq!(c.retry(10_000), None);
     }
 }

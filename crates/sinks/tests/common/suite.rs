@@ -106,7 +106,7 @@ pub async fn stage_commit_replay(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
     );
     assert_eq!(
         sink.commit(&s0.commit).await.expect("commit"),
-        CommitOutcome::Committed
+        CommitOutcome::Committed { files: 1 }
     );
     let before = sink.visible_files(dest).await.expect("list");
     assert_eq!(before.len(), 1);
@@ -121,12 +121,12 @@ pub async fn stage_commit_replay(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
     // Replays: commit again, stage again, commit again.
     assert_eq!(
         sink.commit(&s0.commit).await.expect("re-commit"),
-        CommitOutcome::AlreadyCommitted
+        CommitOutcome::AlreadyCommitted { files: 1 }
     );
     sink.stage(&s0.stage, &schema).await.expect("re-stage");
     assert_eq!(
         sink.commit(&s0.commit).await.expect("re-commit"),
-        CommitOutcome::AlreadyCommitted
+        CommitOutcome::AlreadyCommitted { files: 1 }
     );
     assert_eq!(sink.visible_files(dest).await.expect("list"), before);
     // The second segment.
@@ -210,7 +210,7 @@ pub async fn crash_after(new_sink: &dyn Fn() -> StoreSink, dest: &str, step: Ste
         sink.stage(&s1.stage, &schema).await.expect("re-stage");
         assert_eq!(
             sink.commit(&s1.commit).await.expect("re-commit"),
-            CommitOutcome::AlreadyCommitted
+            CommitOutcome::AlreadyCommitted { files: 1 }
         );
     } else {
         // The rebuilt segment 1 may differ from the lost one (other roll point).
@@ -218,7 +218,7 @@ pub async fn crash_after(new_sink: &dyn Fn() -> StoreSink, dest: &str, step: Ste
         sink.stage(&s1.stage, &schema).await.expect("stage 1");
         assert_eq!(
             sink.commit(&s1.commit).await.expect("commit 1"),
-            CommitOutcome::Committed
+            CommitOutcome::Committed { files: 1 }
         );
         let s2 = seg(dest, 0, 2, 17, 3);
         sink.stage(&s2.stage, &schema).await.expect("stage 2");
@@ -278,7 +278,7 @@ pub async fn checks(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
     }
     assert!(matches!(
         sink.commit(&s1.commit).await,
-        Ok(CommitOutcome::Committed)
+        Ok(CommitOutcome::Committed { .. })
     ));
     assert_exactly(&sink, dest, 10).await;
 }
@@ -296,11 +296,11 @@ pub async fn empty_segment(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
     sink.stage(&e1.stage, &schema).await.expect("stage empty");
     assert_eq!(
         sink.commit(&e1.commit).await.expect("commit empty"),
-        CommitOutcome::Committed
+        CommitOutcome::Committed { files: 0 }
     );
     assert_eq!(
         sink.commit(&e1.commit).await.expect("again"),
-        CommitOutcome::AlreadyCommitted
+        CommitOutcome::AlreadyCommitted { files: 0 }
     );
     let restarted = new_sink();
     let got = restarted.committed(dest, None).await.expect("committed");
@@ -453,7 +453,7 @@ pub async fn exclusive_record_conflict(new_sink: &dyn Fn() -> StoreSink, dest: &
         a.commit(&s1.commit)
             .await
             .expect("the first writer commits"),
-        CommitOutcome::Committed
+        CommitOutcome::Committed { files: 1 }
     );
     assert_exactly(&a, dest, 20).await;
     assert_eq!(
@@ -468,11 +468,11 @@ pub async fn exclusive_record_same_commit(new_sink: &dyn Fn() -> StoreSink, dest
     let (a, s1, result) = second_writer_after_record(new_sink, dest, 20).await;
     assert_eq!(
         result.expect("the same commit carries on"),
-        CommitOutcome::Committed
+        CommitOutcome::Committed { files: 1 }
     );
     assert_eq!(
         a.commit(&s1.commit).await.expect("the first writer again"),
-        CommitOutcome::AlreadyCommitted
+        CommitOutcome::AlreadyCommitted { files: 1 }
     );
     assert_exactly(&a, dest, 20).await;
     let record = a
@@ -522,7 +522,7 @@ pub async fn racing_commits(new_sink: &dyn Fn() -> StoreSink, dest: &str) {
             other => other,
         };
         match result {
-            Ok(CommitOutcome::Committed) => winners.push(w as u64),
+            Ok(CommitOutcome::Committed { .. }) => winners.push(w as u64),
             Err(SinkError::CommitConflict { .. }) => {}
             other => panic!("writer {w}: {other:?}"),
         }

@@ -154,7 +154,7 @@ impl Worker {
                         .sink
                         .commit(&c)
                         .await
-                        .map(|_| ())
+                        .map(|outcome| outcome.files())
                         .map_err(|e| e.failure());
                     if let Err(e) = &result {
                         warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");

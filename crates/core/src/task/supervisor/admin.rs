@@ -277,7 +277,7 @@ impl Supervisor {
         &mut self,
         now: u64,
         id: SegmentId,
-        result: Result<(), SinkFailure>,
+        result: Result<u64, SinkFailure>,
         out: &mut Out,
     ) {
         self.with_segment_part(now, id, out, |ctx, p, out| {

@@ -74,8 +74,10 @@ pub enum Input {
     Committed {
         /// Which segment.
         id: SegmentId,
-        /// The sink's answer.
-        result: Result<(), SinkFailure>,
+        /// The sink's answer: the data files the commit made visible (0
+        /// for a segment without rows, one per partition value for a
+        /// partitioned task).
+        result: Result<u64, SinkFailure>,
     },
     /// Time passes: timeouts, age-based rolls, retries (due at
     /// [`super::Supervisor::next_deadline`]).

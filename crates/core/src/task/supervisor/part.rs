@@ -300,16 +300,16 @@ pub(crate) fn committed(
     ctx: &mut Ctx<'_>,
     part: &mut PartitionTask,
     seq: u64,
-    result: Result<(), SinkFailure>,
+    result: Result<u64, SinkFailure>,
     out: &mut Out,
 ) {
     if !part.plan.awaits(seq) {
         return;
     }
     match result {
-        Ok(()) => {
+        Ok(files) => {
             let sealed = part.plan.in_flight_info();
-            if !part.plan.on_committed(seq, true) {
+            if !part.plan.on_committed(seq, Some(files)) {
                 return;
             }
             if let Some(s) = sealed {
@@ -331,7 +331,7 @@ pub(crate) fn committed(
             }
         }
         Err(f) => {
-            part.plan.on_committed(seq, false);
+            part.plan.on_committed(seq, None);
             step_failed(ctx, part, PartError::Commit(f.clone()), &f, out);
         }
     }
