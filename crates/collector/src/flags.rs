@@ -51,6 +51,9 @@ pub struct CollectorConfig {
     /// Added: how often new binlog files are hard-linked, in every phase of
     /// a task (so the tablet's binlog GC cannot take a file not yet read).
     pub link_interval_ms: u64,
+    /// Added: how often a caught-up task looks for new binlog entries (they
+    /// are sent at once; a heartbeat only every `sync_task_long_interval_ms`).
+    pub tail_interval_ms: u64,
     /// Added: how often a dormant task (reassigned, FAILED, a read failure)
     /// asks SyncTool for the committed point, to release what it no longer needs.
     pub probe_interval_ms: u64,
@@ -81,6 +84,7 @@ impl Default for CollectorConfig {
             binlog_enable_crc: false,
             max_traverse_cnt: 0,
             link_interval_ms: 1000,
+            tail_interval_ms: 100,
             probe_interval_ms: 10_000,
         }
     }
@@ -258,6 +262,7 @@ impl CollectorConfig {
             "binlog_enable_crc" => self.binlog_enable_crc = boolean(value)?,
             "max_traverse_cnt" => self.max_traverse_cnt = number(value)?,
             "link_interval_ms" => self.link_interval_ms = number(value)?,
+            "tail_interval_ms" => self.tail_interval_ms = number(value)?,
             "probe_interval_ms" => self.probe_interval_ms = number(value)?,
             // gflags' negated form of a boolean flag: --noname.
             _ => match name.strip_prefix("no") {
@@ -278,20 +283,15 @@ impl CollectorConfig {
                 "--max_pack_size must be at least 1".into(),
             ));
         }
-        if self.task_thread_pool_size == 0 {
-            return Err(FlagError::Invalid(
-                "--task_thread_pool_size must be at least 1".into(),
-            ));
-        }
-        if self.link_interval_ms == 0 {
-            return Err(FlagError::Invalid(
-                "--link_interval_ms must be at least 1".into(),
-            ));
-        }
-        if self.probe_interval_ms == 0 {
-            return Err(FlagError::Invalid(
-                "--probe_interval_ms must be at least 1".into(),
-            ));
+        for (name, value) in [
+            ("task_thread_pool_size", self.task_thread_pool_size),
+            ("link_interval_ms", self.link_interval_ms),
+            ("tail_interval_ms", self.tail_interval_ms),
+            ("probe_interval_ms", self.probe_interval_ms),
+        ] {
+            if value == 0 {
+                return Err(FlagError::Invalid(format!("--{name} must be at least 1")));
+            }
         }
         if !self.zk_root_path.starts_with('/') {
             return Err(FlagError::Invalid(format!(
@@ -381,6 +381,7 @@ mod tests {
         assert!(!config.enable_status_service);
         assert_eq!(config.log_level, LogLevel::Debug);
         assert_eq!(config.link_interval_ms, 1000);
+        assert_eq!(config.tail_interval_ms, 100);
         assert_eq!(config.probe_interval_ms, 10_000);
     }
 
@@ -493,6 +494,7 @@ mod tests {
         assert!(CollectorConfig::from_args(args(&["--zk_root_path=openmldb"])).is_err());
         assert!(CollectorConfig::from_args(args(&["--link_interval_ms=0"])).is_err());
         assert!(CollectorConfig::from_args(args(&["--probe_interval_ms=0"])).is_err());
+        assert!(CollectorConfig::from_args(args(&["--tail_interval_ms=0"])).is_err());
     }
 
     #[test]

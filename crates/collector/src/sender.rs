@@ -47,6 +47,12 @@ use crate::packer::BuiltPack;
 pub trait PackSource: Send + 'static {
     /// The next pack (empty when caught up).
     fn next_pack(&mut self) -> Result<BuiltPack, ReadFault>;
+    /// The next pack while tailing a caught-up source: called every tail
+    /// interval, so it should skip periodic work [`PackSource::next_pack`]
+    /// does (the next heartbeat's call does it).
+    fn poll_tail(&mut self) -> Result<BuiltPack, ReadFault> {
+        self.next_pack()
+    }
     /// Restart reading at `point` (an accepted point).
     fn rewind(&mut self, point: &Point) -> Result<(), ReadFault>;
 }
@@ -97,6 +103,9 @@ pub struct SendSettings {
     pub window: usize,
     /// Between heartbeats when caught up, and before re-reading after a refusal.
     pub idle_interval: Duration,
+    /// How often a caught-up source is looked at again: new rows go out at
+    /// once, an empty pack only every `idle_interval`.
+    pub tail_interval: Duration,
     /// Where the producer runs.
     pub producer: ProducerMode,
 }
@@ -145,9 +154,12 @@ pub async fn stream_task(
 ) -> SendEnd {
     let (pack_tx, mut pack_rx) = mpsc::channel::<Produced>(settings.window.max(1));
     let (control_tx, control_rx) = mpsc::unbounded_channel::<Control>();
-    let idle = settings.idle_interval;
+    let pauses = Pauses {
+        idle: settings.idle_interval,
+        tail: settings.tail_interval.min(settings.idle_interval),
+    };
     let producer = spawn_producer(settings.producer, async move {
-        produce(&mut source, &pack_tx, control_rx, idle).await
+        produce(&mut source, &pack_tx, control_rx, pauses).await
     });
 
     let (request_tx, request_rx) = mpsc::channel::<SendDataRequest>(settings.window.max(1));
@@ -381,15 +393,36 @@ fn spawn_producer(
     }
 }
 
-/// The producer: builds packs until the queue closes; pauses when caught up
-/// (a heartbeat pack goes out each pause).
+/// The producer's pauses.
+#[derive(Clone, Copy)]
+struct Pauses {
+    /// Between heartbeats when caught up; after a rewind.
+    idle: Duration,
+    /// Between looks at a caught-up source.
+    tail: Duration,
+}
+
+/// Whether a pack carries nothing: no rows, no progress, not the end.
+fn is_quiet(pack: &BuiltPack) -> bool {
+    pack.caught_up
+        && !pack.finished
+        && pack.count == 0
+        && pack.deletes == 0
+        && pack.start == pack.next
+}
+
+/// The producer: builds packs until the queue closes. When caught up it
+/// looks again every `tail` pause and sends what appeared at once; a pack
+/// that carries nothing goes out only every `idle` pause (the heartbeat).
 async fn produce(
     source: &mut impl PackSource,
     packs: &mpsc::Sender<Produced>,
     mut control: mpsc::UnboundedReceiver<Control>,
-    idle: Duration,
+    pauses: Pauses,
 ) {
     let mut generation = 0u64;
+    // Tailing: the last pack sent was caught up; since when nothing was sent.
+    let mut tailing_since: Option<tokio::time::Instant> = None;
     loop {
         let mut pause = false;
         loop {
@@ -406,15 +439,25 @@ async fn produce(
                         return;
                     }
                     pause = true;
+                    tailing_since = None;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => return,
             }
         }
         if pause {
-            tokio::time::sleep(idle).await;
+            tokio::time::sleep(pauses.idle).await;
         }
-        let pack = source.next_pack();
+        let heartbeat_due = tailing_since.is_none_or(|since| since.elapsed() >= pauses.idle);
+        let pack = if heartbeat_due {
+            source.next_pack()
+        } else {
+            source.poll_tail()
+        };
+        if !heartbeat_due && pack.as_ref().is_ok_and(is_quiet) {
+            tokio::time::sleep(pauses.tail).await;
+            continue;
+        }
         let caught_up = pack.as_ref().map_or(true, |p| p.caught_up && !p.finished);
         let failed = pack.is_err();
         let finished = pack.as_ref().is_ok_and(|p| p.finished);
@@ -422,7 +465,10 @@ async fn produce(
             return;
         }
         if caught_up {
-            tokio::time::sleep(idle).await;
+            tailing_since = Some(tokio::time::Instant::now());
+            tokio::time::sleep(pauses.tail).await;
+        } else {
+            tailing_since = None;
         }
     }
 }

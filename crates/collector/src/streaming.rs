@@ -49,6 +49,7 @@ where
             token: self.task.token().to_string(),
             window: settings.window,
             idle_interval: settings.idle_interval,
+            tail_interval: settings.tail_interval,
             producer: settings.producer,
         };
         let start = self.tracker.accepted.clone();

@@ -53,9 +53,11 @@ pub struct CollectorSettings {
     pub verify_crc: bool,
     /// Unanswered packs per stream at most.
     pub window: usize,
-    /// Pause when caught up (a heartbeat pack goes out each pause); also
-    /// between a finishing task's heartbeats.
+    /// Between heartbeats (packs without rows) when caught up; also between
+    /// a finishing task's heartbeats.
     pub idle_interval: Duration,
+    /// How often a caught-up task looks for new rows (sent at once).
+    pub tail_interval: Duration,
     /// The first pause before trying again after a broken stream or a
     /// transient failure; it doubles with each failure in a row.
     pub retry_interval: Duration,
@@ -85,6 +87,7 @@ impl Default for CollectorSettings {
             verify_crc: false,
             window: 16,
             idle_interval: Duration::from_secs(5),
+            tail_interval: Duration::from_millis(100),
             retry_interval: Duration::from_secs(5),
             retry_max_interval: Duration::from_secs(30),
             request_timeout: Duration::from_secs(20),

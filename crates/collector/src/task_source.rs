@@ -81,6 +81,16 @@ impl<S: LocalStore + Clone> PackSource for TaskSource<S> {
         Ok(pack)
     }
 
+    /// Reads on without linking: linking lists the tablet's binlog dir, and
+    /// the heartbeat's [`PackSource::next_pack`] and the timer's linker do
+    /// it often enough.
+    fn poll_tail(&mut self) -> Result<BuiltPack, ReadFault> {
+        let link_due = std::mem::take(&mut self.link_due);
+        let pack = self.next_pack();
+        self.link_due = self.link_due || link_due;
+        pack
+    }
+
     fn rewind(&mut self, point: &Point) -> Result<(), ReadFault> {
         self.prepared = prepare(&self.work, &self.task, point, &self.ctx)
             .map_err(|e| self.fault(ReadFault::from(&e)))?;

@@ -157,6 +157,7 @@ async fn run(fake: Arc<Rules>, rows: Rows, window: usize) -> (SendEnd, Progress)
         token: "t".into(),
         window,
         idle_interval: Duration::from_millis(20),
+        tail_interval: Duration::from_millis(5),
         producer: ProducerMode::Thread,
     };
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
@@ -330,6 +331,7 @@ async fn heartbeats_keep_flowing_when_caught_up() {
         token: "t".into(),
         window: 2,
         idle_interval: Duration::from_millis(10),
+        tail_interval: Duration::from_millis(5),
         // The producer as a task on the test's runtime, as the simulation runs it.
         producer: ProducerMode::Inline,
     };
@@ -361,4 +363,93 @@ async fn heartbeats_keep_flowing_when_caught_up() {
     let log = log.lock().expect("lock");
     assert_eq!(log.accepted_rows, vec![0, 1, 2]);
     assert!(log.heartbeats >= 3, "heartbeats: {}", log.heartbeats);
+}
+
+/// [`Rows`] whose end grows when the test says so (rows appended while the
+/// stream is caught up).
+struct Growing {
+    rows: Rows,
+    n: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl PackSource for Growing {
+    fn next_pack(&mut self) -> Result<BuiltPack, ReadFault> {
+        self.rows.n = self.n.load(std::sync::atomic::Ordering::SeqCst);
+        self.rows.next_pack()
+    }
+    fn rewind(&mut self, point: &Point) -> Result<(), ReadFault> {
+        self.rows.rewind(point)
+    }
+}
+
+/// Waits until the fake accepted `want` rows (far less than a heartbeat).
+async fn wait_for_rows(log: &Arc<Mutex<Log>>, want: usize) {
+    let accepted = || log.lock().expect("lock").accepted_rows.len();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while accepted() < want {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{want} rows accepted well before a heartbeat"));
+}
+
+#[tokio::test]
+async fn rows_appended_while_caught_up_go_out_at_the_next_tail_look() {
+    let (fake, log) = fake(None, None);
+    let addr = serve_fake(fake).await;
+    let mut client = SyncToolClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+    // Heartbeats every minute: only the tail interval can bring new rows.
+    let settings = SendSettings {
+        tid: 1,
+        pid: 0,
+        token: "t".into(),
+        window: 2,
+        idle_interval: Duration::from_secs(60),
+        tail_interval: Duration::from_millis(10),
+        producer: ProducerMode::Thread,
+    };
+    let n = Arc::new(std::sync::atomic::AtomicU64::new(2));
+    let source = Growing {
+        rows: Rows {
+            n: 2,
+            at: 0,
+            finish: false,
+            fail_at: None,
+        },
+        n: n.clone(),
+    };
+    let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let mut progress = Progress::default();
+    let task = stream_task(
+        &mut client,
+        &settings,
+        Point::Binlog { offset: 0 },
+        source,
+        &mut progress,
+        cancel,
+    );
+    let appender = async {
+        wait_for_rows(&log, 2).await;
+        // Quiet for a while: looks at the source send nothing.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let packs_while_quiet = log.lock().expect("lock").packs_seen;
+        n.store(5, std::sync::atomic::Ordering::SeqCst);
+        wait_for_rows(&log, 5).await;
+        n.store(6, std::sync::atomic::Ordering::SeqCst);
+        wait_for_rows(&log, 6).await;
+        cancel_tx.send(true).expect("cancel");
+        packs_while_quiet
+    };
+    let (end, packs_while_quiet) = tokio::join!(task, appender);
+    assert_eq!(end, SendEnd::Cancelled);
+    let log = log.lock().expect("lock");
+    assert_eq!(log.accepted_rows, vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(
+        (packs_while_quiet, log.heartbeats),
+        (1, 0),
+        "one pack (rows 0 and 1, caught up), and no empty pack while quiet"
+    );
 }

@@ -44,7 +44,8 @@ flags (OpenMLDB's names; a later flag wins):
   --collector_datadir=DIR           work dir for hard links; same filesystem as the tablet data
   --max_pack_size=BYTES             bytes of rows per pack (1048576)
   --socket_max_unwritten_bytes=N    bytes of packs in flight per stream (67108864)
-  --sync_task_long_interval_ms=MS   pause when caught up; first pause before retrying (5000, doubling to 30 s)
+  --sync_task_long_interval_ms=MS   heartbeat when caught up; first pause before retrying (5000, doubling to 30 s)
+  --tail_interval_ms=MS             a caught-up task looks for new binlog entries this often (100)
   --request_timeout_ms=MS           tablet calls and connecting to SyncTool (20000)
   --binlog_enable_crc=true|false    verify binlog record checksums (false)
   --link_interval_ms=MS             link new binlog files this often, in every phase (1000)
@@ -114,6 +115,7 @@ fn settings(config: &CollectorConfig) -> CollectorSettings {
         // brpc capped the bytes a socket may queue; here that caps the packs in flight.
         window: (config.socket_max_unwritten_bytes / pack).clamp(1, 64) as usize,
         idle_interval: Duration::from_millis(config.sync_task_long_interval_ms.max(10)),
+        tail_interval: Duration::from_millis(config.tail_interval_ms.max(1)),
         retry_interval: Duration::from_millis(config.sync_task_long_interval_ms.max(10)),
         request_timeout: Duration::from_millis(config.request_timeout_ms.max(1)),
         link_interval: Duration::from_millis(config.link_interval_ms.max(1)),
