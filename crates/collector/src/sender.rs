@@ -421,8 +421,10 @@ async fn produce(
     pauses: Pauses,
 ) {
     let mut generation = 0u64;
-    // Tailing: the last pack sent was caught up; since when nothing was sent.
-    let mut tailing_since: Option<tokio::time::Instant> = None;
+    // Looks at a caught-up source per heartbeat (no clock is read: the
+    // simulation replays the same looks), and the looks since the last pack.
+    let looks_per_heartbeat = (pauses.idle.as_nanos() / pauses.tail.as_nanos().max(1)).max(1);
+    let mut quiet_looks: Option<u128> = None;
     loop {
         let mut pause = false;
         loop {
@@ -439,7 +441,7 @@ async fn produce(
                         return;
                     }
                     pause = true;
-                    tailing_since = None;
+                    quiet_looks = None;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => return,
@@ -448,13 +450,14 @@ async fn produce(
         if pause {
             tokio::time::sleep(pauses.idle).await;
         }
-        let heartbeat_due = tailing_since.is_none_or(|since| since.elapsed() >= pauses.idle);
+        let heartbeat_due = quiet_looks.is_none_or(|looks| looks >= looks_per_heartbeat);
         let pack = if heartbeat_due {
             source.next_pack()
         } else {
             source.poll_tail()
         };
         if !heartbeat_due && pack.as_ref().is_ok_and(is_quiet) {
+            quiet_looks = quiet_looks.map(|looks| looks + 1);
             tokio::time::sleep(pauses.tail).await;
             continue;
         }
@@ -465,10 +468,10 @@ async fn produce(
             return;
         }
         if caught_up {
-            tailing_since = Some(tokio::time::Instant::now());
+            quiet_looks = Some(1);
             tokio::time::sleep(pauses.tail).await;
         } else {
-            tailing_since = None;
+            quiet_looks = None;
         }
     }
 }

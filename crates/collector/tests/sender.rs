@@ -146,20 +146,40 @@ impl SendObserver for Progress {
     }
 }
 
-async fn run(fake: Arc<Rules>, rows: Rows, window: usize) -> (SendEnd, Progress) {
-    let addr = serve_fake(fake).await;
-    let mut client = SyncToolClient::connect(format!("http://{addr}"))
+/// A client of a fake SyncTool following `rules`.
+async fn client_of(rules: Arc<Rules>) -> SyncToolClient<tonic::transport::Channel> {
+    let addr = serve_fake(rules).await;
+    SyncToolClient::connect(format!("http://{addr}"))
         .await
-        .expect("connect");
-    let settings = SendSettings {
+        .expect("connect")
+}
+
+/// Stream settings of partition 1/0 with token `t`.
+fn send_settings(
+    window: usize,
+    idle_interval: Duration,
+    tail_interval: Duration,
+    producer: ProducerMode,
+) -> SendSettings {
+    SendSettings {
         tid: 1,
         pid: 0,
         token: "t".into(),
         window,
-        idle_interval: Duration::from_millis(20),
-        tail_interval: Duration::from_millis(5),
-        producer: ProducerMode::Thread,
-    };
+        idle_interval,
+        tail_interval,
+        producer,
+    }
+}
+
+async fn run(fake: Arc<Rules>, rows: Rows, window: usize) -> (SendEnd, Progress) {
+    let mut client = client_of(fake).await;
+    let settings = send_settings(
+        window,
+        Duration::from_millis(20),
+        Duration::from_millis(5),
+        ProducerMode::Thread,
+    );
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();
     let end = tokio::time::timeout(
@@ -321,20 +341,14 @@ async fn a_read_failure_is_reported_after_the_rows_before_it() {
 #[tokio::test]
 async fn heartbeats_keep_flowing_when_caught_up() {
     let (fake, log) = fake(None, None);
-    let addr = serve_fake(fake).await;
-    let mut client = SyncToolClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connect");
-    let settings = SendSettings {
-        tid: 1,
-        pid: 0,
-        token: "t".into(),
-        window: 2,
-        idle_interval: Duration::from_millis(10),
-        tail_interval: Duration::from_millis(5),
-        // The producer as a task on the test's runtime, as the simulation runs it.
-        producer: ProducerMode::Inline,
-    };
+    let mut client = client_of(fake).await;
+    // The producer as a task on the test's runtime, as the simulation runs it.
+    let settings = send_settings(
+        2,
+        Duration::from_millis(10),
+        Duration::from_millis(5),
+        ProducerMode::Inline,
+    );
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();
     let rows = Rows {
@@ -397,20 +411,14 @@ async fn wait_for_rows(log: &Arc<Mutex<Log>>, want: usize) {
 #[tokio::test]
 async fn rows_appended_while_caught_up_go_out_at_the_next_tail_look() {
     let (fake, log) = fake(None, None);
-    let addr = serve_fake(fake).await;
-    let mut client = SyncToolClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connect");
+    let mut client = client_of(fake).await;
     // Heartbeats every minute: only the tail interval can bring new rows.
-    let settings = SendSettings {
-        tid: 1,
-        pid: 0,
-        token: "t".into(),
-        window: 2,
-        idle_interval: Duration::from_secs(60),
-        tail_interval: Duration::from_millis(10),
-        producer: ProducerMode::Thread,
-    };
+    let settings = send_settings(
+        2,
+        Duration::from_secs(60),
+        Duration::from_millis(10),
+        ProducerMode::Thread,
+    );
     let n = Arc::new(std::sync::atomic::AtomicU64::new(2));
     let source = Growing {
         rows: Rows {

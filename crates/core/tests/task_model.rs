@@ -234,6 +234,8 @@ fn config() -> Config {
             ..TaskOptions::default()
         },
         max_held_bytes: 1 << 20,
+        // Small, so that early seals, flow control and `Busy` happen.
+        memory_limit: 24,
         backoff: Backoff {
             base_ms: 100,
             cap_ms: 2_000,
@@ -428,7 +430,9 @@ impl World {
                 let result = if fail {
                     Err(SinkFailure::Unavailable("sink unavailable".into()))
                 } else {
-                    self.sink.staging.insert(s.id, (s.rows, s.row_count));
+                    self.sink
+                        .staging
+                        .insert(s.id, (s.rows.to_vec(), s.row_count));
                     Ok(())
                 };
                 self.input(Input::Staged { id: s.id, result });
@@ -759,6 +763,9 @@ impl World {
             other => panic!("a pack must be answered last, got {other:?}"),
         };
         self.pending.extend(actions);
+        if reply.outcome == sync_core::task::PackOutcome::Busy {
+            STATS_BUSY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if !lose_reply {
             self.collector_reply(&from, &pack, reply);
         }
@@ -1180,6 +1187,8 @@ impl World {
 type PartStates = BTreeMap<u32, (Status, Option<String>, Point)>;
 
 static STATS_CATCHUP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Packs answered `Busy` (the memory limit), for `SYNC_MODEL_STATS`.
+static STATS_BUSY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn switch(snap: &Snap, effective: u64, brk: Break) -> Point {
     if brk == Break::ManifestSwitch {
@@ -1207,8 +1216,9 @@ fn run_case(
     w.heal()?;
     if std::env::var("SYNC_MODEL_STATS").is_ok() {
         eprintln!(
-            "catchup {}",
-            STATS_CATCHUP.load(std::sync::atomic::Ordering::Relaxed)
+            "catchup {} busy {}",
+            STATS_CATCHUP.load(std::sync::atomic::Ordering::Relaxed),
+            STATS_BUSY.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
     w.check()

@@ -64,7 +64,19 @@ fn persisted(actions: &[Action]) -> Option<PersistedState> {
 
 /// A supervisor with collectors `live` and table 7 (one partition per host in `hosts`).
 fn setup(mode: Mode, live: &[&str], hosts: &[&str]) -> (Supervisor, Vec<Assignment>) {
-    let mut sup = Supervisor::new(config(), 42);
+    setup_with(config(), mode, live, hosts)
+}
+
+/// [`setup`] with another configuration.
+fn setup_with(
+    config: sync_core::task::Config,
+    mode: Mode,
+    live: &[&str],
+    hosts: &[&str],
+) -> (Supervisor, Vec<Assignment>) {
+    let mut spec = spec(mode);
+    spec.options = config.defaults.clone();
+    let mut sup = Supervisor::new(config, 42);
     sup.handle(
         0,
         Input::Collectors {
@@ -74,7 +86,7 @@ fn setup(mode: Mode, live: &[&str], hosts: &[&str]) -> (Supervisor, Vec<Assignme
     let actions = sup.handle(
         0,
         Input::Create {
-            spec: spec(mode),
+            spec,
             partitions: leaders(hosts),
             existing: vec![],
         },
@@ -1360,4 +1372,99 @@ fn ended_tasks_stay_in_the_history_for_a_while_and_survive_a_restart() {
         "the completed one is older than 10 s"
     );
     assert!(persisted(&actions).is_some());
+}
+
+/// The segments `actions` start staging, by pid.
+fn staged_pids(actions: &[Action]) -> Vec<u32> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Stage(s) => Some(s.id.pid),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_memory_limit_seals_the_largest_segments_early_then_holds_packs_back_then_is_busy() {
+    // 40 bytes for all parts; nothing rolls by rows, bytes or age here.
+    let mut config = config();
+    config.memory_limit = 40;
+    config.max_held_bytes = 1_000;
+    config.defaults.roll.max_rows = 1_000;
+    config.defaults.roll.max_bytes = 1_000;
+    config.defaults.roll.max_age_ms = 3_600_000;
+    let (mut sup, a) = setup_with(
+        config,
+        Mode::FullAndContinuous,
+        &["h1:1"],
+        &["h1", "h1", "h1", "h1"],
+    );
+    let mut at = [0u64; 4];
+    let mut send = |sup: &mut Supervisor, pid: usize, bytes: usize| {
+        let start = if at[pid] == 0 {
+            Point::start()
+        } else {
+            Point::Binlog { offset: at[pid] }
+        };
+        let next = Point::Binlog {
+            offset: at[pid] + bytes as u64,
+        };
+        let actions = sup.handle(
+            1,
+            Input::Pack(pack(&a[pid], start, next, &vec![b'r'; bytes])),
+        );
+        if reply(&actions).outcome == PackOutcome::Accepted {
+            at[pid] += bytes as u64;
+        }
+        actions
+    };
+    // Under half the limit: nothing is sealed.
+    assert!(staged_pids(&send(&mut sup, 0, 10)).is_empty());
+    assert!(staged_pids(&send(&mut sup, 1, 8)).is_empty());
+    assert_eq!(sup.held_bytes(), 18);
+    // Half the limit held: the largest open segments are sealed until the
+    // open ones hold less than a quarter (p0, then p1; p2's 2 bytes stay).
+    assert_eq!(staged_pids(&send(&mut sup, 2, 2)), vec![0, 1]);
+    assert_eq!(sup.held_bytes(), 20, "sealed rows are held until committed");
+    assert!(!sup.memory_full());
+    // Three quarters held: the daemon holds packs back; p2 (nothing in
+    // flight) is sealed, p0 with a segment in flight is not.
+    assert_eq!(staged_pids(&send(&mut sup, 2, 10)), vec![2]);
+    assert_eq!(sup.held_bytes(), 30);
+    assert!(sup.memory_full());
+    // Up to the limit packs are taken; past it they are Busy.
+    assert_eq!(staged_pids(&send(&mut sup, 3, 10)), vec![3]);
+    assert_eq!(sup.held_bytes(), 40);
+    let busy = send(&mut sup, 0, 1);
+    assert_eq!(reply(&busy).outcome, PackOutcome::Busy);
+    assert_eq!(sup.held_bytes(), 40);
+    // Committing frees the memory: packs flow again.
+    let mut open = Vec::new();
+    for pid in 0..4u32 {
+        let p = part(&sup, pid);
+        assert!(p.plan.in_flight(), "pid {pid}");
+        open.push(p.plan.first_uncommitted_seq());
+    }
+    let stages: Vec<Action> = (0..4u32)
+        .map(|pid| {
+            Action::Stage(sync_core::task::StageSegment {
+                id: SegmentId {
+                    tid: 7,
+                    pid,
+                    task_id: part(&sup, pid).plan.task_id(),
+                    seq: open[pid as usize],
+                },
+                dest: "/out".into(),
+                rows: Default::default(),
+                row_count: 0,
+                options: None,
+            })
+        })
+        .collect();
+    complete_segments(&mut sup, 2, &stages);
+    assert_eq!(sup.held_bytes(), 0);
+    assert!(!sup.memory_full());
+    assert_eq!(reply(&send(&mut sup, 0, 1)).outcome, PackOutcome::Accepted);
+    assert_eq!(sup.held_bytes(), 1);
 }

@@ -74,6 +74,7 @@ pub fn settings(max_pack_size: usize, window: usize) -> CollectorSettings {
         verify_crc: true,
         window,
         idle_interval: Duration::from_millis(100),
+        tail_interval: Duration::from_millis(100),
         retry_interval: Duration::from_millis(300),
         request_timeout: Duration::from_secs(2),
         retry_max_interval: Duration::from_secs(2),

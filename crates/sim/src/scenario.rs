@@ -193,6 +193,9 @@ pub struct Scenario {
     /// Tasks write Hive-partitioned output ([`PARTITION_BY`] in
     /// [`PARTITION_TIME_ZONE`]), so segments span several files.
     pub partitioned: bool,
+    /// SyncTool's `sink.memory_limit` (small ones make early seals, held
+    /// back packs and `Busy` answers common).
+    pub memory_limit: u64,
 }
 
 /// The partitioning of partitioned scenarios: the demo table's ts is
@@ -255,6 +258,7 @@ impl Scenario {
             heal_ms: 8_000,
             breakage: None,
             partitioned: false,
+            memory_limit: sync_core::task::Config::default().memory_limit,
         }
     }
 
@@ -286,6 +290,10 @@ impl Scenario {
         // Every third seed writes partitioned output (no draw: the other
         // knobs of a seed stay as they were).
         s.partitioned = seed % 3 == 1;
+        // Every fourth seed has a few packs' worth of memory for all parts.
+        if seed % 4 == 2 {
+            s.memory_limit = 4 * s.pack_size as u64;
+        }
         let extra = rng.range(0, 3);
         for _ in 0..extra {
             let at = rng.range(0, s.heal_ms);
@@ -428,7 +436,7 @@ impl fmt::Display for Scenario {
         write!(
             f,
             "], standby {:?}, pack {} window {}, roll {}/{}B/{}ms, timeout {}ms, session {}ms, \
-             appends {}x/{}ms until {}ms, heal {}ms, partitioned {}, faults {:?}",
+             appends {}x/{}ms until {}ms, heal {}ms, partitioned {}, memory {}B, faults {:?}",
             self.standby,
             self.pack_size,
             self.window,
@@ -442,6 +450,7 @@ impl fmt::Display for Scenario {
             self.cutoff_ms,
             self.heal_ms,
             self.partitioned,
+            self.memory_limit,
             self.faults
         )
     }

@@ -46,6 +46,8 @@ pub struct SyncToolSpec {
     pub timeout_ms: u64,
     /// When segments are sealed.
     pub roll: RollPolicy,
+    /// `sink.memory_limit`.
+    pub memory_limit: u64,
     /// Seeds the tokens.
     pub seed: u64,
     /// Allowed destination root.
@@ -68,6 +70,7 @@ impl SyncToolSpec {
                     roll: self.roll,
                     ..TaskOptions::default()
                 },
+                memory_limit: self.memory_limit,
                 ..Config::default()
             },
             allowed_dest_roots: vec![self.dest_root.clone()],

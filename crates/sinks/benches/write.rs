@@ -110,7 +110,7 @@ async fn run(name: &str, format: OutputFormat) -> Result<(), Box<dyn std::error:
             &StageSegment {
                 id,
                 dest: dest.clone(),
-                rows,
+                rows: std::sync::Arc::new(rows),
                 row_count: count,
                 options: None,
             },

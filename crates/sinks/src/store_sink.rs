@@ -39,12 +39,17 @@ pub struct StoreSink {
     crash_after: Mutex<Option<Step>>,
     rows_skipped: AtomicU64,
     rows_dead_lettered: AtomicU64,
+    /// Segments being encoded at once, at most one per core: encoding is CPU
+    /// work, and each encoding needs memory of the order of its segment.
+    encoding: tokio::sync::Semaphore,
 }
 
 impl StoreSink {
     /// A sink writing with `config`.
     pub fn new(config: SinkConfig) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         StoreSink {
+            encoding: tokio::sync::Semaphore::new(cores),
             config,
             rows_skipped: AtomicU64::new(0),
             rows_dead_lettered: AtomicU64::new(0),
@@ -510,6 +515,8 @@ impl Sink for StoreSink {
         // async threads, so other partitions' packs keep flowing meanwhile.
         let bad_rows = self.config.bad_rows;
         let (table, rows, row_count) = (schema.clone(), seg.rows.clone(), seg.row_count);
+        // Never closed: the sink owns it.
+        let slot = self.encoding.acquire().await.ok();
         let encoded = tokio::task::spawn_blocking(move || {
             encode_files(
                 &format,
@@ -530,6 +537,7 @@ impl Sink for StoreSink {
             )
         })?
         .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
+        drop(slot);
         if !encoded.rejected.is_empty() {
             self.set_aside(&store, seg, &encoded.rejected).await?;
         }

@@ -58,7 +58,7 @@ fn segment(dest: &str) -> common::Seg {
     let mut patched = rows[..first_len].to_vec();
     patched.extend_from_slice(&bad);
     patched.extend_from_slice(&common::rows(&schema, 2, 1));
-    s.stage.rows = patched;
+    s.stage.rows = patched.into();
     s
 }
 

@@ -60,6 +60,8 @@ pub struct SyncToolConfig {
     pub roll_max_rows: u64,
     pub roll_max_bytes: u64,
     pub roll_max_age: Duration,
+    /// Bytes of rows all partitions together hold (`sink.memory_limit`).
+    pub memory_limit: u64,
     /// Parquet compression (`sink.parquet.compression`).
     pub parquet_compression: sync_core::task::Compression,
     /// Hive-style partitioning of every task that asks for none (`sink.partition_by`).
@@ -217,6 +219,7 @@ impl SyncToolConfig {
             roll_max_rows: reader.required_number(&keys::ROLL_MAX_ROWS)?,
             roll_max_bytes: reader.required_number(&keys::ROLL_MAX_BYTES)?,
             roll_max_age: Duration::from_millis(reader.required_number(&keys::ROLL_MAX_AGE_MS)?),
+            memory_limit: reader.required_number(&keys::MEMORY_LIMIT)?,
             parquet_compression: match reader.choice(&keys::PARQUET_COMPRESSION)? {
                 Some(word) => word.parse().map_err(|_| {
                     reader.bad(&keys::PARQUET_COMPRESSION, "is no compression".into())

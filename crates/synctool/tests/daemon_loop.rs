@@ -228,13 +228,7 @@ async fn a_failed_commit_is_retried_on_tick_without_duplicates() {
     let env = Env::new();
     let daemon = env.start().await;
     let h = daemon.handle();
-    assert_eq!(
-        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
-            .await
-            .code,
-        Some(0)
-    );
-    let token = env.collectors.wait_for(1).await.token.unwrap();
+    let token = create_t1(&h, &env).await;
     env.sink.fail_next_commits(1);
     for i in 0..3 {
         assert_eq!(
@@ -499,13 +493,7 @@ async fn the_loop_wakes_at_its_deadlines_and_the_poller_follows_leaders() {
         .await
         .unwrap();
     let h = daemon.handle();
-    assert_eq!(
-        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
-            .await
-            .code,
-        Some(0)
-    );
-    let token = env.collectors.wait_for(1).await.token.unwrap();
+    let token = create_t1(&h, &env).await;
     assert_eq!(
         h.send_data(pack(7, 0, &token, 0)).await.response.code,
         Some(0)
@@ -644,13 +632,7 @@ async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
     let env = Env::new();
     let daemon = env.start().await;
     let h = daemon.handle();
-    assert_eq!(
-        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
-            .await
-            .code,
-        Some(0)
-    );
-    let token = env.collectors.wait_for(1).await.token.unwrap();
+    let token = create_t1(&h, &env).await;
     for i in 0..3 {
         assert_eq!(
             h.send_data(pack(7, 0, &token, i)).await.response.code,
@@ -787,13 +769,7 @@ async fn a_create_over_committed_output_resumes_it_and_says_so() {
     let env = Env::new();
     let daemon = env.start().await;
     let h = daemon.handle();
-    assert_eq!(
-        h.create(create_request("db1", "t1", 2, &env.dest("t1")))
-            .await
-            .code,
-        Some(0)
-    );
-    let token = env.collectors.wait_for(1).await.token.unwrap();
+    let token = create_t1(&h, &env).await;
     for i in 0..4 {
         assert_eq!(
             h.send_data(pack(7, 0, &token, i)).await.response.code,
@@ -842,4 +818,57 @@ async fn a_create_over_committed_output_resumes_it_and_says_so() {
     );
     let report = h.status_report().await.unwrap();
     assert!(report.tables[0].origin.to_string().starts_with("resumed"));
+}
+
+#[tokio::test]
+async fn packs_wait_while_the_memory_limit_is_near_and_flow_again_after_a_commit() {
+    let mut env = Env::new();
+    env.max_rows = 1_000;
+    let row_bytes = row(0).len() as u64;
+    let mut options = env.options();
+    // Four rows in all: two are sealed early, three hold packs back.
+    options.supervisor.memory_limit = 4 * row_bytes;
+    let daemon = synctool::daemon::Daemon::start(options, env.parts())
+        .await
+        .unwrap();
+    let h = daemon.handle();
+    let token = create_t1(&h, &env).await;
+    env.sink.hold_commits(true);
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0),
+            "pack {i}"
+        );
+    }
+    let memory = h.status_report().await.unwrap().memory;
+    assert_eq!(
+        (memory.held_bytes, memory.full),
+        (3 * row_bytes, true),
+        "rows 0 and 1 sealed (their commit waits), row 2 open"
+    );
+    // The next pack is not taken in while the memory is full...
+    let waiting = tokio::spawn({
+        let h = h.clone();
+        let token = token.clone();
+        async move { h.send_data(pack(7, 0, &token, 3)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the pack waits for memory");
+    // ...and is once the commit frees memory.
+    env.sink.hold_commits(false);
+    let reply = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the pack is taken in after the commit")
+        .unwrap();
+    assert_eq!(reply.response.code, Some(0));
+    // Rows 2 and 3 are half the limit again: sealed early and committed.
+    wait_committed(&h, 7, 0, 4).await;
+    assert_eq!(
+        env.sink.committed_text(&env.dest("t1")).await,
+        "row0;row1;row2;row3;"
+    );
+    assert_eq!(env.sink.visible_count(&env.dest("t1")).await, 2);
+    let memory = h.status_report().await.unwrap().memory;
+    assert_eq!((memory.held_bytes, memory.full), (0, false));
 }

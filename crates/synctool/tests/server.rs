@@ -90,6 +90,9 @@ async fn grpc_create_stream_status_delete() {
         r#"synctool_lag_rows{db="db1",table="t1",tid="7",pid="0"} 0"#,
         "synctool_commit_latency_seconds_count 2",
         "synctool_committed_segments_total 2",
+        "synctool_memory_held_bytes 0",
+        "synctool_memory_limit_bytes 268435456",
+        "synctool_memory_full 0",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),

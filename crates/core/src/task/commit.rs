@@ -90,8 +90,9 @@ pub struct StageSegment {
     pub id: SegmentId,
     /// Destination root.
     pub dest: String,
-    /// The rows, concatenated encoded rows (opaque).
-    pub rows: Vec<u8>,
+    /// The rows, concatenated encoded rows (opaque); shared with the plan,
+    /// which holds them until the commit, so a retry never copies them.
+    pub rows: Arc<Vec<u8>>,
     /// Number of rows.
     pub row_count: u64,
     /// The task's output options (`None`: the sink's own settings).
@@ -131,7 +132,7 @@ struct Sealed {
     seq: u64,
     start: Point,
     end: Point,
-    rows: Vec<u8>,
+    rows: Arc<Vec<u8>>,
     row_count: u64,
     step: Step,
     /// An action for `step` is out and its result not yet back.
@@ -315,6 +316,11 @@ impl CommitPlan {
             .or(self.open_since)
     }
 
+    /// Bytes of the open (unsealed) segment's rows.
+    pub fn open_bytes(&self) -> u64 {
+        self.open_rows.len() as u64
+    }
+
     /// Bytes held in memory (open and in flight).
     pub fn held_bytes(&self) -> u64 {
         (self.open_rows.len() + self.in_flight.as_ref().map_or(0, |s| s.rows.len())) as u64
@@ -358,11 +364,14 @@ impl CommitPlan {
 
     /// Seals the open segment at `now_ms`, ending at `accepted`; returns its stage action.
     pub fn roll(&mut self, accepted: &Point, now_ms: u64) -> SegmentAction {
+        let mut rows = std::mem::take(&mut self.open_rows);
+        // The open buffer grew by doubling: give back what it did not fill.
+        rows.shrink_to_fit();
         let sealed = Sealed {
             seq: self.next_seq,
             start: self.sealed_end().clone(),
             end: accepted.clone(),
-            rows: std::mem::take(&mut self.open_rows),
+            rows: Arc::new(rows),
             row_count: std::mem::take(&mut self.open_count),
             step: Step::Staging,
             awaiting: true,
@@ -559,7 +568,7 @@ mod tests {
             panic!("expected stage")
         };
         assert_eq!(stage.id.seq, 0);
-        assert_eq!(stage.rows, b"xy");
+        assert_eq!(stage.rows.as_slice(), b"xy");
         assert_eq!(c.sealed_end(), &end);
         assert_eq!(c.committed(), &Point::start());
         // A stale result is ignored.

@@ -31,7 +31,7 @@ pub use options::{
     BadOption, Compression, FileFormat, PartitionBy, RequestedOptions, TaskOptions, Transform,
 };
 pub use recovery::{PersistedState, RecoveryError, RecoveryInput, SinkProgress};
-pub use status::{ErrorView, PartitionView, StatusReport, TableView};
+pub use status::{ErrorView, MemoryView, PartitionView, StatusReport, TableView};
 pub use supervisor::{
     Action, Assignment, Config, CreateError, Created, Input, PackOutcome, PackReply, RequestError,
     Supervisor,

@@ -578,6 +578,16 @@ pub struct PartitionTask {
 }
 
 impl PartitionTask {
+    /// Whether its open segment may be sealed before its roll is due (to
+    /// free memory): it holds rows, nothing is in flight, and the part is
+    /// neither ended nor waiting out a flush for a reassign.
+    pub fn can_seal_early(&self) -> bool {
+        self.plan.open_bytes() > 0
+            && !self.plan.in_flight()
+            && self.holder != Holder::AwaitingFlush
+            && !self.status.is_terminal()
+    }
+
     /// The collector holding or being offered the part.
     pub fn collector(&self) -> Option<&str> {
         self.holder.collector()

@@ -398,6 +398,7 @@ impl Supervisor {
                 .iter()
                 .map(Finished::try_from)
                 .collect::<Result<_, _>>()?,
+            held: 0,
         };
         let mut behind_parts: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
         let sink: BTreeMap<(u32, u32, u64), &SinkProgress> = input

@@ -119,6 +119,19 @@ pub struct StatusReport {
     pub des_endpoint: String,
     /// Table tasks that ended lately (mode 0 completed, deleted), oldest first.
     pub history: Vec<Finished>,
+    /// The global memory budget.
+    pub memory: MemoryView,
+}
+
+/// The memory budget (`sink.memory_limit`) and what is held against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryView {
+    /// Bytes of rows held by the parts that are not FAILED.
+    pub held_bytes: u64,
+    /// The limit.
+    pub limit_bytes: u64,
+    /// Whether packs are being held back (flow control).
+    pub full: bool,
 }
 
 impl StatusReport {
@@ -191,6 +204,11 @@ impl StatusReport {
             now_ms,
             des_endpoint: sup.config.des_endpoint.clone(),
             history: sup.history().to_vec(),
+            memory: MemoryView {
+                held_bytes: sup.held_bytes(),
+                limit_bytes: sup.config.memory_limit,
+                full: sup.memory_full(),
+            },
         }
     }
 

@@ -21,6 +21,7 @@ pub fn config() -> Config {
             ..TaskOptions::default()
         },
         max_held_bytes: 10,
+        memory_limit: 1 << 30,
         backoff: Backoff {
             base_ms: 100,
             cap_ms: 1_000,

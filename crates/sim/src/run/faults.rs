@@ -204,13 +204,19 @@ impl World<'_> {
         self.log(format!(
             "new snapshot of table {tid}, {n} old binlog file(s) deleted"
         ));
-        // A task that finished (or was deleted) needs nothing any more.
-        if !self.task_persisted(tid) {
+        // A task that finished (or was deleted) needs nothing any more, nor
+        // does a mode-0 part whose end is committed (SUCCESS, persisted before
+        // its collector is told to remove its links).
+        let live = self.unfinished_parts(tid);
+        if live.is_empty() {
             return Ok(());
         }
         let committed = self.committed_points(tid)?;
         let lost = self.lost.clone();
-        for (pid, path, id, last) in before.iter().filter(|(_, p, _, _)| !p.exists()) {
+        for (pid, path, id, last) in before
+            .iter()
+            .filter(|(pid, p, _, _)| !p.exists() && live.contains(pid))
+        {
             let point = committed.get(pid).cloned().unwrap_or_else(Point::start);
             let places = self.places()?;
             if let Some(why) = self.links.judge_deletion(id, *last, &point, &places, &lost) {
@@ -225,17 +231,24 @@ impl World<'_> {
     }
 
     /// Whether some SyncTool's persisted state still holds table `tid`'s task.
-    fn task_persisted(&self, tid: u32) -> bool {
+    /// The parts of `tid`'s persisted task (in any SyncTool's state) that
+    /// are not SUCCESS.
+    fn unfinished_parts(&self, tid: u32) -> std::collections::BTreeSet<u32> {
         let mut dirs = vec![self.sync_spec.progress_dir.clone()];
         if self.second.is_some() {
             dirs.push(self._tmp.path().join("synctool2"));
         }
-        dirs.iter().any(|dir| {
-            synctool::daemon::startup::read_state(&sync_infra::store::FsStore, dir)
-                .ok()
-                .flatten()
-                .is_some_and(|state| state.tables.iter().any(|t| t.tid == tid))
-        })
+        dirs.iter()
+            .filter_map(|dir| {
+                synctool::daemon::startup::read_state(&sync_infra::store::FsStore, dir)
+                    .ok()
+                    .flatten()
+            })
+            .flat_map(|state| state.tables.into_iter().filter(|t| t.tid == tid))
+            .flat_map(|t| t.partitions)
+            .filter(|p| p.status != sync_core::task::Status::Success.as_str())
+            .map(|p| p.pid)
+            .collect()
     }
 
     /// Each partition's committed point in the sink (its newest task's).

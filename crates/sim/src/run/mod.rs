@@ -266,6 +266,7 @@ impl<'a> World<'a> {
             progress_dir: dir("synctool".into())?,
             timeout_ms: scn.timeout_ms,
             roll: scn.roll,
+            memory_limit: scn.memory_limit,
             seed: scn.seed,
             dest_root: durable.root(),
             host: synctool_host::HOST.into(),

@@ -112,7 +112,7 @@ pub fn seg(dest: &str, pid: u32, seq: u64, first: u64, count: u64) -> Seg {
         stage: StageSegment {
             id,
             dest: dest.to_owned(),
-            rows: rows(&schema, first, count),
+            rows: std::sync::Arc::new(rows(&schema, first, count)),
             row_count: count,
             options: None,
         },

@@ -239,6 +239,13 @@ pub const ROLL_MAX_BYTES: Key = key(
     Added,
     "… or at this many bytes of rows",
 );
+pub const MEMORY_LIMIT: Key = key(
+    "sink.memory_limit",
+    number(1 << 20, u64::MAX),
+    Value("268435456"),
+    Added,
+    "bytes of rows all partitions together hold before their commit",
+);
 pub const ROLL_MAX_AGE_MS: Key = key(
     "sink.roll.max_age_ms",
     number(1, u64::MAX),
@@ -326,6 +333,7 @@ pub const KEYS: &[Key] = &[
     ROLL_MAX_ROWS,
     ROLL_MAX_BYTES,
     ROLL_MAX_AGE_MS,
+    MEMORY_LIMIT,
     PARQUET_COMPRESSION,
     PARTITION_BY,
     PARTITION_TIME_ZONE,

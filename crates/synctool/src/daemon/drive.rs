@@ -19,6 +19,10 @@
 //!   clients once the jobs queued before it are done;
 //! * the reply actions (`CreateReply`, `DeleteReply`, `RetryReply`,
 //!   `PackReply`) answer the command's oneshot.
+//!
+//! After each input the loop publishes whether the supervisor's memory is
+//! full; pack streams hold packs with rows back meanwhile (flow control
+//! towards the collectors, see [`super::handle::SyncToolHandle::submit_pack`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +66,9 @@ pub enum Command {
 /// loop ends when every handle is gone).
 pub struct DriveLoop {
     pub(crate) sup: Supervisor,
+    /// Whether the supervisor's memory is full ([`Supervisor::memory_full`]):
+    /// pack streams wait for `false` before handing in a pack with rows.
+    pub(crate) memory_full: tokio::sync::watch::Sender<bool>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) local: Arc<dyn LocalStore>,
     pub(crate) state_path: PathBuf,
@@ -107,6 +114,9 @@ impl DriveLoop {
                 Command::Input { input, reply } => {
                     let now = self.clock.now_ms();
                     let actions = self.sup.handle(now, input);
+                    let full = self.sup.memory_full();
+                    self.memory_full
+                        .send_if_modified(|was| std::mem::replace(was, full) != full);
                     self.execute(actions, reply).await;
                     let sup = &self.sup;
                     self.workers.retain_tables(|tid| sup.table(tid).is_some());

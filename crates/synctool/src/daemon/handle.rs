@@ -31,6 +31,8 @@ const STOPPED: &str = "SyncTool is shutting down";
 #[derive(Clone)]
 pub struct SyncToolHandle {
     pub(crate) commands: mpsc::Sender<Command>,
+    /// `true` while the supervisor's memory is full (see `submit_pack`).
+    pub(crate) memory_gate: tokio::sync::watch::Receiver<bool>,
     pub(crate) cluster: Arc<dyn ClusterView>,
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) metrics: super::metrics::Metrics,
@@ -331,6 +333,14 @@ impl SyncToolHandle {
             Ok(p) => p,
             Err(e) => return PendingPack::Ready(pack_error(format!("bad SendDataRequest: {e}"))),
         };
+        if pack.row_count > 0 {
+            // Flow control: while the rows held in memory are near
+            // `sink.memory_limit`, wait for commits to free some. The
+            // stream is not read meanwhile, so the collector's sends wait
+            // too (HTTP/2 flow control) instead of being answered busy.
+            let mut gate = self.memory_gate.clone();
+            let _ = gate.wait_for(|full| !full).await;
+        }
         let (tx, rx) = oneshot::channel();
         let cmd = Command::Input {
             input: Input::Pack(pack),

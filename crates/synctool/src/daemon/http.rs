@@ -178,6 +178,11 @@ pub fn report_to_json(report: &StatusReport) -> Value {
         "des_endpoint": report.des_endpoint,
         "tables": tables,
         "history": history,
+        "memory": {
+            "held_bytes": report.memory.held_bytes,
+            "limit_bytes": report.memory.limit_bytes,
+            "full": report.memory.full,
+        },
         "summary": report.summary(),
     })
 }
@@ -185,9 +190,16 @@ pub fn report_to_json(report: &StatusReport) -> Value {
 fn report_to_html(report: &StatusReport) -> String {
     let mut html = String::from("<h1>SyncTool</h1>");
     html.push_str(&format!(
-        "<p>endpoint {} &middot; {} table task(s)</p>",
+        "<p>endpoint {} &middot; {} table task(s) &middot; memory {} of {} bytes held{}</p>",
         escape(&report.des_endpoint),
-        report.tables.len()
+        report.tables.len(),
+        report.memory.held_bytes,
+        report.memory.limit_bytes,
+        if report.memory.full {
+            " (full: packs wait)"
+        } else {
+            ""
+        }
     ));
     for t in &report.tables {
         html.push_str(&format!(

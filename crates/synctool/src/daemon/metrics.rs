@@ -312,4 +312,27 @@ fn register_report(registry: &mut Registry, report: &StatusReport) {
         "Ended table tasks kept in the history",
         ended,
     );
+    let gauge = |v: u64| {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        g
+    };
+    let memory = &report.memory;
+    registry.register_with_unit(
+        "memory_held",
+        "Bytes of rows held in memory by all partition tasks (not FAILED ones)",
+        Unit::Bytes,
+        gauge(memory.held_bytes),
+    );
+    registry.register_with_unit(
+        "memory_limit",
+        "sink.memory_limit: bytes of rows all partition tasks may hold",
+        Unit::Bytes,
+        gauge(memory.limit_bytes),
+    );
+    registry.register(
+        "memory_full",
+        "1 while packs are held back because the memory limit is near",
+        gauge(u64::from(memory.full)),
+    );
 }

@@ -85,6 +85,7 @@ impl DaemonOptions {
                 defaults: config.task_defaults(),
                 fail_after_ms: config.fail_after.map(ms),
                 history_ms: ms(config.history),
+                memory_limit: config.memory_limit,
                 ..Default::default()
             },
             allowed_dest_roots: config.allowed_dest_roots.clone(),
@@ -133,8 +134,10 @@ impl Daemon {
         let (tx, rx) = mpsc::channel(1024);
         let state_path = options.progress_path.join(STATE_FILE);
         let metrics = metrics::Metrics::new();
+        let (memory_full, memory_gate) = tokio::sync::watch::channel(sup.memory_full());
         let drive = DriveLoop {
             sup,
+            memory_full,
             clock: parts.clock,
             local: parts.local,
             state_path: state_path.clone(),
@@ -150,6 +153,7 @@ impl Daemon {
         };
         let handle = SyncToolHandle {
             commands: tx,
+            memory_gate,
             cluster: parts.cluster,
             sink: parts.sink,
             metrics,

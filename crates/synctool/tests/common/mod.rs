@@ -1,7 +1,7 @@
 //! Fixtures shared by the daemon tests: a standalone cluster with table
 //! metadata in a temp dir, a fake collector client that records assignments,
 //! a local store whose writes can be held or failed, the real sink over an
-//! in-memory area (whose commits can be failed), and pack builders;
+//! in-memory area (whose commits can be failed or held), and pack builders;
 //! [`serving`]: a daemon on a loopback port and HTTP calls to it.
 #![allow(dead_code)]
 
@@ -40,6 +40,8 @@ pub const TABLET: &str = "127.0.0.1:9527";
 pub struct TestSink {
     pub inner: StoreSink,
     fail_commits: AtomicU32,
+    /// Commits wait while this is `true`.
+    hold_commits: tokio::sync::watch::Sender<bool>,
     pub released: Mutex<Vec<String>>,
 }
 
@@ -54,8 +56,14 @@ impl TestSink {
                 ..SinkConfig::default()
             }),
             fail_commits: AtomicU32::new(0),
+            hold_commits: tokio::sync::watch::channel(false).0,
             released: Mutex::new(Vec::new()),
         }
+    }
+
+    /// While `on`, commits wait (a slow store).
+    pub fn hold_commits(&self, on: bool) {
+        self.hold_commits.send_replace(on);
     }
 
     /// The next `n` commits fail (as an unreachable store, before anything is done).
@@ -100,6 +108,7 @@ impl Sink for TestSink {
         self.inner.stage(seg, schema).await
     }
     async fn commit(&self, seg: &CommitSegment) -> Result<CommitOutcome, SinkError> {
+        let _ = self.hold_commits.subscribe().wait_for(|held| !held).await;
         let left = self.fail_commits.load(Ordering::SeqCst);
         if left > 0 {
             self.fail_commits.store(left - 1, Ordering::SeqCst);
@@ -438,6 +447,16 @@ pub fn pack(tid: u32, pid: u32, token: &str, i: u64) -> SendDataRequest {
         preparing: None,
         failure: None,
     }
+}
+
+/// Creates the mode-2 task of `db1.t1` (tid 7, one partition); the token
+/// of its first assignment.
+pub async fn create_t1(h: &SyncToolHandle, env: &Env) -> String {
+    let reply = h
+        .create(create_request("db1", "t1", 2, &env.dest("t1")))
+        .await;
+    assert_eq!(reply.code, Some(0), "{:?}", reply.msg);
+    env.collectors.wait_for(1).await.token.unwrap()
 }
 
 /// Waits until the status shows `rows` committed rows for tid/pid.

@@ -286,6 +286,15 @@ impl Supervisor {
     }
 
     pub(crate) fn tick(&mut self, now: u64, out: &mut Out) {
+        if self.memory_full() {
+            // The daemon holds packs back (flow control): the holders are
+            // waiting for SyncTool, not silent.
+            self.for_each_part(now, None, out, |ctx, p, _| {
+                if matches!(p.holder, Holder::Held { .. }) {
+                    p.last_heard_ms = ctx.now;
+                }
+            });
+        }
         self.for_each_part(now, None, out, part::tick);
     }
 }

@@ -10,7 +10,7 @@
 //! Modules: [`io`] (inputs, actions and their values), `admin` (create,
 //! delete, retry, metadata, membership), `packs` (the pack rules), `part`
 //! (per-part transitions: assignment rounds, reassigning, failing, rolling,
-//! segment results, time).
+//! segment results, time), `memory` (the global memory budget).
 //!
 //! # Transitions of a partition task
 //!
@@ -53,8 +53,9 @@
 //!   collector that lost its place): rejected, not a sign of life, with the
 //!   accepted point as the point to resume from;
 //! * a pack with rows whose next point equals its start: malformed;
-//! * too many bytes held for the part (the sink is slow): `Busy`, not taken,
-//!   counts as a sign of life; the collector retries the same pack;
+//! * too many bytes held for the part (the sink is slow), or by all parts
+//!   together past [`Config::memory_limit`]: `Busy`, not taken, counts as a
+//!   sign of life; the collector retries the same pack;
 //! * a pack without rows that says `preparing`: a sign of life, shown;
 //! * a pack without rows carrying a read failure: transient → a sign of life,
 //!   the error shown; permanent → the part is FAILED with it.
@@ -64,6 +65,7 @@
 
 mod admin;
 pub mod io;
+mod memory;
 mod packs;
 mod part;
 
@@ -94,6 +96,10 @@ pub struct Config {
     pub defaults: TaskOptions,
     /// Packs are answered `Busy` while a part holds this many bytes.
     pub max_held_bytes: u64,
+    /// Bytes of rows all parts together may hold (`sink.memory_limit`); see
+    /// `memory`: early seals from half of it, flow control from three
+    /// quarters, `Busy` past it.
+    pub memory_limit: u64,
     /// Waits between retries of transient failures (assignment rounds, sink steps).
     pub backoff: Backoff,
     /// A transient error lasting longer than this makes the part FAILED
@@ -110,6 +116,7 @@ impl Default for Config {
             des_endpoint: String::new(),
             defaults: TaskOptions::default(),
             max_held_bytes: 256 << 20,
+            memory_limit: 256 << 20,
             backoff: Backoff::default(),
             fail_after_ms: None,
             history_ms: 24 * 3_600_000,
@@ -128,6 +135,8 @@ pub struct Supervisor {
     pub(crate) live: BTreeSet<String>,
     /// Ended table tasks, oldest first.
     pub(crate) history: Vec<Finished>,
+    /// Bytes of rows held by all parts (see `memory`).
+    pub(crate) held: u64,
 }
 
 /// Collects actions of one step: replies go last, after a persist if needed.
@@ -158,6 +167,7 @@ impl Supervisor {
             tables: BTreeMap::new(),
             live: BTreeSet::new(),
             history: Vec::new(),
+            held: 0,
         }
     }
 
@@ -194,6 +204,9 @@ impl Supervisor {
     /// Takes one input; returns what to do, in order.
     pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Action> {
         let mut out = Out::default();
+        let touched = Self::touched_part(&input);
+        let held_before = touched.map(|part| self.part_held(part));
+        let may_grow = matches!(input, Input::Pack(_) | Input::Tick);
         match input {
             Input::Create {
                 spec,
@@ -216,6 +229,13 @@ impl Supervisor {
             Input::Staged { id, result } => self.staged(now_ms, id, result, &mut out),
             Input::Committed { id, result } => self.committed(now_ms, id, result, &mut out),
             Input::Tick => self.tick(now_ms, &mut out),
+        }
+        self.held = match (touched, held_before) {
+            (Some(part), Some(before)) => (self.held + self.part_held(part)).saturating_sub(before),
+            _ => self.recount_held(),
+        };
+        if may_grow {
+            self.relieve_memory(now_ms, &mut out);
         }
         self.remove_completed(now_ms, &mut out);
         self.prune_history(now_ms, &mut out);

@@ -178,7 +178,11 @@ impl Supervisor {
             }
             return;
         }
-        if has_rows && part.plan.held_bytes() + pack.rows.len() as u64 > ctx.config.max_held_bytes {
+        let bytes = pack.rows.len() as u64;
+        let over_part = part.plan.held_bytes() + bytes > ctx.config.max_held_bytes;
+        // A pack larger than the whole limit is taken when nothing else is held.
+        let over_all = self.held > 0 && self.held.saturating_add(bytes) > ctx.config.memory_limit;
+        if has_rows && (over_part || over_all) {
             out.replies.push(reply(
                 PackOutcome::Busy,
                 None,
