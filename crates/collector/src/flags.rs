@@ -51,8 +51,9 @@ pub struct CollectorConfig {
     /// Added: how often new binlog files are hard-linked, in every phase of
     /// a task (so the tablet's binlog GC cannot take a file not yet read).
     pub link_interval_ms: u64,
-    /// Added: how often a caught-up task looks for new binlog entries (they
-    /// are sent at once; a heartbeat only every `sync_task_long_interval_ms`).
+    /// Added: when a caught-up task first looks for new binlog entries (the
+    /// pause doubles while none come, up to 1 s; they are sent at once; a
+    /// heartbeat only every `sync_task_long_interval_ms`).
     pub tail_interval_ms: u64,
     /// Added: how often a dormant task (reassigned, FAILED, a read failure)
     /// asks SyncTool for the committed point, to release what it no longer needs.

@@ -103,8 +103,9 @@ pub struct SendSettings {
     pub window: usize,
     /// Between heartbeats when caught up, and before re-reading after a refusal.
     pub idle_interval: Duration,
-    /// How often a caught-up source is looked at again: new rows go out at
-    /// once, an empty pack only every `idle_interval`.
+    /// The first look at a caught-up source comes after this pause, and the
+    /// pause doubles while nothing comes, up to a second: new rows go out
+    /// at once, an empty pack only every `idle_interval`.
     pub tail_interval: Duration,
     /// Where the producer runs.
     pub producer: ProducerMode,
@@ -398,8 +399,36 @@ fn spawn_producer(
 struct Pauses {
     /// Between heartbeats when caught up; after a rewind.
     idle: Duration,
-    /// Between looks at a caught-up source.
+    /// The first look at a caught-up source; the pause doubles with each
+    /// look that finds nothing, up to [`Pauses::longest_look`].
     tail: Duration,
+}
+
+impl Pauses {
+    /// The longest pause between looks: a second (or `idle`, if shorter), so
+    /// a row written after a quiet spell still goes out within about a
+    /// second, while thousands of idle partitions cost few reads.
+    fn longest_look(&self) -> Duration {
+        self.idle.min(Duration::from_secs(1)).max(self.tail)
+    }
+}
+
+/// A caught-up stream's quiet spell: how long it has slept since the last
+/// pack went out, and the next pause (no clock is read, so the simulation
+/// replays the same looks).
+#[derive(Clone, Copy)]
+struct Quiet {
+    slept: Duration,
+    next: Duration,
+}
+
+impl Quiet {
+    fn after(slept: Duration, pause: Duration, pauses: &Pauses) -> Self {
+        Quiet {
+            slept: slept + pause,
+            next: (pause * 2).min(pauses.longest_look()),
+        }
+    }
 }
 
 /// Whether a pack carries nothing: no rows, no progress, not the end.
@@ -412,8 +441,9 @@ fn is_quiet(pack: &BuiltPack) -> bool {
 }
 
 /// The producer: builds packs until the queue closes. When caught up it
-/// looks again every `tail` pause and sends what appeared at once; a pack
-/// that carries nothing goes out only every `idle` pause (the heartbeat).
+/// looks again after `tail`, then less often while nothing comes (see
+/// [`Pauses`]), and sends what appeared at once; a pack that carries
+/// nothing goes out only every `idle` (the heartbeat).
 async fn produce(
     source: &mut impl PackSource,
     packs: &mpsc::Sender<Produced>,
@@ -421,10 +451,7 @@ async fn produce(
     pauses: Pauses,
 ) {
     let mut generation = 0u64;
-    // Looks at a caught-up source per heartbeat (no clock is read: the
-    // simulation replays the same looks), and the looks since the last pack.
-    let looks_per_heartbeat = (pauses.idle.as_nanos() / pauses.tail.as_nanos().max(1)).max(1);
-    let mut quiet_looks: Option<u128> = None;
+    let mut quiet: Option<Quiet> = None;
     loop {
         let mut pause = false;
         loop {
@@ -441,7 +468,7 @@ async fn produce(
                         return;
                     }
                     pause = true;
-                    quiet_looks = None;
+                    quiet = None;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => return,
@@ -450,15 +477,15 @@ async fn produce(
         if pause {
             tokio::time::sleep(pauses.idle).await;
         }
-        let heartbeat_due = quiet_looks.is_none_or(|looks| looks >= looks_per_heartbeat);
+        let heartbeat_due = quiet.is_none_or(|q| q.slept >= pauses.idle);
         let pack = if heartbeat_due {
             source.next_pack()
         } else {
             source.poll_tail()
         };
-        if !heartbeat_due && pack.as_ref().is_ok_and(is_quiet) {
-            quiet_looks = quiet_looks.map(|looks| looks + 1);
-            tokio::time::sleep(pauses.tail).await;
+        if let (false, Some(q), true) = (heartbeat_due, quiet, pack.as_ref().is_ok_and(is_quiet)) {
+            tokio::time::sleep(q.next).await;
+            quiet = Some(Quiet::after(q.slept, q.next, &pauses));
             continue;
         }
         let caught_up = pack.as_ref().map_or(true, |p| p.caught_up && !p.finished);
@@ -468,10 +495,10 @@ async fn produce(
             return;
         }
         if caught_up {
-            quiet_looks = Some(1);
             tokio::time::sleep(pauses.tail).await;
+            quiet = Some(Quiet::after(Duration::ZERO, pauses.tail, &pauses));
         } else {
-            quiet_looks = None;
+            quiet = None;
         }
     }
 }

@@ -56,7 +56,8 @@ pub struct CollectorSettings {
     /// Between heartbeats (packs without rows) when caught up; also between
     /// a finishing task's heartbeats.
     pub idle_interval: Duration,
-    /// How often a caught-up task looks for new rows (sent at once).
+    /// When a caught-up task first looks for new rows (sent at once); the
+    /// pause doubles while none come, up to a second.
     pub tail_interval: Duration,
     /// The first pause before trying again after a broken stream or a
     /// transient failure; it doubles with each failure in a row.

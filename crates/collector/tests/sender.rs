@@ -384,10 +384,13 @@ async fn heartbeats_keep_flowing_when_caught_up() {
 struct Growing {
     rows: Rows,
     n: Arc<std::sync::atomic::AtomicU64>,
+    /// Reads so far.
+    looks: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PackSource for Growing {
     fn next_pack(&mut self) -> Result<BuiltPack, ReadFault> {
+        self.looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.rows.n = self.n.load(std::sync::atomic::Ordering::SeqCst);
         self.rows.next_pack()
     }
@@ -420,6 +423,7 @@ async fn rows_appended_while_caught_up_go_out_at_the_next_tail_look() {
         ProducerMode::Thread,
     );
     let n = Arc::new(std::sync::atomic::AtomicU64::new(2));
+    let looks = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let source = Growing {
         rows: Rows {
             n: 2,
@@ -428,6 +432,7 @@ async fn rows_appended_while_caught_up_go_out_at_the_next_tail_look() {
             fail_at: None,
         },
         n: n.clone(),
+        looks: looks.clone(),
     };
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();
@@ -441,8 +446,15 @@ async fn rows_appended_while_caught_up_go_out_at_the_next_tail_look() {
     );
     let appender = async {
         wait_for_rows(&log, 2).await;
-        // Quiet for a while: looks at the source send nothing.
+        // Quiet for a while: looks at the source send nothing, and come
+        // less often (10, 20, 40, 80, 160 ms: not 30 looks of 10 ms).
+        let looks_before = looks.load(std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(300)).await;
+        let looks_while_quiet = looks.load(std::sync::atomic::Ordering::SeqCst) - looks_before;
+        assert!(
+            looks_while_quiet <= 10,
+            "{looks_while_quiet} looks in 300 ms"
+        );
         let packs_while_quiet = log.lock().expect("lock").packs_seen;
         n.store(5, std::sync::atomic::Ordering::SeqCst);
         wait_for_rows(&log, 5).await;

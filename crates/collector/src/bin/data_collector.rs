@@ -45,7 +45,7 @@ flags (OpenMLDB's names; a later flag wins):
   --max_pack_size=BYTES             bytes of rows per pack (1048576)
   --socket_max_unwritten_bytes=N    bytes of packs in flight per stream (67108864)
   --sync_task_long_interval_ms=MS   heartbeat when caught up; first pause before retrying (5000, doubling to 30 s)
-  --tail_interval_ms=MS             a caught-up task looks for new binlog entries this often (100)
+  --tail_interval_ms=MS             first look for new binlog entries once caught up (100; doubling to 1 s)
   --request_timeout_ms=MS           tablet calls and connecting to SyncTool (20000)
   --binlog_enable_crc=true|false    verify binlog record checksums (false)
   --link_interval_ms=MS             link new binlog files this often, in every phase (1000)
