@@ -76,6 +76,10 @@ struct Cli {
     /// (--quick: 1000 only; 60000 is the default).
     #[arg(long, value_delimiter = ',', default_value = "1000,60000")]
     latency_roll_ages: Vec<u64>,
+    /// SyncTool's `sink.memory_limit` in bytes (default: the product's,
+    /// 256 MiB); a very large one shows the memory without the budget.
+    #[arg(long)]
+    memory_limit: Option<u64>,
 }
 
 /// One measured figure.
@@ -272,6 +276,7 @@ fn duckdb_convert(
         "import duckdb, time\n\
          con = duckdb.connect()\n\
          con.execute('SET threads={threads}')\n\
+         con.execute('SET enable_progress_bar=false')\n\
          t = time.perf_counter()\n\
          con.execute(\"COPY (SELECT * FROM {reader}('{glob}')) TO '{target}' (FORMAT {to})\")\n\
          print(time.perf_counter() - t)\n",
@@ -312,6 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         "bench: generating {rows} rows in {} partitions …",
         cli.partitions
     );
+    let memory_limit = cli.memory_limit;
     let mut cluster = Cluster::builder()
         .dir(&cli.out)
         .partitions(cli.partitions)
@@ -321,13 +327,17 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         .without_collector()
         .without_synctool()
         // The product's defaults (conf/synctool.properties, conf/data_collector.flags).
-        .synctool(|c| {
+        .synctool(move |c| {
             c.check_period_s = 10;
             c.timeout_ms = 20_000;
             c.roll_max_rows = 1_000_000;
             c.roll_max_bytes = 128 << 20;
             c.roll_max_age_ms = 60_000;
             c.worker_threads = 16;
+            if let Some(limit) = memory_limit {
+                c.extra
+                    .push(("sink.memory_limit".into(), limit.to_string()));
+            }
         })
         .collector(|c| {
             c.max_pack_size = 1 << 20;
