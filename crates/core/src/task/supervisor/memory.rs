@@ -28,7 +28,8 @@ fn counted(part: &PartitionTask) -> u64 {
     }
 }
 
-/// Whether packs may be taken in now: what the daemon's flow control asks.
+/// Whether `held` bytes are three quarters of the limit or more: packs with
+/// rows are then held back by the daemon's flow control.
 pub(crate) fn full(config: &Config, held: u64) -> bool {
     held >= config.memory_limit.saturating_sub(config.memory_limit / 4)
 }
