@@ -1468,3 +1468,39 @@ fn the_memory_limit_seals_the_largest_segments_early_then_holds_packs_back_then_
     assert_eq!(reply(&send(&mut sup, 0, 1)).outcome, PackOutcome::Accepted);
     assert_eq!(sup.held_bytes(), 1);
 }
+
+#[test]
+fn a_part_whose_destination_is_failing_takes_no_more_rows_until_it_heals() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    // Two rows roll a segment (the tests' max_rows); its stage fails.
+    let actions = sup.handle(
+        1,
+        Input::Pack(pack(&a[0], Point::start(), snap("b"), b"rr")),
+    );
+    let Some(Action::Stage(stage)) = actions.iter().find(|a| matches!(a, Action::Stage(_))) else {
+        panic!("expected a stage: {actions:?}");
+    };
+    let id = stage.id;
+    sup.handle(
+        2,
+        Input::Staged {
+            id,
+            result: Err(SinkFailure::Unavailable("NameNode down".into())),
+        },
+    );
+    let busy = sup.handle(3, Input::Pack(pack(&a[0], snap("b"), snap("c"), b"r")));
+    assert_eq!(reply(&busy).outcome, PackOutcome::Busy);
+    assert_eq!(part(&sup, 0).plan.open_bytes(), 0, "nothing taken");
+    // The retry succeeds: rows are taken again.
+    // (After the backoff, within the silence timeout.)
+    let retried = sup.handle(500, Input::Tick);
+    assert!(
+        retried
+            .iter()
+            .any(|a| matches!(a, Action::Stage(s) if s.id == id)),
+        "{retried:?}"
+    );
+    complete_segments(&mut sup, 501, &retried);
+    let taken = sup.handle(502, Input::Pack(pack(&a[0], snap("b"), snap("c"), b"r")));
+    assert_eq!(reply(&taken).outcome, PackOutcome::Accepted);
+}

@@ -20,9 +20,9 @@
 //! * the reply actions (`CreateReply`, `DeleteReply`, `RetryReply`,
 //!   `PackReply`) answer the command's oneshot.
 //!
-//! After each input the loop publishes whether the supervisor's memory is
-//! full; pack streams hold packs with rows back meanwhile (flow control
-//! towards the collectors, see [`super::handle::SyncToolHandle::submit_pack`]).
+//! After each input the loop publishes what the supervisor holds to the
+//! [`super::memory_gate::MemoryGate`], which pack streams pass before
+//! handing in a pack with rows (flow control towards the collectors).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,9 +66,9 @@ pub enum Command {
 /// loop ends when every handle is gone).
 pub struct DriveLoop {
     pub(crate) sup: Supervisor,
-    /// Whether the supervisor's memory is full ([`Supervisor::memory_full`]):
-    /// pack streams wait for `false` before handing in a pack with rows.
-    pub(crate) memory_full: tokio::sync::watch::Sender<bool>,
+    /// The pack streams' flow control: told when a pack with rows is taken
+    /// and what the supervisor holds after each input.
+    pub(crate) memory_gate: Arc<super::memory_gate::MemoryGate>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) local: Arc<dyn LocalStore>,
     pub(crate) state_path: PathBuf,
@@ -113,10 +113,13 @@ impl DriveLoop {
             match cmd {
                 Command::Input { input, reply } => {
                     let now = self.clock.now_ms();
+                    if let Input::Pack(p) = &input
+                        && p.row_count > 0
+                    {
+                        self.memory_gate.taken(p.rows.len() as u64);
+                    }
                     let actions = self.sup.handle(now, input);
-                    let full = self.sup.memory_full();
-                    self.memory_full
-                        .send_if_modified(|was| std::mem::replace(was, full) != full);
+                    self.memory_gate.publish(self.sup.held_bytes());
                     self.execute(actions, reply).await;
                     let sup = &self.sup;
                     self.workers.retain_tables(|tid| sup.table(tid).is_some());

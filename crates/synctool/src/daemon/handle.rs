@@ -31,8 +31,8 @@ const STOPPED: &str = "SyncTool is shutting down";
 #[derive(Clone)]
 pub struct SyncToolHandle {
     pub(crate) commands: mpsc::Sender<Command>,
-    /// `true` while the supervisor's memory is full (see `submit_pack`).
-    pub(crate) memory_gate: tokio::sync::watch::Receiver<bool>,
+    /// Flow control of packs with rows (see `submit_pack`).
+    pub(crate) memory_gate: Arc<super::memory_gate::MemoryGate>,
     pub(crate) cluster: Arc<dyn ClusterView>,
     pub(crate) sink: Arc<dyn Sink>,
     pub(crate) metrics: super::metrics::Metrics,
@@ -333,13 +333,13 @@ impl SyncToolHandle {
             Ok(p) => p,
             Err(e) => return PendingPack::Ready(pack_error(format!("bad SendDataRequest: {e}"))),
         };
-        if pack.row_count > 0 {
-            // Flow control: while the rows held in memory are near
-            // `sink.memory_limit`, wait for commits to free some. The
-            // stream is not read meanwhile, so the collector's sends wait
-            // too (HTTP/2 flow control) instead of being answered busy.
-            let mut gate = self.memory_gate.clone();
-            let _ = gate.wait_for(|full| !full).await;
+        // Flow control: while the rows held and queued near
+        // `sink.memory_limit`, wait for commits to free some. The stream is
+        // not read meanwhile, so the collector's sends wait too (HTTP/2 flow
+        // control) instead of being answered busy.
+        let admitted = (pack.row_count > 0).then_some(pack.rows.len() as u64);
+        if let Some(bytes) = admitted {
+            self.memory_gate.admit(bytes).await;
         }
         let (tx, rx) = oneshot::channel();
         let cmd = Command::Input {
@@ -347,6 +347,9 @@ impl SyncToolHandle {
             reply: Some(tx),
         };
         if self.commands.send(cmd).await.is_err() {
+            if let Some(bytes) = admitted {
+                self.memory_gate.taken(bytes);
+            }
             return PendingPack::Ready(pack_error(STOPPED.into()));
         }
         PendingPack::Waiting(rx)

@@ -23,6 +23,7 @@ pub mod drive;
 pub mod grpc;
 pub mod handle;
 pub mod http;
+pub mod memory_gate;
 pub mod metrics;
 pub mod server;
 pub mod startup;
@@ -134,10 +135,11 @@ impl Daemon {
         let (tx, rx) = mpsc::channel(1024);
         let state_path = options.progress_path.join(STATE_FILE);
         let metrics = metrics::Metrics::new();
-        let (memory_full, memory_gate) = tokio::sync::watch::channel(sup.memory_full());
+        let memory_gate = Arc::new(memory_gate::MemoryGate::new(sup.config().memory_limit));
+        memory_gate.publish(sup.held_bytes());
         let drive = DriveLoop {
             sup,
-            memory_full,
+            memory_gate: memory_gate.clone(),
             clock: parts.clock,
             local: parts.local,
             state_path: state_path.clone(),

@@ -53,9 +53,11 @@
 //!   collector that lost its place): rejected, not a sign of life, with the
 //!   accepted point as the point to resume from;
 //! * a pack with rows whose next point equals its start: malformed;
-//! * too many bytes held for the part (the sink is slow), or by all parts
-//!   together past [`Config::memory_limit`]: `Busy`, not taken, counts as a
-//!   sign of life; the collector retries the same pack;
+//! * too many bytes held for the part (the sink is slow), by all parts
+//!   together past [`Config::memory_limit`], or a part whose segment in
+//!   flight is failing (its destination is down, so it must not fill the
+//!   shared budget): `Busy`, not taken, counts as a sign of life; the
+//!   collector retries the same pack;
 //! * a pack without rows that says `preparing`: a sign of life, shown;
 //! * a pack without rows carrying a read failure: transient → a sign of life,
 //!   the error shown; permanent → the part is FAILED with it.

@@ -182,7 +182,10 @@ impl Supervisor {
         let over_part = part.plan.held_bytes() + bytes > ctx.config.max_held_bytes;
         // A pack larger than the whole limit is taken when nothing else is held.
         let over_all = self.held > 0 && self.held.saturating_add(bytes) > ctx.config.memory_limit;
-        if has_rows && (over_part || over_all) {
+        // A part whose segment in flight is failing (its destination is
+        // down) takes no more rows: it must not fill the shared budget.
+        let sink_failing = part.plan.step_failures() > 0;
+        if has_rows && (over_part || over_all || sink_failing) {
             out.replies.push(reply(
                 PackOutcome::Busy,
                 None,
