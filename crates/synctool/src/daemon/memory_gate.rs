@@ -22,10 +22,11 @@ pub struct MemoryGate {
 }
 
 impl MemoryGate {
-    /// A gate for `memory_limit` bytes.
-    pub fn new(memory_limit: u64) -> Self {
+    /// A gate that closes at `threshold` bytes held and queued
+    /// ([`sync_core::task::Config::flow_control_bytes`]).
+    pub fn new(threshold: u64) -> Self {
         MemoryGate {
-            threshold: memory_limit.saturating_sub(memory_limit / 4),
+            threshold,
             held: watch::channel(0).0,
             queued: AtomicU64::new(0),
         }
@@ -86,8 +87,7 @@ mod tests {
 
     #[tokio::test]
     async fn queued_packs_count_until_the_loop_takes_them() {
-        // Threshold 75 of 100.
-        let gate = Arc::new(MemoryGate::new(100));
+        let gate = Arc::new(MemoryGate::new(75));
         gate.admit(40).await;
         gate.admit(30).await;
         assert_eq!(gate.queued(), 70);
@@ -115,7 +115,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_pack_larger_than_the_limit_passes_when_nothing_is_held() {
-        let gate = MemoryGate::new(100);
+        let gate = MemoryGate::new(75);
         gate.admit(500).await;
         assert_eq!(gate.queued(), 500);
     }

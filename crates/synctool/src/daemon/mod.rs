@@ -135,7 +135,9 @@ impl Daemon {
         let (tx, rx) = mpsc::channel(1024);
         let state_path = options.progress_path.join(STATE_FILE);
         let metrics = metrics::Metrics::new();
-        let memory_gate = Arc::new(memory_gate::MemoryGate::new(sup.config().memory_limit));
+        let memory_gate = Arc::new(memory_gate::MemoryGate::new(
+            sup.config().flow_control_bytes(),
+        ));
         memory_gate.publish(sup.held_bytes());
         let drive = DriveLoop {
             sup,

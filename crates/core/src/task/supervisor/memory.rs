@@ -28,10 +28,12 @@ fn counted(part: &PartitionTask) -> u64 {
     }
 }
 
-/// Whether `held` bytes are three quarters of the limit or more: packs with
-/// rows are then held back by the daemon's flow control.
-pub(crate) fn full(config: &Config, held: u64) -> bool {
-    held >= config.memory_limit.saturating_sub(config.memory_limit / 4)
+impl Config {
+    /// Three quarters of [`Config::memory_limit`]: from here on packs with
+    /// rows are held back (the daemon's flow control).
+    pub fn flow_control_bytes(&self) -> u64 {
+        self.memory_limit.saturating_sub(self.memory_limit / 4)
+    }
 }
 
 impl Supervisor {
@@ -45,7 +47,7 @@ impl Supervisor {
     /// the memory limit are held (the rest absorbs packs already on their
     /// way; past the limit they are answered `Busy`).
     pub fn memory_full(&self) -> bool {
-        full(&self.config, self.held)
+        self.held >= self.config.flow_control_bytes()
     }
 
     /// The part an input changes alone, if it changes one part only.
@@ -82,19 +84,17 @@ impl Supervisor {
         if self.held < limit / 2 {
             return;
         }
-        let mut open: Vec<(u64, u32, u32)> = self
-            .tables
-            .iter()
-            .flat_map(|(tid, t)| t.partitions.iter().map(move |(pid, p)| (*tid, *pid, p)))
-            .filter(|(_, _, p)| p.can_seal_early())
-            .map(|(tid, pid, p)| (p.plan.open_bytes(), tid, pid))
-            .collect();
-        let mut open_total: u64 = self
-            .tables
-            .values()
-            .flat_map(|t| t.partitions.values())
-            .map(|p| p.plan.open_bytes())
-            .sum();
+        // Every part's open bytes count; only some parts can be sealed.
+        let mut open_total = 0;
+        let mut open: Vec<(u64, u32, u32)> = Vec::new();
+        for (tid, t) in &self.tables {
+            for (pid, p) in &t.partitions {
+                open_total += p.plan.open_bytes();
+                if p.can_seal_early() {
+                    open.push((p.plan.open_bytes(), *tid, *pid));
+                }
+            }
+        }
         open.sort_unstable_by(|a, b| b.cmp(a));
         for (bytes, tid, pid) in open {
             if open_total < limit / 4 {
