@@ -13,15 +13,7 @@ READER_PACKAGES=(duckdb pyarrow pyspark==3.5.3)
 # exports SYNC_TEST_DUCKDB_PYTHON (its python).
 ensure_duckdb() {
     if ! "$DUCKDB_VENV/bin/python" -c 'import duckdb, pyarrow, pyspark' >/dev/null 2>&1; then
-        python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || ensure_debian_packages python3-venv
-        log "installing ${READER_PACKAGES[*]} into $DUCKDB_VENV"
-        rm -rf "$DUCKDB_VENV"
-        python3 -m venv "$DUCKDB_VENV" &&
-            "$DUCKDB_VENV/bin/pip" install -q "${READER_PACKAGES[@]}" || {
-            rm -rf "$DUCKDB_VENV"
-            echo "could not install ${READER_PACKAGES[*]}" >&2
-            return 1
-        }
+        make_venv "$DUCKDB_VENV" "${READER_PACKAGES[@]}" || return 1
     fi
     export SYNC_TEST_DUCKDB_PYTHON="$DUCKDB_VENV/bin/python"
 }

@@ -31,3 +31,18 @@ ensure_debian_packages() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 }
+
+# make_venv DIR PKG...: (re)creates a Python venv in DIR with the PyPI
+# packages PKG...; on failure removes DIR and returns 1.
+make_venv() {
+    local dir=$1
+    shift
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || ensure_debian_packages python3-venv
+    log "installing $* into $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir" && "$dir/bin/pip" install -q "$@" || {
+        rm -rf "$dir"
+        echo "could not install $*" >&2
+        return 1
+    }
+}

@@ -11,15 +11,7 @@ ensure_moto() {
     if [ -x "$S3_VENV/bin/moto_server" ]; then
         return 0
     fi
-    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || ensure_debian_packages python3-venv
-    log "installing moto[server] into $S3_VENV"
-    rm -rf "$S3_VENV"
-    python3 -m venv "$S3_VENV" &&
-        "$S3_VENV/bin/pip" install -q 'moto[server]' || {
-        rm -rf "$S3_VENV"
-        echo "could not install moto[server]" >&2
-        return 1
-    }
+    make_venv "$S3_VENV" 'moto[server]'
 }
 
 # start_s3 DIR: starts moto_server with its log in DIR (wiped first) and
