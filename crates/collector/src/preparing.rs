@@ -78,11 +78,14 @@ where
         now_ms: (env.clock)(),
     };
     let (work, task, point) = (env.work.clone(), task.clone(), point.clone());
-    let prepared = tokio::task::spawn_blocking(move || {
-        prepare(&work, &task, &point, &ctx).map(|prepared| Ready { ctx, prepared })
-    })
-    .await
-    .map_err(|e| fault(ReadFault::unavailable(format!("preparation stopped: {e}"))))?;
+    let prepared = env
+        .settings
+        .producer
+        .run_blocking(move || {
+            prepare(&work, &task, &point, &ctx).map(|prepared| Ready { ctx, prepared })
+        })
+        .await
+        .map_err(|e| fault(ReadFault::unavailable(format!("preparation stopped: {e}"))))?;
     prepared.map_err(|e| fault(ReadFault::from(&e)))
 }
 

@@ -82,15 +82,33 @@ pub trait SendObserver: Send {
     fn resumed(&mut self, _at: &Point) {}
 }
 
-/// Where the pack producer runs.
+/// Where the pack producer and the other blocking reads (a task's
+/// preparation) run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProducerMode {
     /// On a thread of its own (reads block; the daemon's choice).
     #[default]
     Thread,
     /// As a task on the caller's runtime (deterministic simulation, where
-    /// every host runs on one simulated thread and reads are in memory-fast).
+    /// every host runs on one simulated thread and reads are in memory-fast:
+    /// work on another thread would finish at a wall-clock moment).
     Inline,
+}
+
+impl ProducerMode {
+    /// Runs the blocking `work` where this says (tokio's blocking threads,
+    /// or inline) and waits for it; `Err` if its thread stopped.
+    pub async fn run_blocking<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        match self {
+            ProducerMode::Inline => Ok(work()),
+            ProducerMode::Thread => tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
 }
 
 /// How to stream.

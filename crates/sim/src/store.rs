@@ -219,6 +219,7 @@ impl Durable {
         StoreSink::new(SinkConfig {
             format: OutputFormat::Csv(Self::csv()),
             writer: sync_sinks::layout::writer_name(writer),
+            offload: sync_sinks::Offload::Inline,
             ..SinkConfig::default()
         })
     }

@@ -74,7 +74,11 @@ impl SyncToolSpec {
                 ..Config::default()
             },
             allowed_dest_roots: vec![self.dest_root.clone()],
-            sink_config: sync_sinks::SinkConfig::default(),
+            // Deterministic: no work on threads turmoil does not step.
+            sink_config: sync_sinks::SinkConfig {
+                offload: sync_sinks::Offload::Inline,
+                ..sync_sinks::SinkConfig::default()
+            },
             wake_on_deadlines: true,
             poll_period: Some(Duration::from_millis(500)),
             seed: self.seed,

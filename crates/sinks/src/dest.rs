@@ -67,6 +67,9 @@ pub struct SinkConfig {
     pub writer: String,
     /// What to do with a row that cannot be written (`sink.bad_rows`).
     pub bad_rows: crate::format::BadRows,
+    /// Where blocking work runs (encoding, local-file I/O): tokio's blocking
+    /// threads, or inline for the deterministic simulation.
+    pub offload: crate::Offload,
 }
 
 impl Default for SinkConfig {
@@ -78,6 +81,7 @@ impl Default for SinkConfig {
             check_timeout: DEFAULT_CHECK_TIMEOUT,
             writer: "w".into(),
             bad_rows: crate::format::BadRows::Fail,
+            offload: crate::Offload::Threads,
         }
     }
 }

@@ -167,6 +167,7 @@ pub mod dest;
 pub mod error;
 pub mod format;
 pub mod layout;
+pub mod offload;
 pub mod partition;
 pub mod partitioned;
 pub mod record;
@@ -182,6 +183,7 @@ pub use format::{
     BadRows, CsvOptions, InvalidUtf8, OutputFormat, ParquetCompression, ParquetOptions, Rejected,
     TimestampFormat,
 };
+pub use offload::Offload;
 pub use partition::{PartitionError, check_options};
 pub use schema::TableSchema;
 pub use sink::SinkCounters;

@@ -517,26 +517,29 @@ impl Sink for StoreSink {
         let (table, rows, row_count) = (schema.clone(), seg.rows.clone(), seg.row_count);
         // Never closed: the sink owns it.
         let slot = self.encoding.acquire().await.ok();
-        let encoded = tokio::task::spawn_blocking(move || {
-            encode_files(
-                &format,
-                partitioner.as_ref(),
-                &table,
-                &rows,
-                row_count,
-                bad_rows,
-            )
-        })
-        .await
-        .map_err(|e| {
-            Self::segment_error(
-                &seg.dest,
-                &seg.id,
-                SegmentError::Encode(format!("the encoder stopped: {e}")),
-                name,
-            )
-        })?
-        .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
+        let encoded = self
+            .config
+            .offload
+            .run(move || {
+                encode_files(
+                    &format,
+                    partitioner.as_ref(),
+                    &table,
+                    &rows,
+                    row_count,
+                    bad_rows,
+                )
+            })
+            .await
+            .map_err(|e| {
+                Self::segment_error(
+                    &seg.dest,
+                    &seg.id,
+                    SegmentError::Encode(format!("the encoder stopped: {e}")),
+                    name,
+                )
+            })?
+            .map_err(|e| Self::segment_error(&seg.dest, &seg.id, e, name))?;
         drop(slot);
         if !encoded.rejected.is_empty() {
             self.set_aside(&store, seg, &encoded.rejected).await?;

@@ -410,7 +410,8 @@ impl<'a> World<'a> {
                 self.crash_synctool(down_ms);
             }
             self.crash_on_status();
-            if now < next_check {
+            // Convergence counts only once everything is healed.
+            if now < next_check || !self.healed {
                 continue;
             }
             next_check = now + 250;

@@ -1,4 +1,5 @@
-//! The local filesystem, with `std::fs` on tokio's blocking threads, durable
+//! The local filesystem, with `std::fs` on tokio's blocking threads (inline
+//! in the simulation: [`Offload`]), durable
 //! (`FAULTS.md` §3): every file written is fsynced before it is renamed or
 //! linked, and the directory is fsynced after every rename, link and
 //! `mkdir` (each created directory's parent). Deletes are not fsynced: a
@@ -15,17 +16,20 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Backend, BoxError, Placed};
+use crate::Offload;
 use crate::layout::temp_path;
 
 /// A local directory.
 pub(crate) struct Local {
     root: PathBuf,
+    offload: Offload,
 }
 
 impl Local {
-    /// The store rooted at the absolute directory `root` (created on the first write).
-    pub(crate) fn new(root: PathBuf) -> Self {
-        Local { root }
+    /// The store rooted at the absolute directory `root` (created on the
+    /// first write), its file calls run where `offload` says.
+    pub(crate) fn new(root: PathBuf, offload: Offload) -> Self {
+        Local { root, offload }
     }
 
     fn abs(&self, path: &str) -> PathBuf {
@@ -37,13 +41,14 @@ impl Local {
         }
     }
 
-    /// Runs `f` on a blocking thread.
+    /// Runs the file calls `f` where the store's offload says.
     async fn blocking<T: Send + 'static>(
+        &self,
         f: impl FnOnce() -> io::Result<T> + Send + 'static,
     ) -> Result<T, BoxError> {
-        match tokio::task::spawn_blocking(f).await {
+        match self.offload.run(f).await {
             Ok(result) => result.map_err(Into::into),
-            Err(e) => Err(io::Error::other(format!("the I/O thread stopped: {e}")).into()),
+            Err(e) => Err(io::Error::other(e.to_string()).into()),
         }
     }
 }
@@ -166,7 +171,7 @@ impl Backend for Local {
 
     async fn create_root(&self) -> Result<(), BoxError> {
         let root = self.root.clone();
-        Self::blocking(move || {
+        self.blocking(move || {
             create_dirs(&root).map_err(|e| {
                 io::Error::new(
                     e.kind(),
@@ -179,13 +184,13 @@ impl Backend for Local {
 
     async fn write(&self, path: &str, bytes: Vec<u8>) -> Result<(), BoxError> {
         let path = self.abs(path);
-        Self::blocking(move || write_synced(&path, &bytes)).await
+        self.blocking(move || write_synced(&path, &bytes)).await
     }
 
     async fn create_new(&self, path: &str, bytes: Vec<u8>) -> Result<Placed, BoxError> {
         let tmp = self.abs(&temp_path(path));
         let path = self.abs(path);
-        Self::blocking(move || {
+        self.blocking(move || {
             write_synced(&tmp, &bytes)?;
             let placed = link_new(&tmp, &path);
             let removed = remove(&tmp);
@@ -198,7 +203,7 @@ impl Backend for Local {
 
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, BoxError> {
         let path = self.abs(path);
-        Self::blocking(move || match fs::read(&path) {
+        self.blocking(move || match fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -208,7 +213,7 @@ impl Backend for Local {
 
     async fn is_file(&self, path: &str) -> Result<bool, BoxError> {
         let path = self.abs(path);
-        Self::blocking(move || match fs::metadata(&path) {
+        self.blocking(move || match fs::metadata(&path) {
             Ok(meta) => Ok(meta.is_file()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -218,7 +223,7 @@ impl Backend for Local {
 
     async fn list(&self, dir: &str) -> Result<Vec<String>, BoxError> {
         let dir = self.abs(dir);
-        Self::blocking(move || {
+        self.blocking(move || {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -241,7 +246,7 @@ impl Backend for Local {
 
     async fn list_all(&self) -> Result<Vec<String>, BoxError> {
         let root = self.root.clone();
-        Self::blocking(move || {
+        self.blocking(move || {
             let mut files = Vec::new();
             walk(&root, "", &mut files)?;
             files.sort();
@@ -252,12 +257,12 @@ impl Backend for Local {
 
     async fn delete(&self, path: &str) -> Result<(), BoxError> {
         let path = self.abs(path);
-        Self::blocking(move || remove(&path)).await
+        self.blocking(move || remove(&path)).await
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), BoxError> {
         let (from, to) = (self.abs(from), self.abs(to));
-        Self::blocking(move || {
+        self.blocking(move || {
             create_parent(&to)?;
             fs::rename(&from, &to)?;
             sync_parent(&to)?;
@@ -271,6 +276,6 @@ impl Backend for Local {
 
     async fn place(&self, from: &str, to: &str) -> Result<Placed, BoxError> {
         let (from, to) = (self.abs(from), self.abs(to));
-        Self::blocking(move || link_new(&from, &to)).await
+        self.blocking(move || link_new(&from, &to)).await
     }
 }

@@ -102,7 +102,7 @@ impl Store {
             reason,
         };
         let backend: Box<dyn Backend> = match location {
-            Location::Local(path) => Box::new(local::Local::new(path.clone())),
+            Location::Local(path) => Box::new(local::Local::new(path.clone(), config.offload)),
             Location::Hdfs { name_node, path } => Box::new(
                 hdfs::Hdfs::open(name_node, path)
                     .map_err(|e| bad(format!("cannot set up an HDFS client: {e}")))?,

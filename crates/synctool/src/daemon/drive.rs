@@ -72,6 +72,8 @@ pub struct DriveLoop {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) local: Arc<dyn LocalStore>,
     pub(crate) state_path: PathBuf,
+    /// Where the state file's atomic write runs (`SinkConfig::offload`).
+    pub(crate) offload: sync_sinks::Offload,
     pub(crate) collectors: Arc<dyn CollectorClient>,
     pub(crate) workers: Workers,
     pub(crate) commands: mpsc::WeakSender<Command>,
@@ -200,7 +202,11 @@ impl DriveLoop {
     async fn persist(&self, bytes: Vec<u8>) -> Result<(), String> {
         let local = Arc::clone(&self.local);
         let path = self.state_path.clone();
-        match tokio::task::spawn_blocking(move || local.write_atomic(&path, &bytes)).await {
+        match self
+            .offload
+            .run(move || local.write_atomic(&path, &bytes))
+            .await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(format!("persist task failed: {e}")),

@@ -145,6 +145,7 @@ impl Daemon {
             clock: parts.clock,
             local: parts.local,
             state_path: state_path.clone(),
+            offload: options.sink_config.offload,
             collectors: parts.collectors,
             workers: workers::Workers::new(
                 parts.sink.clone(),
