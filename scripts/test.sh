@@ -18,6 +18,8 @@ source scripts/lib/duckdb.sh
 ensure_rust_components
 # System RocksDB (linked, see .cargo/config.toml) and libclang for its bindings.
 ensure_debian_packages librocksdb-dev libclang-dev
+# `ip` makes the chaos test's network namespace (tests/tests/chaos.rs).
+command -v ip >/dev/null 2>&1 || ensure_debian_packages iproute2
 services_begin
 
 if [ "${SKIP_LINT:-0}" != 1 ]; then

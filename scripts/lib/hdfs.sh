@@ -56,7 +56,8 @@ ensure_hdfs_jars() {
 # start_hdfs DIR: starts a NameNode and a DataNode with their data, config and
 # logs in DIR (wiped first) and exports SYNC_TEST_HDFS=hdfs://127.0.0.1:<port>
 # and SYNC_TEST_HDFS_CONF=DIR/conf (a Hadoop conf dir whose core-site.xml names
-# it as fs.defaultFS).
+# it as fs.defaultFS) and SYNC_TEST_HDFS_DATANODE=DIR (datanode.sh restarts
+# the DataNode, datanode.pid holds its pid, datanode.log its log).
 start_hdfs() {
     local dir=$1 nn_port nn_http dn_port dn_http dn_ipc nn_pid dn_pid
     command -v java >/dev/null 2>&1 || ensure_debian_packages default-jre-headless
@@ -89,15 +90,24 @@ start_hdfs() {
     java "${jopts[@]}" -cp "$cp" org.apache.hadoop.hdfs.server.namenode.NameNode > "$dir/namenode.log" 2>&1 &
     nn_pid=$!
     track_pid hdfs-namenode "$nn_pid"
-    java "${jopts[@]}" -cp "$cp" org.apache.hadoop.hdfs.server.datanode.DataNode > "$dir/datanode.log" 2>&1 &
+    # The DataNode starts through a script the chaos test runs again to
+    # restart it; the script keeps the current pid in datanode.pid.
+    cat > "$dir/datanode.sh" <<SH
+#!/usr/bin/env bash
+echo \$\$ > "$dir/datanode.pid"
+exec java ${jopts[*]} -cp "$cp" org.apache.hadoop.hdfs.server.datanode.DataNode >> "$dir/datanode.log" 2>&1
+SH
+    : > "$dir/datanode.log"
+    bash "$dir/datanode.sh" &
     dn_pid=$!
-    track_pid hdfs-datanode "$dn_pid"
+    track_pid_file hdfs-datanode "$dir/datanode.pid"
     if ! wait_until 120 "HDFS on port $nn_port" hdfs_ok "$dir" "$nn_pid" "$dn_pid"; then
         tail -20 "$dir/namenode.log" "$dir/datanode.log" >&2
         return 1
     fi
     export SYNC_TEST_HDFS="hdfs://127.0.0.1:$nn_port"
     export SYNC_TEST_HDFS_CONF="$dir/conf"
+    export SYNC_TEST_HDFS_DATANODE="$dir"
     log "HDFS up at $SYNC_TEST_HDFS (namenode pid $nn_pid, datanode pid $dn_pid)"
 }
 

@@ -4,6 +4,7 @@
 # kills exactly what was started, never anything else. Sourced, not run.
 
 SERVICE_PIDS=()
+SERVICE_PID_FILES=()
 
 # services_begin: from here on, every tracked process is stopped on exit.
 services_begin() {
@@ -15,8 +16,19 @@ track_pid() {
     SERVICE_PIDS+=("$2:$1")
 }
 
+# track_pid_file NAME FILE: a started process whose current pid is in FILE
+# (a process a test may restart, which writes its new pid there).
+track_pid_file() {
+    SERVICE_PID_FILES+=("$2:$1")
+}
+
 stop_services() {
     local entry pid name
+    for entry in "${SERVICE_PID_FILES[@]}"; do
+        pid=$(cat "${entry%%:*}" 2>/dev/null) || continue
+        SERVICE_PIDS+=("$pid:${entry#*:}")
+    done
+    SERVICE_PID_FILES=()
     for entry in "${SERVICE_PIDS[@]}"; do
         pid=${entry%%:*}
         name=${entry#*:}

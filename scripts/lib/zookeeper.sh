@@ -1,5 +1,6 @@
-# A standalone ZooKeeper (Debian's `zookeeper` package) on a free loopback
-# port, for the tests. Sourced after env.sh and services.sh.
+# A standalone ZooKeeper (Debian's `zookeeper` package) on a free port, for
+# the tests. It listens on every address: the chaos test's collector reaches it
+# from a network namespace of its own. Sourced after env.sh and services.sh.
 
 # start_zookeeper DIR: starts ZooKeeper with its data in DIR and exports
 # SYNC_TEST_ZK=127.0.0.1:<port> for the tests.
@@ -14,7 +15,7 @@ initLimit=10
 syncLimit=5
 dataDir=$dir/data
 clientPort=$port
-clientPortAddress=127.0.0.1
+clientPortAddress=0.0.0.0
 admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr
 minSessionTimeout=1000

@@ -35,6 +35,7 @@ use tempfile::TempDir;
 use crate::bins::workspace_bin;
 use crate::config::{CollectorConf, SyncToolConf};
 use crate::http;
+use crate::netns::Placement;
 use crate::output::{CsvSpec, Output as DestOutput, check_output, read_local_output};
 use crate::ports::free_port;
 use crate::process::{Proc, Signal, log_tail};
@@ -59,6 +60,7 @@ pub struct ClusterBuilder {
     collector: bool,
     synctool: bool,
     verbose: bool,
+    placement: Placement,
     synctool_tweaks: Vec<Tweak<SyncToolConf>>,
     collector_tweaks: Vec<Tweak<CollectorConf>>,
 }
@@ -122,6 +124,12 @@ impl ClusterBuilder {
     /// Do not start SyncTool.
     pub fn without_synctool(mut self) -> Self {
         self.synctool = false;
+        self
+    }
+
+    /// Where the processes listen and run (default: all on loopback).
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
         self
     }
 
@@ -207,20 +215,27 @@ impl ClusterBuilder {
             },
         )?;
 
-        let tablet_endpoint = format!("127.0.0.1:{}", free_port()?);
+        let place = &self.placement;
+        let tablet_endpoint = format!("{}:{}", place.tablet_host_ip, free_port()?);
         let zk = self
             .zookeeper
             .as_ref()
             .map(|c| (c.clone(), self.zk_root.clone()));
         let mut collector_conf = CollectorConf::new(
-            &format!("127.0.0.1:{}", free_port()?),
+            &format!("{}:{}", place.tablet_host_ip, free_port()?),
             &dir.join("collector"),
         );
-        collector_conf.zookeeper = zk.clone();
+        collector_conf.zookeeper = zk
+            .as_ref()
+            .map(|(cluster, root)| (place.collector_zookeeper(cluster), root.clone()));
         for t in &self.collector_tweaks {
             t(&mut collector_conf);
         }
         let mut synctool_conf = SyncToolConf::new(free_port()?, &dir.join("progress"));
+        if let Some(ip) = &place.synctool_advertised_ip {
+            synctool_conf.host = "0.0.0.0".into();
+            synctool_conf.advertised_host = Some(ip.clone());
+        }
         synctool_conf.zookeeper = zk.clone();
         if zk.is_none() {
             synctool_conf.standalone_collectors = vec![collector_conf.endpoint.clone()];
@@ -239,6 +254,7 @@ impl ClusterBuilder {
             table: self.table.clone(),
             tablet_root,
             tablet_endpoint,
+            placement: self.placement.clone(),
             dir,
             temp,
         };
@@ -279,6 +295,7 @@ pub struct Cluster {
     table: EmulatedTable,
     tablet_root: PathBuf,
     tablet_endpoint: String,
+    placement: Placement,
     dir: PathBuf,
     temp: Option<TempDir>,
 }
@@ -309,6 +326,7 @@ impl Cluster {
             collector: true,
             synctool: true,
             verbose: false,
+            placement: Placement::default(),
             synctool_tweaks: Vec::new(),
             collector_tweaks: Vec::new(),
         }
@@ -386,6 +404,7 @@ impl Cluster {
             .arg(&self.tablet_root)
             .arg("--listen")
             .arg(&self.tablet_endpoint);
+        let cmd = self.placement.on_tablet_host(cmd);
         let mut proc = Proc::spawn("tablet_emulator", cmd, &self.dir.join("logs/tablet.log"))?;
         let ep = self.tablet_endpoint.clone();
         wait_until("the tablet emulator to answer", START_TIMEOUT, || {
@@ -450,6 +469,7 @@ impl Cluster {
         self.collector_conf.write(&flags)?;
         let mut cmd = daemon_command("data_collector")?;
         cmd.arg(format!("--flagfile={}", flags.display()));
+        let cmd = self.placement.on_tablet_host(cmd);
         let mut proc = Proc::spawn("data_collector", cmd, &self.dir.join("logs/collector.log"))?;
         let ep = self.collector_conf.endpoint.clone();
         wait_until("data_collector to answer", START_TIMEOUT, || {

@@ -21,6 +21,10 @@ pub struct S3Conf {
 /// `synctool.properties`.
 #[derive(Debug, Clone)]
 pub struct SyncToolConf {
+    /// `server.host` (listened on; advertised unless `advertised_host`).
+    pub host: String,
+    /// The host of `server.advertised_endpoint`, when not `host`.
+    pub advertised_host: Option<String>,
     pub port: u16,
     pub progress_path: PathBuf,
     /// `zookeeper.cluster` and `zookeeper.root_path`; `None`: standalone.
@@ -54,6 +58,8 @@ impl SyncToolConf {
     /// Test defaults: standalone, Parquet, 1 s check period, 3 s timeout.
     pub fn new(port: u16, progress_path: &Path) -> Self {
         SyncToolConf {
+            host: "127.0.0.1".into(),
+            advertised_host: None,
             port,
             progress_path: progress_path.to_path_buf(),
             zookeeper: None,
@@ -77,18 +83,30 @@ impl SyncToolConf {
         }
     }
 
-    /// The endpoint the daemon listens on and advertises.
+    /// Where this host reaches the daemon (loopback when it listens on
+    /// every address).
     pub fn endpoint(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        match self.host.as_str() {
+            "0.0.0.0" => format!("127.0.0.1:{}", self.port),
+            host => format!("{host}:{}", self.port),
+        }
+    }
+
+    /// `server.advertised_endpoint`: where collectors send packs.
+    pub fn advertised_endpoint(&self) -> String {
+        match &self.advertised_host {
+            Some(host) => format!("{host}:{}", self.port),
+            None => self.endpoint(),
+        }
     }
 
     /// The file's text.
     pub fn to_text(&self) -> String {
         let mut lines = vec![
             "# written by the e2e harness".to_string(),
-            "server.host=127.0.0.1".into(),
+            format!("server.host={}", self.host),
             format!("server.port={}", self.port),
-            format!("server.advertised_endpoint={}", self.endpoint()),
+            format!("server.advertised_endpoint={}", self.advertised_endpoint()),
             format!("server.worker_threads={}", self.worker_threads),
         ];
         match &self.zookeeper {

@@ -15,6 +15,8 @@
 //! * [`output`]: reading committed Parquet and CSV files back;
 //! * [`faults`]: injected faults undone by guards (SIGSTOP, `chattr +i`),
 //!   a status recorder, a steady appender, what a reader's glob matches;
+//! * [`netns`]: a collector in a network namespace of its own, and real
+//!   link cuts;
 //! * [`services`]: the test services (ZooKeeper, HDFS, S3) from the
 //!   environment, skipping when absent.
 
@@ -23,6 +25,7 @@ pub mod cluster;
 pub mod config;
 pub mod faults;
 pub mod http;
+pub mod netns;
 pub mod output;
 pub mod ports;
 pub mod process;
