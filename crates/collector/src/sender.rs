@@ -149,7 +149,11 @@ pub enum SendEnd {
 }
 
 enum Control {
-    Rewind(Point),
+    /// Read again from `point`; after `idle` first when `back_off` (SyncTool
+    /// refused to take rows now, e.g. busy), at once when it asked for
+    /// another start point (a restarted collector resuming where SyncTool
+    /// stands).
+    Rewind { point: Point, back_off: bool },
 }
 
 struct Produced {
@@ -255,7 +259,7 @@ pub async fn stream_task(
                                 break SendEnd::Transport("the request stream closed".into());
                             }
                         }
-                        // The producer stops after the last (finished) pack: wait for its answer.
+                        // The producer stopped (a read failure went out before): wait for the answers.
                         None if state.unanswered.is_empty() => break SendEnd::ReadFailed { fault: producer_stopped(), answer: None },
                         None => producer_done = true,
                     },
@@ -346,11 +350,13 @@ impl StreamState {
                 "a pack before the read failure was refused; reading again".into(),
             ));
         }
+        let mut back_off = true;
         if let Some(resume) = reply
             .resume_point
             .as_ref()
             .and_then(|p| Point::from_proto(p).ok())
         {
+            back_off = resume == self.accepted;
             self.accepted = resume;
             observer.resumed(&self.accepted);
         }
@@ -364,7 +370,10 @@ impl StreamState {
         self.generation += 1;
         self.produced = self.accepted.clone();
         if control
-            .send(Control::Rewind(self.accepted.clone()))
+            .send(Control::Rewind {
+                point: self.accepted.clone(),
+                back_off,
+            })
             .is_err()
         {
             return Some(SendEnd::ReadFailed {
@@ -415,7 +424,7 @@ fn spawn_producer(
 /// The producer's pauses.
 #[derive(Clone, Copy)]
 struct Pauses {
-    /// Between heartbeats when caught up; after a rewind.
+    /// Between heartbeats when caught up; after a refused pack.
     idle: Duration,
     /// The first look at a caught-up source; the pause doubles with each
     /// look that finds nothing, up to [`Pauses::longest_look`].
@@ -458,10 +467,34 @@ fn is_quiet(pack: &BuiltPack) -> bool {
         && pack.start == pack.next
 }
 
+/// Rewinds `source` to `point` for a new generation of packs; `false` (the
+/// error sent as the last pack) if it cannot.
+async fn rewind(
+    source: &mut impl PackSource,
+    packs: &mpsc::Sender<Produced>,
+    generation: &mut u64,
+    point: &Point,
+) -> bool {
+    *generation += 1;
+    match source.rewind(point) {
+        Ok(()) => true,
+        Err(err) => {
+            let _ = packs
+                .send(Produced {
+                    generation: *generation,
+                    pack: Err(err),
+                })
+                .await;
+            false
+        }
+    }
+}
+
 /// The producer: builds packs until the queue closes. When caught up it
 /// looks again after `tail`, then less often while nothing comes (see
 /// [`Pauses`]), and sends what appeared at once; a pack that carries
-/// nothing goes out only every `idle` (the heartbeat).
+/// nothing goes out only every `idle` (the heartbeat). After the finished
+/// pack of mode 0 it waits: a refusal of an earlier pack still rewinds it.
 async fn produce(
     source: &mut impl PackSource,
     packs: &mpsc::Sender<Produced>,
@@ -474,18 +507,11 @@ async fn produce(
         let mut pause = false;
         loop {
             match control.try_recv() {
-                Ok(Control::Rewind(point)) => {
-                    generation += 1;
-                    if let Err(err) = source.rewind(&point) {
-                        let _ = packs
-                            .send(Produced {
-                                generation,
-                                pack: Err(err),
-                            })
-                            .await;
+                Ok(Control::Rewind { point, back_off }) => {
+                    if !rewind(source, packs, &mut generation, &point).await {
                         return;
                     }
-                    pause = true;
+                    pause |= back_off;
                     quiet = None;
                 }
                 Err(mpsc::error::TryRecvError::Empty) => break,
@@ -509,8 +535,25 @@ async fn produce(
         let caught_up = pack.as_ref().map_or(true, |p| p.caught_up && !p.finished);
         let failed = pack.is_err();
         let finished = pack.as_ref().is_ok_and(|p| p.finished);
-        if packs.send(Produced { generation, pack }).await.is_err() || failed || finished {
+        if packs.send(Produced { generation, pack }).await.is_err() || failed {
             return;
+        }
+        if finished {
+            // Nothing more to read, unless SyncTool refuses an earlier pack
+            // (busy, say) and the stream rewinds: wait for that, or the end.
+            match control.recv().await {
+                Some(Control::Rewind { point, back_off }) => {
+                    if !rewind(source, packs, &mut generation, &point).await {
+                        return;
+                    }
+                    if back_off {
+                        tokio::time::sleep(pauses.idle).await;
+                    }
+                    quiet = None;
+                    continue;
+                }
+                None => return,
+            }
         }
         if caught_up {
             tokio::time::sleep(pauses.tail).await;

@@ -31,12 +31,16 @@ struct Log {
     failures: Vec<(Option<SyncPoint>, ReadFailure)>,
 }
 
-/// Accepts a pack iff it starts at the accepted point; refuses pack number
-/// `refuse_at` once; sends `delete_task` after `drop_after` accepted packs.
+/// Accepts a pack iff it starts at the accepted point (at first
+/// `stands_at`, else offset 0); refuses pack number `refuse_at` once; sends
+/// `delete_task` after `drop_after` accepted packs. An out-of-order pack is
+/// refused with the accepted point to resume from when `stands_at` is set
+/// (as SyncTool answers a collector restarted behind it).
 struct Rules {
     log: Arc<Mutex<Log>>,
     refuse_at: Option<usize>,
     drop_after: Option<usize>,
+    stands_at: Option<u64>,
 }
 
 #[derive(Default)]
@@ -55,10 +59,13 @@ impl Judge for Rules {
             log.heartbeats += 1;
         }
         let refuse = self.refuse_at == Some(log.packs_seen);
-        let expected = stream
-            .accepted_point
-            .clone()
-            .or_else(|| Point::Binlog { offset: 0 }.to_proto().ok());
+        let expected = stream.accepted_point.clone().or_else(|| {
+            Point::Binlog {
+                offset: self.stands_at.unwrap_or(0),
+            }
+            .to_proto()
+            .ok()
+        });
         let in_order = pack.start_point == expected;
         if let Some(failure) = &pack.failure {
             log.failures
@@ -67,6 +74,11 @@ impl Judge for Rules {
         }
         if self.drop_after.is_some_and(|n| stream.accepted_packs >= n) {
             drop_reply(DropReason::KDropReassigned, stream.accepted_point.clone())
+        } else if !refuse && !in_order && self.stands_at.is_some() {
+            SendDataResponse {
+                resume_point: expected,
+                ..reply(-1, false, None)
+            }
         } else if refuse || !in_order {
             reply(-1, false, None)
         } else {
@@ -173,13 +185,18 @@ fn send_settings(
 }
 
 async fn run(fake: Arc<Rules>, rows: Rows, window: usize) -> (SendEnd, Progress) {
+    run_idle(fake, rows, window, Duration::from_millis(20)).await
+}
+
+/// [`run`] with the heartbeat interval (also the pause after a refusal) `idle`.
+async fn run_idle(
+    fake: Arc<Rules>,
+    rows: Rows,
+    window: usize,
+    idle: Duration,
+) -> (SendEnd, Progress) {
     let mut client = client_of(fake).await;
-    let settings = send_settings(
-        window,
-        Duration::from_millis(20),
-        Duration::from_millis(5),
-        ProducerMode::Thread,
-    );
+    let settings = send_settings(window, idle, Duration::from_millis(5), ProducerMode::Thread);
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut progress = Progress::default();
     let end = tokio::time::timeout(
@@ -205,6 +222,7 @@ fn fake(refuse_at: Option<usize>, drop_after: Option<usize>) -> (Arc<Rules>, Arc
             log: log.clone(),
             refuse_at,
             drop_after,
+            stands_at: None,
         }),
         log,
     )
@@ -255,6 +273,40 @@ async fn a_refusal_rewinds_to_the_accepted_point_without_loss_or_duplicates() {
         log.lock().expect("lock").accepted_rows,
         (0..25).collect::<Vec<u8>>(),
         "each row accepted once"
+    );
+}
+
+/// A collector restarted behind SyncTool (its own accepted point is older)
+/// sends from there; SyncTool answers with the point it stands at, and the
+/// collector reads from there at once — not after the pause that follows a
+/// refusal (`idle`, here a minute: longer than the stream may take).
+#[tokio::test]
+async fn a_resume_point_from_synctool_is_read_from_at_once() {
+    let log = Arc::new(Mutex::new(Log::default()));
+    let fake = Arc::new(Rules {
+        log: log.clone(),
+        refuse_at: None,
+        drop_after: None,
+        stands_at: Some(6),
+    });
+    let (end, progress) = run_idle(
+        fake,
+        Rows {
+            n: 12,
+            at: 0,
+            finish: true,
+            fail_at: None,
+        },
+        4,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(end, SendEnd::Finished);
+    assert!(progress.rejected >= 1, "the first pack was refused");
+    assert_eq!(
+        log.lock().expect("lock").accepted_rows,
+        (6..12).collect::<Vec<u8>>(),
+        "read from SyncTool's point, each row once"
     );
 }
 

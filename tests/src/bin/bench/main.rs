@@ -21,6 +21,7 @@
 //! the product's defaults. Prints a table and writes `bench.json` in `--out`.
 
 mod latency;
+mod parts;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use e2e::{Cluster, Format, RowSet};
+use e2e::{Cluster, ClusterBuilder, Format, RowSet};
 use serde_json::json;
 
 /// The marker that makes an --out directory ours to wipe.
@@ -80,6 +81,14 @@ struct Cli {
     /// 256 MiB); a very large one shows the memory without the budget.
     #[arg(long)]
     memory_limit: Option<u64>,
+    /// Recovery: partition tasks of the table whose SyncTool, then
+    /// collector, is SIGKILLed and restarted (--quick: 100; 0: no run).
+    #[arg(long, default_value_t = 1000)]
+    recovery_parts: u32,
+    /// Scale: partition tasks on one SyncTool and one collector, measured
+    /// idle (--quick: 1000; 0: no run).
+    #[arg(long, default_value_t = 10_000)]
+    scale_parts: u32,
 }
 
 /// One measured figure.
@@ -132,18 +141,32 @@ fn tree_bytes(dir: &Path) -> anyhow::Result<u64> {
 
 /// `VmHWM` (peak resident set) of a process, in bytes.
 fn peak_rss(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .with_context(|| format!("no VmHWM in /proc/{pid}/status"))?;
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .with_context(|| format!("cannot parse `{line}`"))?;
-    Ok(kib * 1024)
+    parts::proc_memory(pid, "VmHWM:")
+}
+
+/// Both daemons with the product's defaults (conf/synctool.properties,
+/// conf/data_collector.flags), and SyncTool's `sink.memory_limit` if given.
+pub(crate) fn product_defaults(
+    builder: ClusterBuilder,
+    memory_limit: Option<u64>,
+) -> ClusterBuilder {
+    builder
+        .synctool(move |c| {
+            c.check_period_s = 10;
+            c.timeout_ms = 20_000;
+            c.roll_max_rows = 1_000_000;
+            c.roll_max_bytes = 128 << 20;
+            c.roll_max_age_ms = 60_000;
+            c.worker_threads = 16;
+            if let Some(limit) = memory_limit {
+                c.extra
+                    .push(("sink.memory_limit".into(), limit.to_string()));
+            }
+        })
+        .collector(|c| {
+            c.max_pack_size = 1 << 20;
+            c.long_interval_ms = 5_000;
+        })
 }
 
 /// The finished task `tid` in SyncTool's history: (duration ms, rows, files, bytes).
@@ -318,31 +341,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         cli.partitions
     );
     let memory_limit = cli.memory_limit;
-    let mut cluster = Cluster::builder()
-        .dir(&cli.out)
+    let mut cluster = product_defaults(Cluster::builder().dir(&cli.out), memory_limit)
         .partitions(cli.partitions)
         .rows_per_partition(per_partition)
         .snapshot_after(per_partition / 2)
         .binlog_max_bytes(64 << 20)
         .without_collector()
         .without_synctool()
-        // The product's defaults (conf/synctool.properties, conf/data_collector.flags).
-        .synctool(move |c| {
-            c.check_period_s = 10;
-            c.timeout_ms = 20_000;
-            c.roll_max_rows = 1_000_000;
-            c.roll_max_bytes = 128 << 20;
-            c.roll_max_age_ms = 60_000;
-            c.worker_threads = 16;
-            if let Some(limit) = memory_limit {
-                c.extra
-                    .push(("sink.memory_limit".into(), limit.to_string()));
-            }
-        })
-        .collector(|c| {
-            c.max_pack_size = 1 << 20;
-            c.long_interval_ms = 5_000;
-        })
         .build()?;
     let source = cluster.tablet_root().to_path_buf();
     let source_bytes = tree_bytes(&source)?;
@@ -410,6 +415,17 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
     }
     drop(cluster);
+    let (recovery_parts, scale_parts) = if cli.quick {
+        (cli.recovery_parts.min(100), cli.scale_parts.min(1000))
+    } else {
+        (cli.recovery_parts, cli.scale_parts)
+    };
+    let recovery = (recovery_parts > 0)
+        .then(|| parts::recovery(&cli.out, recovery_parts))
+        .transpose()?;
+    let scale = (scale_parts > 0)
+        .then(|| parts::scale(&cli.out, scale_parts))
+        .transpose()?;
 
     println!(
         "\nfull sync, mode 0, local fs: {total_rows} rows, {} partitions, {:.0} MB of snapshot + binlog, {threads} cores",
@@ -476,6 +492,47 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             );
         }
     }
+    if let Some(r) = &recovery {
+        println!(
+            "\nrecovery, {} partition tasks (mode 2): until every part RUNNING has taken the row put while a daemon was down",
+            r.parts
+        );
+        println!(
+            "  first start (create → streaming)   {:>8.2} s",
+            r.first_start_s
+        );
+        println!(
+            "  synctool SIGKILL, start → streaming again  {:>8.2} s",
+            r.synctool_restart_s
+        );
+        println!(
+            "  collector SIGKILL, start → streaming again {:>8.2} s",
+            r.collector_restart_s
+        );
+    }
+    if let Some(s) = &scale {
+        println!(
+            "\nscale, {} partition tasks on one SyncTool and one collector (mode 2, idle):",
+            s.parts
+        );
+        println!("  create → every part streaming {:>8.2} s", s.start_s);
+        println!(
+            "  RSS now (peak): synctool {} ({}), data_collector {} ({})",
+            mib(s.synctool_rss),
+            mib(s.synctool_peak_rss),
+            mib(s.collector_rss),
+            mib(s.collector_peak_rss)
+        );
+        println!(
+            "  idle CPU: synctool {:.1}% of a core, data_collector {:.1}%",
+            s.synctool_idle_cpu * 100.0,
+            s.collector_idle_cpu * 100.0
+        );
+        println!(
+            "  /status?format=json: p50 {:.0} ms, max {:.0} ms (10 calls)",
+            s.status_p50_ms, s.status_max_ms
+        );
+    }
     let figure = |f: &Figure| {
         json!({
             "name": f.name, "seconds": f.seconds, "rows": f.rows,
@@ -500,6 +557,20 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         "baselines": std::iter::once(figure(&cp))
             .chain(duckdb.iter().map(|(_, f)| figure(f)))
             .collect::<Vec<_>>(),
+        "recovery": recovery.as_ref().map(|r| json!({
+            "parts": r.parts, "first_start_s": r.first_start_s,
+            "synctool_restart_s": r.synctool_restart_s,
+            "collector_restart_s": r.collector_restart_s,
+        })),
+        "scale": scale.as_ref().map(|s| json!({
+            "parts": s.parts, "start_s": s.start_s,
+            "synctool_rss_bytes": s.synctool_rss, "collector_rss_bytes": s.collector_rss,
+            "synctool_peak_rss_bytes": s.synctool_peak_rss,
+            "collector_peak_rss_bytes": s.collector_peak_rss,
+            "synctool_idle_cpu_cores": s.synctool_idle_cpu,
+            "collector_idle_cpu_cores": s.collector_idle_cpu,
+            "status_p50_ms": s.status_p50_ms, "status_max_ms": s.status_max_ms,
+        })),
         "latency": latencies.iter().map(|l| json!({
             "roll_age_ms": l.roll_age_ms, "rows_per_s": l.rows_per_s, "seconds": l.seconds,
             "batches": l.batches, "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "max_ms": l.max_ms,
