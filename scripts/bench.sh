@@ -13,11 +13,15 @@
 #
 # Arguments are passed to the driver (`--help` lists them). Without DuckDB
 # (the venv cannot be made) the DuckDB baselines are left out, with a note.
+# It also starts an HDFS NameNode + DataNode (scripts/lib/hdfs.sh, stopped at
+# the end) for the HDFS rows and their `hdfs dfs -put` baseline; BENCH_HDFS=0
+# leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/env.sh
 source scripts/lib/services.sh
 source scripts/lib/duckdb.sh
+source scripts/lib/hdfs.sh
 
 ensure_debian_packages librocksdb-dev libclang-dev
 duckdb_args=()
@@ -29,4 +33,10 @@ fi
 log "building the release binaries (target dir $CARGO_TARGET_DIR)"
 cargo build --release --locked -p synctool -p data-collector -p tablet-emu -p e2e
 export SYNC_BIN_DIR="$CARGO_TARGET_DIR/release"
-exec "$SYNC_BIN_DIR/bench" "${duckdb_args[@]}" "$@"
+hdfs_args=()
+if [ "${BENCH_HDFS:-1}" != 0 ]; then
+    services_begin
+    start_hdfs "${BENCH_HDFS_DIR:-/tmp/openmldb-sync-bench-hdfs}"
+    hdfs_args=(--hdfs "$SYNC_TEST_HDFS" --hadoop-classpath "$SYNC_TEST_HDFS_CLASSPATH")
+fi
+"$SYNC_BIN_DIR/bench" "${duckdb_args[@]}" "${hdfs_args[@]}" "$@"

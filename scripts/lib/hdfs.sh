@@ -57,7 +57,8 @@ ensure_hdfs_jars() {
 # logs in DIR (wiped first) and exports SYNC_TEST_HDFS=hdfs://127.0.0.1:<port>
 # and SYNC_TEST_HDFS_CONF=DIR/conf (a Hadoop conf dir whose core-site.xml names
 # it as fs.defaultFS) and SYNC_TEST_HDFS_DATANODE=DIR (datanode.sh restarts
-# the DataNode, datanode.pid holds its pid, datanode.log its log).
+# the DataNode, datanode.pid holds its pid, datanode.log its log) and
+# SYNC_TEST_HDFS_CLASSPATH (Hadoop's jars and conf, e.g. for FsShell).
 start_hdfs() {
     local dir=$1 nn_port nn_http dn_port dn_http dn_ipc nn_pid dn_pid
     command -v java >/dev/null 2>&1 || ensure_debian_packages default-jre-headless
@@ -108,6 +109,7 @@ SH
     export SYNC_TEST_HDFS="hdfs://127.0.0.1:$nn_port"
     export SYNC_TEST_HDFS_CONF="$dir/conf"
     export SYNC_TEST_HDFS_DATANODE="$dir"
+    export SYNC_TEST_HDFS_CLASSPATH="$cp"
     log "HDFS up at $SYNC_TEST_HDFS (namenode pid $nn_pid, datanode pid $dn_pid)"
 }
 

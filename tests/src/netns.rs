@@ -16,9 +16,10 @@
 //!
 //! Cuts, each undone by [`Netns::heal`]:
 //! * [`Cut::SyncTool`] / [`Cut::ZooKeeper`]: a policy rule on this host
-//!   blackholes what that address sends to the collector — the collector
-//!   hears nothing from it (a silent partition; what it sends is never
-//!   answered);
+//!   blackholes what that address sends to the tablet host: the collector
+//!   and the tablet hear nothing from it (their packets arrive, the answers
+//!   never come: a silent partition for them), while SyncTool's or
+//!   ZooKeeper's own sends fail at once;
 //! * [`Cut::Link`]: the veth goes down — the whole host is cut off.
 //!
 //! Everything is removed on drop (also when the test panics), and
@@ -31,9 +32,9 @@ use anyhow::{Context, bail};
 /// What a cut separates from the tablet host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cut {
-    /// SyncTool (both ways: what it sends to the collector vanishes).
+    /// SyncTool: what it sends to the tablet host vanishes.
     SyncTool,
-    /// ZooKeeper.
+    /// ZooKeeper: what it sends to the tablet host vanishes.
     ZooKeeper,
     /// Everything: the link is down.
     Link,
@@ -255,11 +256,6 @@ impl Netns {
             }
         }
         Ok(())
-    }
-
-    /// The cuts in place.
-    pub fn cuts(&self) -> &[Cut] {
-        &self.cuts
     }
 
     /// Removes the namespace, the veth pair and the rules (what exists of them).

@@ -20,6 +20,11 @@ pub struct TableEmulator {
     partitions: Vec<Partition>,
 }
 
+/// A table with more partitions than this closes each partition's live DB
+/// after a bulk step over all of them (each open RocksDB holds several
+/// files: ten thousand at once exceed the open-file limit).
+const MAX_OPEN_PARTITIONS: usize = 64;
+
 impl TableEmulator {
     /// Creates the table's partition dirs under `root` (or opens them if the
     /// table exists with the same spec).
@@ -94,8 +99,12 @@ impl TableEmulator {
 
     /// Puts `rows` more generated rows into every partition.
     pub fn append_all(&mut self, rows: u64) -> Result<(), EmuError> {
+        let many = self.partitions.len() > MAX_OPEN_PARTITIONS;
         for p in &mut self.partitions {
             p.append_discard(rows)?;
+            if many {
+                p.close()?;
+            }
         }
         self.save()
     }
@@ -109,8 +118,12 @@ impl TableEmulator {
 
     /// Snapshots every partition (same name for all).
     pub fn snapshot_all(&mut self, name: Option<String>) -> Result<(), EmuError> {
+        let many = self.partitions.len() > MAX_OPEN_PARTITIONS;
         for p in &mut self.partitions {
             p.make_snapshot(name.clone())?;
+            if many {
+                p.close()?;
+            }
         }
         self.save()
     }

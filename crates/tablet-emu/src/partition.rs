@@ -36,7 +36,8 @@ pub struct Partition {
     generator: RowGenerator,
     pid: u32,
     dir: PathBuf,
-    db: DB,
+    /// The live DB, open while in use ([`Partition::open_db`]).
+    db: Option<DB>,
     state: PartitionState,
     writer: Option<LogWriter<BufWriter<File>>>,
 }
@@ -55,16 +56,41 @@ impl Partition {
             std::fs::create_dir_all(&path).map_err(io(&path))?;
         }
         let generator = RowGenerator::new(table)?;
-        let db = open_live(&dir.join("data"), generator.layout())?;
         Ok(Partition {
             table: table.clone(),
             generator,
             pid,
             dir,
-            db,
+            db: None,
             state,
             writer: None,
         })
+    }
+
+    /// Opens the live DB if it is not open (it opens at the first write, so
+    /// a table of thousands of partitions does not hold thousands of DBs).
+    fn open_db(&mut self) -> Result<(), EmuError> {
+        if self.db.is_none() {
+            self.db = Some(open_live(&self.dir.join("data"), self.generator.layout())?);
+        }
+        Ok(())
+    }
+
+    /// The live DB, opened by [`Partition::open_db`].
+    fn live(&self) -> Result<&DB, EmuError> {
+        self.db.as_ref().ok_or_else(|| EmuError::Data {
+            path: self.dir.join("data"),
+            msg: "the live DB is not open".into(),
+        })
+    }
+
+    /// Closes the live DB (and the binlog writer, flushed); the next write
+    /// opens them again.
+    pub fn close(&mut self) -> Result<(), EmuError> {
+        self.flush()?;
+        self.writer = None;
+        self.db = None;
+        Ok(())
     }
 
     /// The partition dir.
@@ -140,7 +166,7 @@ impl Partition {
 
     fn cf(&self, inner: usize) -> Result<&rocksdb::ColumnFamily, EmuError> {
         let name = &self.layout().inner_indexes()[inner].cf_name;
-        self.db.cf_handle(name).ok_or_else(|| EmuError::Data {
+        self.live()?.cf_handle(name).ok_or_else(|| EmuError::Data {
             path: self.dir.join("data"),
             msg: format!("column family `{name}` is missing"),
         })
@@ -148,6 +174,7 @@ impl Partition {
 
     /// Puts the next `n` generated rows; returns them.
     pub fn append(&mut self, n: u64) -> Result<Vec<GeneratedRow>, EmuError> {
+        self.open_db()?;
         let mut rows = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let row = self.generator.row(self.pid, self.state.next_seq)?;
@@ -160,6 +187,7 @@ impl Partition {
 
     /// Puts the next `n` generated rows without keeping them (bulk loads).
     pub fn append_discard(&mut self, n: u64) -> Result<(), EmuError> {
+        self.open_db()?;
         for _ in 0..n {
             let row = self.generator.row(self.pid, self.state.next_seq)?;
             self.put(&row)?;
@@ -195,7 +223,9 @@ impl Partition {
             ..Default::default()
         };
         self.write_entry(&entry)?;
-        self.db.write(batch).map_err(rdb(self.dir.join("data")))?;
+        self.live()?
+            .write(batch)
+            .map_err(rdb(self.dir.join("data")))?;
         self.state.offset = log_index;
         self.state.next_seq += 1;
         Ok(())
@@ -205,6 +235,7 @@ impl Partition {
     /// `DeleteRange` over the key's ts range `(0, u64::MAX]`) and logs a
     /// `kDelete` entry.
     pub fn delete(&mut self, idx: usize, pk: &str) -> Result<(), EmuError> {
+        self.open_db()?;
         let index = self
             .layout()
             .index(idx)
@@ -227,7 +258,7 @@ impl Partition {
         self.flush()?;
         let from = layout.encode(pk.as_bytes(), u64::MAX);
         let to = layout.encode(pk.as_bytes(), 0);
-        self.db
+        self.live()?
             .delete_range_cf(self.cf(index.inner)?, from, to)
             .map_err(rdb(self.dir.join("data")))?;
         self.state.offset = log_index;
@@ -245,13 +276,14 @@ impl Partition {
     /// previous checkpoint. `name` defaults to the current UTC time as
     /// `YYYYMMDDHHMM`.
     pub fn make_snapshot(&mut self, name: Option<String>) -> Result<Manifest, EmuError> {
+        self.open_db()?;
         self.flush()?;
         let snapshot = self.dir.join("snapshot");
         let name = name.unwrap_or_else(snapshot_name_now);
         let offset = self.state.offset;
         let cf0 = self.cf(self.layout().index0().inner)?;
         let count = self
-            .db
+            .live()?
             .property_int_value_cf(cf0, "rocksdb.estimate-num-keys")
             .map_err(rdb(self.dir.join("data")))?
             .unwrap_or(0);
@@ -260,7 +292,7 @@ impl Partition {
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
         }
-        Checkpoint::new(&self.db)
+        Checkpoint::new(self.live()?)
             .and_then(|c| c.create_checkpoint(&tmp))
             .map_err(rdb(&tmp))?;
         let target = snapshot.join(&name);

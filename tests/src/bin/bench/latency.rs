@@ -120,6 +120,16 @@ pub fn run(
     let done = cluster.wait_all_committed(settle);
     stop.store(true, Ordering::Relaxed);
     let _ = poller.join();
+    // The poller may have stopped before it saw the last commit, which
+    // `wait_all_committed` just saw: one more look.
+    if let Ok(s) = e2e::status::synctool_status(&endpoint)
+        && let Some(t) = s.table(tid)
+    {
+        commits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((Instant::now(), t.rows));
+    }
     cluster.stop_synctool()?;
     cluster.stop_collector()?;
     let total = done?;

@@ -20,6 +20,7 @@
 //! p99 / max from a put to its commit, per roll age. Both daemons run with
 //! the product's defaults. Prints a table and writes `bench.json` in `--out`.
 
+mod hdfs;
 mod latency;
 mod parts;
 
@@ -81,6 +82,14 @@ struct Cli {
     /// 256 MiB); a very large one shows the memory without the budget.
     #[arg(long)]
     memory_limit: Option<u64>,
+    /// The NameNode of an HDFS to sync to as well (`hdfs://host:port`;
+    /// scripts/bench.sh starts one), next to `hdfs dfs -put` of the same files.
+    #[arg(long, requires = "hadoop_classpath")]
+    hdfs: Option<String>,
+    /// The Java class path of Hadoop (jars and conf dir) for the
+    /// `hdfs dfs -put` baseline.
+    #[arg(long)]
+    hadoop_classpath: Option<String>,
     /// Recovery: partition tasks of the table whose SyncTool, then
     /// collector, is SIGKILLed and restarted (--quick: 100; 0: no run).
     #[arg(long, default_value_t = 1000)]
@@ -183,17 +192,37 @@ fn finished_task(status: &serde_json::Value, tid: u32) -> Option<(u64, u64, u64,
     })
 }
 
+/// Where a sync writes.
+#[derive(Debug, Clone)]
+enum Target {
+    /// `<out>/offline/sync-<format>`.
+    Local,
+    /// This destination in the bench's HDFS.
+    Hdfs(String),
+}
+
+impl Target {
+    fn label(&self) -> &'static str {
+        match self {
+            Target::Local => "local",
+            Target::Hdfs(_) => "hdfs",
+        }
+    }
+}
+
 fn sync_one(
     cluster: &mut Cluster,
     format: Format,
+    target: &Target,
     source_bytes: u64,
     expected: Option<&RowSet>,
     timeout: Duration,
 ) -> anyhow::Result<SyncRun> {
     let dir = cluster.dir().to_path_buf();
+    let run = format!("{}-{format}", target.label());
     cluster.synctool_conf.format = format;
-    cluster.synctool_conf.progress_path = dir.join(format!("progress/{format}"));
-    cluster.collector_conf.datadir = dir.join(format!("collector/{format}"));
+    cluster.synctool_conf.progress_path = dir.join(format!("progress/{run}"));
+    cluster.collector_conf.datadir = dir.join(format!("collector/{run}"));
     cluster.start_collector()?;
     cluster.start_synctool()?;
     let synctool_pid = cluster
@@ -204,9 +233,12 @@ fn sync_one(
         .collector_proc()
         .map(|p| p.pid())
         .context("no data_collector")?;
-    let dest = cluster.local_dest(&format!("sync-{format}"));
+    let dest = match target {
+        Target::Local => cluster.local_dest(&format!("sync-{format}")),
+        Target::Hdfs(dest) => dest.clone(),
+    };
     let tid = cluster.table().tid;
-    eprintln!("bench: syncing to {format} …");
+    eprintln!("bench: syncing to {} {format} …", target.label());
     cluster.create_task(0, None, &dest)?;
     let endpoint = cluster.synctool_endpoint();
     let deadline = Instant::now() + timeout;
@@ -234,8 +266,20 @@ fn sync_one(
     cluster.stop_collector()?;
     let verified = match expected {
         Some(expected) => {
-            eprintln!("bench: reading the {format} output back …");
-            let output = cluster.read_local(&dest, RowSet::counting())?;
+            eprintln!(
+                "bench: reading the {} {format} output back …",
+                target.label()
+            );
+            let output = match target {
+                Target::Local => cluster.read_local(&dest, RowSet::counting())?,
+                Target::Hdfs(_) => e2e::output::read_output(
+                    &e2e::output::RemoteDest::new(&dest, None)?,
+                    &cluster.columns()?,
+                    format,
+                    &e2e::output::CsvSpec::default(),
+                    RowSet::counting(),
+                )?,
+            };
             Some(
                 expected.diff(&output.rows).is_empty()
                     && output.stray.is_empty()
@@ -248,7 +292,10 @@ fn sync_one(
         format,
         dest_dir: cluster.local_dest_dir(&format!("sync-{format}")),
         figure: Figure {
-            name: format!("sync → {format}"),
+            name: match target {
+                Target::Local => format!("sync → {format}"),
+                Target::Hdfs(_) => format!("sync → HDFS {format}"),
+            },
             seconds: duration_ms as f64 / 1000.0,
             rows,
             source_bytes,
@@ -363,6 +410,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         runs.push(sync_one(
             &mut cluster,
             format,
+            &Target::Local,
             source_bytes,
             expected.as_ref(),
             Duration::from_secs(cli.timeout),
@@ -396,6 +444,34 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     source_bytes,
                 },
             ));
+        }
+    }
+    let mut hdfs_runs = Vec::new();
+    if let (Some(name_node), Some(classpath)) = (&cli.hdfs, &cli.hadoop_classpath) {
+        let base = format!(
+            "{}/openmldb-sync-bench/{}",
+            name_node.trim_end_matches('/'),
+            e2e::services::unique("run")
+        );
+        for local in &runs {
+            let format = local.format;
+            let run = sync_one(
+                &mut cluster,
+                format,
+                &Target::Hdfs(format!("{base}/sync-{format}")),
+                source_bytes,
+                expected.as_ref(),
+                Duration::from_secs(cli.timeout),
+            )?;
+            eprintln!("bench: hdfs dfs -put of the local {format} output …");
+            let put = hdfs::put(
+                classpath,
+                name_node,
+                &local.dest_dir,
+                format.as_str(),
+                &format!("{base}/put-{format}"),
+            )?;
+            hdfs_runs.push((run, put));
         }
     }
     let (latency_seconds, roll_ages) = if cli.quick {
@@ -477,6 +553,43 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         );
         ok &= run.verified != Some(false);
     }
+    if !hdfs_runs.is_empty() {
+        println!("\nfull sync to HDFS (a NameNode + DataNode on this machine), same rows:");
+        println!(
+            "  {:<34} {:>9} {:>12} {:>9} {:>10}",
+            "what", "seconds", "rows/s", "MB/s", "× put"
+        );
+        for (run, put) in &hdfs_runs {
+            println!(
+                "  {:<34} {:>9.2} {:>12.0} {:>9.1} {:>10.2}",
+                run.figure.name,
+                run.figure.seconds,
+                run.figure.rows_per_s(),
+                run.figure.mb_per_s(),
+                run.figure.seconds / put.seconds.max(1e-9)
+            );
+            println!(
+                "  {:<34} {:>9.2}   ({} files, {:.0} MB; its JVM start alone: {:.2} s)",
+                format!("hdfs dfs -put of the {} files", run.format),
+                put.seconds,
+                put.files,
+                run.output_bytes as f64 / 1e6,
+                put.jvm_seconds
+            );
+            println!(
+                "  {}: peak RSS synctool {}, data_collector {}; output {}",
+                run.figure.name,
+                mib(run.synctool_peak_rss),
+                mib(run.collector_peak_rss),
+                match run.verified {
+                    Some(true) => "exactly the source rows",
+                    Some(false) => "DIFFERS from the source",
+                    None => "not verified",
+                }
+            );
+            ok &= run.verified != Some(false);
+        }
+    }
     if !latencies.is_empty() {
         println!(
             "\ncontinuous latency, mode 2, put → committed (SyncTool's status, polled every 20 ms):"
@@ -557,6 +670,16 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         "baselines": std::iter::once(figure(&cp))
             .chain(duckdb.iter().map(|(_, f)| figure(f)))
             .collect::<Vec<_>>(),
+        "hdfs": hdfs_runs.iter().map(|(r, put)| json!({
+            "format": r.format.as_str(),
+            "figure": figure(&r.figure),
+            "files": r.files,
+            "output_bytes": r.output_bytes,
+            "verified": r.verified,
+            "put_seconds": put.seconds,
+            "put_jvm_seconds": put.jvm_seconds,
+            "ratio_to_put": r.figure.seconds / put.seconds.max(1e-9),
+        })).collect::<Vec<_>>(),
         "recovery": recovery.as_ref().map(|r| json!({
             "parts": r.parts, "first_start_s": r.first_start_s,
             "synctool_restart_s": r.synctool_restart_s,
