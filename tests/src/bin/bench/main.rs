@@ -496,12 +496,16 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     } else {
         (cli.recovery_parts, cli.scale_parts)
     };
+    // A run that fails is reported with the others, not instead of them.
+    let failed = |what: &str, e: anyhow::Error| {
+        let e = format!("{e:#}");
+        eprintln!("bench: the {what} run failed: {e}");
+        e
+    };
     let recovery = (recovery_parts > 0)
-        .then(|| parts::recovery(&cli.out, recovery_parts))
-        .transpose()?;
+        .then(|| parts::recovery(&cli.out, recovery_parts).map_err(|e| failed("recovery", e)));
     let scale = (scale_parts > 0)
-        .then(|| parts::scale(&cli.out, scale_parts))
-        .transpose()?;
+        .then(|| parts::scale(&cli.out, scale_parts).map_err(|e| failed("scale", e)));
 
     println!(
         "\nfull sync, mode 0, local fs: {total_rows} rows, {} partitions, {:.0} MB of snapshot + binlog, {threads} cores",
@@ -605,7 +609,15 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             );
         }
     }
-    if let Some(r) = &recovery {
+    if let Some(Err(e)) = &recovery {
+        println!("\nrecovery, {recovery_parts} partition tasks: FAILED: {e}");
+        ok = false;
+    }
+    if let Some(Err(e)) = &scale {
+        println!("\nscale, {scale_parts} partition tasks: FAILED: {e}");
+        ok = false;
+    }
+    if let Some(Ok(r)) = &recovery {
         println!(
             "\nrecovery, {} partition tasks (mode 2): until every part RUNNING has taken the row put while a daemon was down",
             r.parts
@@ -623,7 +635,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             r.collector_restart_s
         );
     }
-    if let Some(s) = &scale {
+    if let Some(Ok(s)) = &scale {
         println!(
             "\nscale, {} partition tasks on one SyncTool and one collector (mode 2, idle):",
             s.parts
@@ -680,12 +692,17 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             "put_jvm_seconds": put.jvm_seconds,
             "ratio_to_put": r.figure.seconds / put.seconds.max(1e-9),
         })).collect::<Vec<_>>(),
-        "recovery": recovery.as_ref().map(|r| json!({
-            "parts": r.parts, "first_start_s": r.first_start_s,
-            "synctool_restart_s": r.synctool_restart_s,
-            "collector_restart_s": r.collector_restart_s,
-        })),
-        "scale": scale.as_ref().map(|s| json!({
+        "recovery": recovery.as_ref().map(|r| match r {
+            Err(e) => json!({ "parts": recovery_parts, "error": e }),
+            Ok(r) => json!({
+                "parts": r.parts, "first_start_s": r.first_start_s,
+                "synctool_restart_s": r.synctool_restart_s,
+                "collector_restart_s": r.collector_restart_s,
+            }),
+        }),
+        "scale": scale.as_ref().map(|s| match s {
+            Err(e) => json!({ "parts": scale_parts, "error": e }),
+            Ok(s) => json!({
             "parts": s.parts, "start_s": s.start_s,
             "synctool_rss_bytes": s.synctool_rss, "collector_rss_bytes": s.collector_rss,
             "synctool_peak_rss_bytes": s.synctool_peak_rss,
@@ -693,7 +710,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             "synctool_idle_cpu_cores": s.synctool_idle_cpu,
             "collector_idle_cpu_cores": s.collector_idle_cpu,
             "status_p50_ms": s.status_p50_ms, "status_max_ms": s.status_max_ms,
-        })),
+            }),
+        }),
         "latency": latencies.iter().map(|l| json!({
             "roll_age_ms": l.roll_age_ms, "rows_per_s": l.rows_per_s, "seconds": l.seconds,
             "batches": l.batches, "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "max_ms": l.max_ms,

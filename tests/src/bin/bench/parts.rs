@@ -175,7 +175,8 @@ fn wait_streaming(
             }
             Err(e) => last = format!("status: {e:#}"),
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // A status of thousands of parts is large: poll it less often.
+        std::thread::sleep(Duration::from_millis((u64::from(parts) / 20).max(50)));
     }
     bail!("not every part streaming after {STREAMING_TIMEOUT:?}: {last}")
 }
