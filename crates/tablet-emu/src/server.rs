@@ -8,7 +8,8 @@
 //! partition. Disk tables report `snapshot_path` (realpath of
 //! `<tid>_<pid>/snapshot/`) and `binlog_path` (absolute `<tid>_<pid>/binlog/`),
 //! both with a trailing `/`. State is re-read from `root` on every request, so
-//! a concurrent `append`/`snapshot` run is visible.
+//! a concurrent `append`/`snapshot` run is visible (and parsed again only
+//! when it changed: [`StateCache`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use tokio::net::TcpListener;
 use crate::error::EmuError;
 use crate::partition::partition_dir;
 use crate::spec::Storage;
-use crate::state::TableState;
+use crate::state::StateCache;
 
 /// `ReturnCode::kTableIsNotExist`.
 pub const CODE_TABLE_NOT_EXIST: i32 = 100;
@@ -38,6 +39,7 @@ pub const CODE_TABLE_NOT_EXIST: i32 = 100;
 #[derive(Clone)]
 struct Ctx {
     root: Arc<PathBuf>,
+    states: Arc<StateCache>,
 }
 
 fn json_response(body: Result<String, sync_proto::json::JsonError>) -> Response {
@@ -66,10 +68,15 @@ fn with_slash(path: &Path) -> String {
 /// The `TableStatus` list for a request.
 pub fn table_status(
     root: &Path,
+    states: &StateCache,
     req: &GetTableStatusRequest,
 ) -> Result<GetTableStatusResponse, EmuError> {
     let mut all = Vec::new();
-    for state in TableState::load_all(root)? {
+    let tables = match req.tid {
+        Some(tid) => states.load(root, tid)?.into_iter().collect(),
+        None => states.load_all(root)?,
+    };
+    for state in tables {
         let t = &state.table;
         if req.tid.is_some_and(|tid| tid != t.tid) {
             continue;
@@ -119,6 +126,7 @@ pub fn table_status(
 /// The schema answer for a request.
 pub fn table_schema(
     root: &Path,
+    states: &StateCache,
     req: &GetTableSchemaRequest,
 ) -> Result<GetTableSchemaResponse, EmuError> {
     let not_found = GetTableSchemaResponse {
@@ -132,14 +140,14 @@ pub fn table_schema(
     let (Ok(tid), Ok(pid)) = (u32::try_from(tid), u32::try_from(pid)) else {
         return Ok(not_found);
     };
-    for state in TableState::load_all(root)? {
-        if state.table.tid == tid && pid < state.table.partitions {
-            return Ok(GetTableSchemaResponse {
-                code: Some(0),
-                msg: Some("ok".into()),
-                table_meta: Some(state.table.table_meta(pid)?),
-            });
-        }
+    if let Some(state) = states.load(root, tid)?
+        && pid < state.table.partitions
+    {
+        return Ok(GetTableSchemaResponse {
+            code: Some(0),
+            msg: Some("ok".into()),
+            table_meta: Some(state.table.table_meta(pid)?),
+        });
     }
     Ok(not_found)
 }
@@ -154,7 +162,7 @@ async fn get_table_status(State(ctx): State<Ctx>, body: Bytes) -> Response {
             Err(e) => return bad_request(e),
         }
     };
-    match table_status(&ctx.root, &req) {
+    match table_status(&ctx.root, &ctx.states, &req) {
         Ok(resp) => json_response(to_json_string(&resp)),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
@@ -165,7 +173,7 @@ async fn get_table_schema(State(ctx): State<Ctx>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return bad_request(e),
     };
-    match table_schema(&ctx.root, &req) {
+    match table_schema(&ctx.root, &ctx.states, &req) {
         Ok(resp) => json_response(to_json_string(&resp)),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
@@ -184,6 +192,7 @@ pub fn router(root: &Path) -> Router {
         )
         .with_state(Ctx {
             root: Arc::new(root.to_path_buf()),
+            states: Arc::new(StateCache::default()),
         })
 }
 

@@ -38,6 +38,30 @@ pub fn state_path(root: &Path, tid: u32) -> PathBuf {
     state_dir(root).join(format!("{tid}.json"))
 }
 
+/// The tids of the tables under `root`, in order.
+fn table_ids(root: &Path) -> Result<Vec<u32>, EmuError> {
+    let dir = state_dir(root);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(&dir)(e)),
+    };
+    let mut tids = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io(&dir))?;
+        let name = entry.file_name();
+        if let Some(tid) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".json"))
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            tids.push(tid);
+        }
+    }
+    tids.sort_unstable();
+    Ok(tids)
+}
+
 impl TableState {
     /// Reads a table's state.
     pub fn load(root: &Path, tid: u32) -> Result<Self, EmuError> {
@@ -51,27 +75,10 @@ impl TableState {
 
     /// Every table under `root`, by tid.
     pub fn load_all(root: &Path) -> Result<Vec<Self>, EmuError> {
-        let dir = state_dir(root);
-        let mut out = Vec::new();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io(&dir)(e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(io(&dir))?;
-            let name = entry.file_name();
-            let Some(tid) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".json"))
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            out.push(Self::load(root, tid)?);
-        }
-        out.sort_by_key(|s| s.table.tid);
-        Ok(out)
+        table_ids(root)?
+            .into_iter()
+            .map(|tid| Self::load(root, tid))
+            .collect()
     }
 
     /// Writes the state (tmp file + rename).
@@ -86,5 +93,78 @@ impl TableState {
         })?;
         std::fs::write(&tmp, text).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+}
+
+/// Table states as last parsed, by tid, with their state file's bytes: the
+/// state of a table of thousands of partitions is parsed again only when its
+/// file changed (the bytes are compared, so a change is never missed). The
+/// tablet server answers every `GetTableStatus` from it.
+#[derive(Default)]
+pub struct StateCache(std::sync::Mutex<std::collections::HashMap<u32, CachedState>>);
+
+type CachedState = (Vec<u8>, std::sync::Arc<TableState>);
+
+impl StateCache {
+    /// Table `tid`'s state, `None` if there is no such table.
+    pub fn load(
+        &self,
+        root: &Path,
+        tid: u32,
+    ) -> Result<Option<std::sync::Arc<TableState>>, EmuError> {
+        let path = state_path(root, tid);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((cached, state)) = cache.get(&tid)
+            && *cached == bytes
+        {
+            return Ok(Some(state.clone()));
+        }
+        let state: TableState = serde_json::from_slice(&bytes).map_err(|e| EmuError::Data {
+            path: path.clone(),
+            msg: e.to_string(),
+        })?;
+        let state = std::sync::Arc::new(state);
+        cache.insert(tid, (bytes, state.clone()));
+        Ok(Some(state))
+    }
+
+    /// Every table under `root`, by tid.
+    pub fn load_all(&self, root: &Path) -> Result<Vec<std::sync::Arc<TableState>>, EmuError> {
+        let mut out = Vec::new();
+        for tid in table_ids(root)? {
+            // A table removed since the listing is left out.
+            if let Some(state) = self.load(root, tid)? {
+                out.push(state);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TableEmulator;
+
+    #[test]
+    fn the_cache_parses_again_only_when_the_state_file_changed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut emu =
+            TableEmulator::create(dir.path(), EmulatedTable::demo(7, 2)).expect("create");
+        let cache = StateCache::default();
+        let first = cache.load(dir.path(), 7).expect("load").expect("table 7");
+        let again = cache.load(dir.path(), 7).expect("load").expect("table 7");
+        assert!(std::sync::Arc::ptr_eq(&first, &again), "unchanged: not parsed again");
+        emu.append_all(3).expect("append");
+        let after = cache.load(dir.path(), 7).expect("load").expect("table 7");
+        assert_eq!(after.partitions[0].next_seq, 3, "the put is seen at once");
+        assert_eq!(first.partitions[0].next_seq, 0);
+        assert!(cache.load(dir.path(), 8).expect("load").is_none());
+        assert_eq!(cache.load_all(dir.path()).expect("all").len(), 1);
     }
 }

@@ -131,6 +131,17 @@ struct SyncRun {
     verified: Option<bool>,
 }
 
+impl SyncRun {
+    /// What reading the output back found.
+    fn verdict(&self) -> &'static str {
+        match self.verified {
+            Some(true) => "exactly the source rows",
+            Some(false) => "DIFFERS from the source",
+            None => "not verified",
+        }
+    }
+}
+
 /// Bytes of every file under `dir`.
 fn tree_bytes(dir: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
@@ -549,11 +560,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             run.output_bytes as f64 / 1e6,
             mib(run.synctool_peak_rss),
             mib(run.collector_peak_rss),
-            match run.verified {
-                Some(true) => "exactly the source rows",
-                Some(false) => "DIFFERS from the source",
-                None => "not verified",
-            }
+            run.verdict()
         );
         ok &= run.verified != Some(false);
     }
@@ -585,11 +592,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 run.figure.name,
                 mib(run.synctool_peak_rss),
                 mib(run.collector_peak_rss),
-                match run.verified {
-                    Some(true) => "exactly the source rows",
-                    Some(false) => "DIFFERS from the source",
-                    None => "not verified",
-                }
+                run.verdict()
             );
             ok &= run.verified != Some(false);
         }
