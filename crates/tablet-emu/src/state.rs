@@ -154,12 +154,14 @@ mod tests {
     #[test]
     fn the_cache_parses_again_only_when_the_state_file_changed() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut emu =
-            TableEmulator::create(dir.path(), EmulatedTable::demo(7, 2)).expect("create");
+        let mut emu = TableEmulator::create(dir.path(), EmulatedTable::demo(7, 2)).expect("create");
         let cache = StateCache::default();
         let first = cache.load(dir.path(), 7).expect("load").expect("table 7");
         let again = cache.load(dir.path(), 7).expect("load").expect("table 7");
-        assert!(std::sync::Arc::ptr_eq(&first, &again), "unchanged: not parsed again");
+        assert!(
+            std::sync::Arc::ptr_eq(&first, &again),
+            "unchanged: not parsed again"
+        );
         emu.append_all(3).expect("append");
         let after = cache.load(dir.path(), 7).expect("load").expect("table 7");
         assert_eq!(after.partitions[0].next_seq, 3, "the put is seen at once");

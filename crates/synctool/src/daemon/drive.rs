@@ -74,6 +74,8 @@ pub struct DriveLoop {
     pub(crate) state_path: PathBuf,
     /// Where the state file's atomic write runs (`SinkConfig::offload`).
     pub(crate) offload: sync_sinks::Offload,
+    /// At most this many `AddSyncTask` calls in flight to each collector.
+    pub(crate) assign_slots: Arc<super::assign_slots::AssignSlots>,
     pub(crate) collectors: Arc<dyn CollectorClient>,
     pub(crate) workers: Workers,
     pub(crate) commands: mpsc::WeakSender<Command>,
@@ -217,8 +219,10 @@ impl DriveLoop {
         let client = Arc::clone(&self.collectors);
         let commands = self.commands.clone();
         let metrics = self.metrics.clone();
+        let slots = Arc::clone(&self.assign_slots);
         info!(tid = a.tid, pid = a.pid, collector = %a.collector, point = %a.point, "assigning");
         tokio::spawn(async move {
+            let _slot = slots.acquire(&a.collector).await;
             let result = match a.to_proto() {
                 Ok(request) => client.add_sync_task(a.collector.clone(), request).await,
                 Err(e) => Err(AssignFailure::Refused {

@@ -16,6 +16,7 @@
 //! supervisor's next deadline) and a coordinator poller (`poll_period`: live
 //! collectors and leaders), and returns a [`Daemon`] whose drop stops them.
 
+pub mod assign_slots;
 pub mod clock;
 pub mod cluster;
 pub mod collector_client;
@@ -146,6 +147,7 @@ impl Daemon {
             local: parts.local,
             state_path: state_path.clone(),
             offload: options.sink_config.offload,
+            assign_slots: Arc::new(assign_slots::AssignSlots::new(assign_slots::PER_COLLECTOR)),
             collectors: parts.collectors,
             workers: workers::Workers::new(
                 parts.sink.clone(),
