@@ -78,9 +78,6 @@ pub fn table_status(
     };
     for state in tables {
         let t = &state.table;
-        if req.tid.is_some_and(|tid| tid != t.tid) {
-            continue;
-        }
         for (pid, p) in state.partitions.iter().enumerate() {
             let pid = pid as u32;
             if req.pid.is_some_and(|want| want != pid) {

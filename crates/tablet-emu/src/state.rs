@@ -66,19 +66,16 @@ impl TableState {
     /// Reads a table's state.
     pub fn load(root: &Path, tid: u32) -> Result<Self, EmuError> {
         let path = state_path(root, tid);
-        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-        serde_json::from_str(&text).map_err(|e| EmuError::Data {
-            path,
-            msg: e.to_string(),
-        })
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        Self::parse(&path, &bytes)
     }
 
-    /// Every table under `root`, by tid.
-    pub fn load_all(root: &Path) -> Result<Vec<Self>, EmuError> {
-        table_ids(root)?
-            .into_iter()
-            .map(|tid| Self::load(root, tid))
-            .collect()
+    /// The state in `bytes`, read from `path`.
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Self, EmuError> {
+        serde_json::from_slice(bytes).map_err(|e| EmuError::Data {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })
     }
 
     /// Writes the state (tmp file + rename).
@@ -124,11 +121,7 @@ impl StateCache {
         {
             return Ok(Some(state.clone()));
         }
-        let state: TableState = serde_json::from_slice(&bytes).map_err(|e| EmuError::Data {
-            path: path.clone(),
-            msg: e.to_string(),
-        })?;
-        let state = std::sync::Arc::new(state);
+        let state = std::sync::Arc::new(TableState::parse(&path, &bytes)?);
         cache.insert(tid, (bytes, state.clone()));
         Ok(Some(state))
     }

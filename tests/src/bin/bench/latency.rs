@@ -83,7 +83,10 @@ pub fn run(
     let poller = {
         let (stop, commits, endpoint) = (stop.clone(), commits.clone(), endpoint.clone());
         std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
+            loop {
+                // One more look after the stop: `wait_all_committed` saw
+                // the last commit, this list must too.
+                let last = stop.load(Ordering::Relaxed);
                 if let Ok(s) = e2e::status::synctool_status(&endpoint)
                     && let Some(t) = s.table(tid)
                 {
@@ -92,6 +95,9 @@ pub fn run(
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push((at, t.rows));
+                }
+                if last {
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -120,16 +126,6 @@ pub fn run(
     let done = cluster.wait_all_committed(settle);
     stop.store(true, Ordering::Relaxed);
     let _ = poller.join();
-    // The poller may have stopped before it saw the last commit, which
-    // `wait_all_committed` just saw: one more look.
-    if let Ok(s) = e2e::status::synctool_status(&endpoint)
-        && let Some(t) = s.table(tid)
-    {
-        commits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((Instant::now(), t.rows));
-    }
     cluster.stop_synctool()?;
     cluster.stop_collector()?;
     let total = done?;
