@@ -242,6 +242,8 @@ fn config() -> Config {
         },
         fail_after_ms: None,
         history_ms: 3_600_000,
+        // Crashes then often find the state lagging the sink.
+        persist_delay_ms: 300,
     }
 }
 

@@ -319,6 +319,124 @@ fn the_finished_flag_is_ignored_in_mode_1() {
 }
 
 #[test]
+fn an_offer_queued_by_the_daemon_is_timed_from_when_its_call_goes_out() {
+    let (mut sup, a) = setup(Mode::Full, &["h1:1", "h1:2"], &["h1"]);
+    // The call waited in the daemon's queue until just before the timeout.
+    sup.handle(
+        TIMEOUT - 10,
+        Input::AssignSent {
+            tid: 7,
+            pid: 0,
+            token: a[0].token.clone(),
+        },
+    );
+    assert_eq!(sup.next_deadline(), Some(2 * TIMEOUT - 10 + 1));
+    assert!(assigns(&sup.handle(TIMEOUT + 1, Input::Tick)).is_empty());
+    // A sent notice of an older offer moves nothing.
+    sup.handle(
+        2 * TIMEOUT - 20,
+        Input::AssignSent {
+            tid: 7,
+            pid: 0,
+            token: "old".into(),
+        },
+    );
+    let re = assigns(&sup.handle(2 * TIMEOUT - 9, Input::Tick));
+    assert_eq!(re[0].collector, "h1:2", "silent since the call went out");
+}
+
+/// The supervisor of [`setup_with`] whose persists wait 500 ms.
+fn setup_delayed(mode: Mode) -> (Supervisor, Vec<Assignment>) {
+    let mut config = config();
+    config.persist_delay_ms = 500;
+    setup_with(config, mode, &["h1:1", "h2:1"], &["h1", "h2"])
+}
+
+#[test]
+fn commits_progress_is_persisted_together_after_the_delay() {
+    let (mut sup, a) = setup_delayed(Mode::FullAndContinuous);
+    for (i, asg) in a.iter().enumerate() {
+        let now = 10 + i as u64;
+        // Two rows: the roll seals them at once.
+        let actions = sup.handle(
+            now,
+            Input::Pack(pack(asg, Point::start(), snap("b"), b"rr")),
+        );
+        assert_eq!(reply(&actions).outcome, PackOutcome::Accepted);
+        let rest = complete_segments(&mut sup, now, &actions);
+        assert!(persisted(&actions).is_none() && persisted(&rest).is_none());
+    }
+    // Replies reveal only the committed points, which the sink holds.
+    let actions = sup.handle(20, Input::Pack(pack(&a[0], snap("b"), snap("c"), b"rr")));
+    assert_eq!(reply(&actions).committed, Some(snap("b")));
+    assert!(persisted(&actions).is_none(), "no write for a reply");
+    assert!(persisted(&complete_segments(&mut sup, 20, &actions)).is_none());
+    assert_eq!(sup.next_deadline(), Some(510), "due 500 ms after the first");
+    assert!(persisted(&sup.handle(509, Input::Tick)).is_none());
+    let state = persisted(&sup.handle(510, Input::Tick)).expect("persisted at the deadline");
+    let committed: Vec<_> = state.tables[0]
+        .partitions
+        .iter()
+        .map(|p| p.next_seq)
+        .collect();
+    assert_eq!(committed, [2, 1], "the three commits in one write");
+    assert!(sup.flush().is_none(), "nothing left");
+    // A stopping daemon flushes a delayed change.
+    let actions = sup.handle(600, Input::Pack(pack(&a[1], snap("b"), snap("c"), b"rr")));
+    assert!(persisted(&complete_segments(&mut sup, 600, &actions)).is_none());
+    assert!(
+        matches!(sup.flush(), Some(Action::Persist(s)) if s.tables[0].partitions[1].next_seq == 2)
+    );
+    assert!(sup.flush().is_none());
+}
+
+#[test]
+fn a_change_a_reply_may_reveal_is_persisted_before_the_next_reply() {
+    let (mut sup, a) = setup_delayed(Mode::Full);
+    let mut p = pack(&a[0], Point::start(), Point::Binlog { offset: 4 }, b"r");
+    p.finished = true;
+    let actions = sup.handle(10, Input::Pack(p));
+    let rest = complete_segments(&mut sup, 10, &actions);
+    assert_eq!(status(&sup, 0), Status::Success);
+    assert!(persisted(&rest).is_none(), "no reply waits yet");
+    // The next reply (to any part) waits for the SUCCESS to be written: a
+    // collector told its part is done may remove its data.
+    let actions = sup.handle(
+        20,
+        Input::Pack(pack(&a[1], Point::start(), snap("b"), b"r")),
+    );
+    let written = position(&actions, |a| matches!(a, Action::Persist(_))).expect("persisted");
+    assert!(written < position(&actions, |a| matches!(a, Action::PackReply(_))).unwrap());
+    assert_eq!(
+        persisted(&actions).unwrap().tables[0].partitions[0].status,
+        "SUCCESS"
+    );
+    assert!(sup.flush().is_none(), "nothing left to write");
+    // A create's reply waits on its own change.
+    sup.handle(
+        30,
+        Input::Delete {
+            db: "db".into(),
+            table: "t".into(),
+        },
+    );
+    let actions = sup.handle(
+        40,
+        Input::Create {
+            spec: spec(Mode::Full),
+            partitions: leaders(&["h1"]),
+            existing: vec![],
+        },
+    );
+    let written = position(&actions, |a| matches!(a, Action::Persist(_))).expect("persisted");
+    assert!(written < position(&actions, |a| matches!(a, Action::CreateReply(_))).unwrap());
+}
+
+fn position(actions: &[Action], f: fn(&Action) -> bool) -> Option<usize> {
+    actions.iter().position(f)
+}
+
+#[test]
 fn mode_0_finishes_after_the_final_commit_then_the_table_is_removed() {
     let (mut sup, a) = setup(Mode::Full, &["h1:1", "h2:1"], &["h1", "h2"]);
     let mut finals = Vec::new();

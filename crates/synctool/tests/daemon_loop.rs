@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use sync_core::point::Point;
-use sync_core::task::Status;
+use sync_core::task::{PersistedState, Status};
 use sync_infra::coordinator::standalone::StandaloneCoordinator;
 use sync_proto::datasync::{DeleteSyncTaskRequest, SyncType, TaskStatusRequest};
 
@@ -150,40 +150,62 @@ async fn replies_wait_for_the_persisted_state() {
     let writes = env.local.write_count();
     assert!(writes >= 1);
 
-    // A commit persists the new committed point; no pack reply overtakes it.
-    env.local.set_hold(true);
+    // A commit's progress (which the sink's record holds) is persisted
+    // within `persist_delay_ms`, in one write, without holding replies back.
     for i in 0..3 {
         assert_eq!(
             h.send_data(pack(7, 0, &token, i)).await.response.code,
             Some(0)
         );
     }
-    // Let the segment reach the store and its Committed input reach the loop,
-    // whose persist is now held.
+    wait_committed(&h, 7, 0, 3).await;
+    let state = wait_state(&env, &h, |s| s.tables[0].partitions[0].rows_committed == 3).await;
+    assert_eq!(state.tables[0].partitions[0].rows_committed, 3);
+    assert_eq!(
+        env.local.write_count(),
+        writes + 1,
+        "one write for the commit"
+    );
+}
+
+/// The persisted state once `done` holds for it, after the clock passed
+/// the persist delay (panics after 5 s).
+async fn wait_state(
+    env: &Env,
+    h: &SyncToolHandle,
+    done: impl Fn(&PersistedState) -> bool,
+) -> PersistedState {
+    env.clock
+        .advance(sync_core::task::Config::default().persist_delay_ms);
+    h.tick().await.unwrap();
     for _ in 0..500 {
-        if env.sink.visible_count(&env.dest("t1")).await > 0 {
-            break;
+        let state = synctool::daemon::startup::read_state(
+            &sync_infra::store::FsStore,
+            &env.progress_path(),
+        )
+        .unwrap();
+        if let Some(state) = state.filter(|s| done(s)) {
+            return state;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(env.sink.visible_count(&env.dest("t1")).await, 1);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let pending = h.submit_pack(pack(7, 0, &token, 3)).await;
-    let reply = tokio::spawn(pending.resolve());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !reply.is_finished(),
-        "a pack was answered while a persist was pending"
-    );
-    assert_eq!(env.local.write_count(), writes);
-    env.local.set_hold(false);
-    let reply = tokio::time::timeout(Duration::from_secs(5), reply)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(reply.response.code, Some(0));
-    let committed = Point::from_proto(reply.committed_point.as_ref().unwrap()).unwrap();
-    assert_eq!(committed, Point::Binlog { offset: 3 });
+    panic!("the persisted state never got there");
+}
+
+#[tokio::test]
+async fn a_stopping_daemon_writes_the_delayed_state() {
+    let env = Env::new();
+    let daemon = env.start().await;
+    let h = daemon.handle();
+    let token = create_t1(&h, &env).await;
+    for i in 0..3 {
+        assert_eq!(
+            h.send_data(pack(7, 0, &token, i)).await.response.code,
+            Some(0)
+        );
+    }
+    wait_committed(&h, 7, 0, 3).await;
+    daemon.shutdown().await;
     let state =
         synctool::daemon::startup::read_state(&sync_infra::store::FsStore, &env.progress_path())
             .unwrap()
@@ -216,10 +238,7 @@ async fn a_failed_persist_turns_the_reply_into_an_error() {
         assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
     }
     wait_committed(&h, 7, 0, 3).await;
-    let state =
-        synctool::daemon::startup::read_state(&sync_infra::store::FsStore, &env.progress_path())
-            .unwrap()
-            .unwrap();
+    let state = wait_state(&env, &h, |s| !s.tables.is_empty()).await;
     assert_eq!(state.tables.len(), 1);
 }
 

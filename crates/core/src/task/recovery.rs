@@ -4,7 +4,10 @@
 //! [`PersistedState::to_bytes`]) holds every table task and, per partition, its
 //! status, the FAILED reason, the leader, and the committed point with its
 //! segment count and row count. It is written whole, by the daemon, with temp +
-//! fsync + rename, whenever the supervisor emits [`Action::Persist`]. It also
+//! fsync + rename, whenever the supervisor emits [`Action::Persist`]: before
+//! a reply that waits on a change, else at most
+//! [`Config::persist_delay_ms`](crate::task::supervisor::Config::persist_delay_ms)
+//! after the change, with the changes made meanwhile. It also
 //! holds the SyncTool epoch, so tokens of different runs never collide.
 //!
 //! Recovery ([`Supervisor::recover`]) combines it with what the sink says is
@@ -399,6 +402,8 @@ impl Supervisor {
                 .map(Finished::try_from)
                 .collect::<Result<_, _>>()?,
             held: 0,
+            persist_due_ms: None,
+            reply_waits: false,
         };
         let mut behind_parts: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
         let sink: BTreeMap<(u32, u32, u64), &SinkProgress> = input
@@ -544,7 +549,7 @@ impl Supervisor {
             }
         }
         sup.remove_completed(now_ms, &mut out);
-        let actions = sup.finish(out);
+        let actions = sup.finish(now_ms, out);
         Ok((sup, actions))
     }
 }

@@ -28,5 +28,8 @@ pub fn config() -> Config {
         },
         fail_after_ms: None,
         history_ms: 3_600_000,
+        // Every change persisted at once, so each shows in the step that
+        // made it (`delayed_persist_*` tests the delay).
+        persist_delay_ms: 0,
     }
 }

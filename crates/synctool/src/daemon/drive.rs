@@ -9,11 +9,15 @@
 //!
 //! * `Persist` is written with `write_atomic` (temp + fsync + rename) and
 //!   awaited before any later action, so a reply never overtakes the state it
-//!   depends on; if the write fails, the replies of that step become errors
+//!   depends on (the supervisor delays the persists nobody waits on, see
+//!   `Config::persist_delay_ms`, and [`Command::Flush`] writes the delayed
+//!   one when the daemon stops); if the write fails, the replies of that step become errors
 //!   (a collector then resends the pack, which the core acknowledges as a
 //!   duplicate);
-//! * `Assign` becomes a spawned `AddSyncTask` call whose result comes back as
-//!   [`Input::AssignResult`];
+//! * `Assign` becomes a spawned `AddSyncTask` call (at most
+//!   `assign_slots::PER_COLLECTOR` in flight per collector, the others
+//!   queued); [`Input::AssignSent`] says when it goes out, and its result
+//!   comes back as [`Input::AssignResult`];
 //! * `Stage` / `Commit` / `ClearStaging` go to the partition's ordered sink
 //!   worker ([`super::workers`]); `ReleaseDestination` drops a destination's
 //!   clients once the jobs queued before it are done;
@@ -60,6 +64,9 @@ pub enum Command {
     Status(oneshot::Sender<StatusReport>),
     /// The table ids with a task.
     Tids(oneshot::Sender<Vec<u32>>),
+    /// Persist the changes whose write is still delayed, then answer (the
+    /// daemon stops).
+    Flush(oneshot::Sender<()>),
 }
 
 /// The loop's state; `commands` is the loop's own channel (weak, so the
@@ -133,6 +140,12 @@ impl DriveLoop {
                 }
                 Command::Tids(tx) => {
                     let _ = tx.send(self.sup.tables().keys().copied().collect());
+                }
+                Command::Flush(tx) => {
+                    if let Some(persist) = self.sup.flush() {
+                        self.execute(vec![persist], None).await;
+                    }
+                    let _ = tx.send(());
                 }
             }
         }
@@ -223,6 +236,22 @@ impl DriveLoop {
         info!(tid = a.tid, pid = a.pid, collector = %a.collector, point = %a.point, "assigning");
         tokio::spawn(async move {
             let _slot = slots.acquire(&a.collector).await;
+            let sent = Input::AssignSent {
+                tid: a.tid,
+                pid: a.pid,
+                token: a.token.clone(),
+            };
+            match commands.upgrade() {
+                Some(tx) => {
+                    let _ = tx
+                        .send(Command::Input {
+                            input: sent,
+                            reply: None,
+                        })
+                        .await;
+                }
+                None => return,
+            }
             let result = match a.to_proto() {
                 Ok(request) => client.add_sync_task(a.collector.clone(), request).await,
                 Err(e) => Err(AssignFailure::Refused {

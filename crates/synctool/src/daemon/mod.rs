@@ -39,7 +39,7 @@ use std::time::Duration;
 use sync_core::task::Input;
 use sync_infra::store::LocalStore;
 use sync_sinks::Sink;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::warn;
 
@@ -47,9 +47,12 @@ use crate::config::SyncToolConfig;
 use clock::Clock;
 use cluster::{ClusterView, leaders};
 use collector_client::CollectorClient;
-use drive::DriveLoop;
+use drive::{Command, DriveLoop};
 pub use handle::SyncToolHandle;
 pub use startup::{STATE_FILE, StartError};
+
+/// How long a stopping daemon waits for the delayed state write.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A boxed future, so the seams can be used as `dyn`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -194,8 +197,15 @@ impl Daemon {
         }
     }
 
-    /// Stops everything and waits until the tasks are gone.
+    /// Persists the delayed changes (waiting at most [`FLUSH_TIMEOUT`]),
+    /// then stops everything and waits until the tasks are gone.
     pub async fn shutdown(mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.handle.commands.send(Command::Flush(tx)).await.is_ok()
+            && tokio::time::timeout(FLUSH_TIMEOUT, rx).await.is_err()
+        {
+            warn!("the task state was not persisted at shutdown within {FLUSH_TIMEOUT:?}");
+        }
         self.tasks.shutdown().await;
     }
 }

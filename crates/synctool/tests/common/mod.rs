@@ -26,10 +26,11 @@ use sync_sinks::{
     CommitOutcome, CsvOptions, OutputFormat, Sink, SinkConfig, SinkError, StoreSink, TableSchema,
 };
 use synctool::daemon::BoxFuture;
+pub use synctool::daemon::SyncToolHandle;
 use synctool::daemon::clock::ManualClock;
 use synctool::daemon::cluster::CoordinatorView;
 use synctool::daemon::collector_client::CollectorClient;
-use synctool::daemon::{Daemon, DaemonOptions, DaemonParts, SyncToolHandle};
+use synctool::daemon::{Daemon, DaemonOptions, DaemonParts};
 use tempfile::TempDir;
 
 pub const COLLECTOR: &str = "127.0.0.1:9001";

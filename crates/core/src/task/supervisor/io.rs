@@ -52,6 +52,17 @@ pub enum Input {
     },
     /// A data pack arrived.
     Pack(Pack),
+    /// The `AddSyncTask` of an [`Action::Assign`] is on its way now (the
+    /// daemon may queue calls to one collector): an unanswered offer is
+    /// timed from here, not from the action.
+    AssignSent {
+        /// Table id.
+        tid: u32,
+        /// Partition id.
+        pid: u32,
+        /// The token of the assignment.
+        token: String,
+    },
     /// The outcome of an [`Action::Assign`].
     AssignResult {
         /// Table id.
@@ -272,7 +283,8 @@ pub enum Action {
     RetryReply(Result<usize, RequestError>),
     /// Answer a pack.
     PackReply(PackReply),
-    /// Call `AddSyncTask` on a collector; report with [`Input::AssignResult`].
+    /// Call `AddSyncTask` on a collector; report with [`Input::AssignSent`]
+    /// when the call goes out and [`Input::AssignResult`] when it is answered.
     Assign(Assignment),
     /// Write a segment to staging; report with [`Input::Staged`].
     Stage(StageSegment),

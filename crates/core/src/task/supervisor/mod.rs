@@ -109,6 +109,15 @@ pub struct Config {
     pub fail_after_ms: Option<u64>,
     /// Ended table tasks stay in the history this long (`sync_task.history_ms`).
     pub history_ms: u64,
+    /// A change is persisted at most this long after it, together with the
+    /// changes that came meanwhile: with thousands of parts committing, one
+    /// write of the whole state per commit would be quadratic. A change a
+    /// reply may reveal (a task created, deleted or completed, a part's
+    /// status) is persisted before the next reply, so no collector or client
+    /// acts on what a crash would undo; a commit's progress only waits for
+    /// the delay (the sink's commit records are the truth, and the state may
+    /// lag them: `crate::task::recovery`). 0: every change at once.
+    pub persist_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -122,6 +131,7 @@ impl Default for Config {
             backoff: Backoff::default(),
             fail_after_ms: None,
             history_ms: 24 * 3_600_000,
+            persist_delay_ms: 500,
         }
     }
 }
@@ -139,6 +149,11 @@ pub struct Supervisor {
     pub(crate) history: Vec<Finished>,
     /// Bytes of rows held by all parts (see `memory`).
     pub(crate) held: u64,
+    /// A change not yet persisted is persisted at this time (ms); see
+    /// [`Config::persist_delay_ms`].
+    pub(crate) persist_due_ms: Option<u64>,
+    /// The change not yet persisted includes one a reply may reveal.
+    pub(crate) reply_waits: bool,
 }
 
 /// Collects actions of one step: replies go last, after a persist if needed.
@@ -146,7 +161,11 @@ pub struct Supervisor {
 pub(crate) struct Out {
     pub(crate) actions: Vec<Action>,
     pub(crate) replies: Vec<Action>,
+    /// A change a reply may reveal (a task created or removed, a part's
+    /// status): persisted before the next reply, whichever step makes it.
     pub(crate) dirty: bool,
+    /// Only a commit's progress, which the sink's records already hold.
+    pub(crate) progress: bool,
 }
 
 /// What a partition-level transition needs besides the partition.
@@ -170,6 +189,8 @@ impl Supervisor {
             live: BTreeSet::new(),
             history: Vec::new(),
             held: 0,
+            persist_due_ms: None,
+            reply_waits: false,
         }
     }
 
@@ -228,6 +249,7 @@ impl Supervisor {
                 token,
                 result,
             } => self.assign_result(now_ms, tid, pid, &token, result, &mut out),
+            Input::AssignSent { tid, pid, token } => self.assign_sent(now_ms, tid, pid, &token),
             Input::Staged { id, result } => self.staged(now_ms, id, result, &mut out),
             Input::Committed { id, result } => self.committed(now_ms, id, result, &mut out),
             Input::Tick => self.tick(now_ms, &mut out),
@@ -241,7 +263,7 @@ impl Supervisor {
         }
         self.remove_completed(now_ms, &mut out);
         self.prune_history(now_ms, &mut out);
-        self.finish(out)
+        self.finish(now_ms, out)
     }
 
     /// The earliest time at which an [`Input::Tick`] has something to do
@@ -253,11 +275,33 @@ impl Supervisor {
             .values()
             .flat_map(|t| t.partitions.values().map(|p| (&t.spec.options.roll, p)))
             .filter_map(|(roll, p)| part::deadline(&self.config, roll, p))
+            .chain(self.persist_due_ms)
             .min()
     }
 
-    pub(crate) fn finish(&self, mut out: Out) -> Vec<Action> {
-        if out.dirty {
+    /// A persist of the changes not yet persisted, if there are any (for a
+    /// daemon that stops: it writes this before it exits).
+    pub fn flush(&mut self) -> Option<Action> {
+        self.reply_waits = false;
+        self.persist_due_ms
+            .take()
+            .map(|_| Action::Persist(self.persisted()))
+    }
+
+    /// The step's actions, replies last. The state is persisted when a
+    /// change's [`Config::persist_delay_ms`] is up, and before any reply
+    /// once a change a reply may reveal is pending (a collector told that
+    /// its table is gone removes its data: the removal must survive a crash).
+    pub(crate) fn finish(&mut self, now: u64, mut out: Out) -> Vec<Action> {
+        if out.dirty || out.progress {
+            let due = now.saturating_add(self.config.persist_delay_ms);
+            self.persist_due_ms = Some(self.persist_due_ms.map_or(due, |d| d.min(due)));
+            self.reply_waits |= out.dirty;
+        }
+        let due = self.persist_due_ms.is_some_and(|due| now >= due);
+        if due || (self.reply_waits && !out.replies.is_empty()) {
+            self.persist_due_ms = None;
+            self.reply_waits = false;
             out.actions.push(Action::Persist(self.persisted()));
         }
         out.actions.append(&mut out.replies);

@@ -321,7 +321,7 @@ pub(crate) fn committed(
                     latency_ms: ctx.now.saturating_sub(s.sealed_ms),
                 });
             }
-            out.dirty = true;
+            out.progress = true;
             part.clear_error(|e| matches!(e, PartError::Stage(_) | PartError::Commit(_)));
             if part.holder == Holder::AwaitingFlush {
                 part.accepted = part.plan.committed().clone();
