@@ -88,12 +88,7 @@ async fn restart_resumes_from_the_committed_point_without_duplicates() {
         Some(0)
     );
     let old_token = env.collectors.wait_for(1).await.token.unwrap();
-    for i in 0..5 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &old_token, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &old_token, 0..5).await;
     wait_committed(&h, 7, 0, 3).await;
     // Rows 3 and 4 are accepted but not committed when SyncTool dies.
     daemon.shutdown().await;
@@ -152,12 +147,7 @@ async fn replies_wait_for_the_persisted_state() {
 
     // A commit's progress (which the sink's record holds) is persisted
     // within `persist_delay_ms`, in one write, without holding replies back.
-    for i in 0..3 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &token, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &token, 0..3).await;
     wait_committed(&h, 7, 0, 3).await;
     let state = wait_state(&env, &h, |s| s.tables[0].partitions[0].rows_committed == 3).await;
     assert_eq!(state.tables[0].partitions[0].rows_committed, 3);
@@ -179,12 +169,7 @@ async fn wait_state(
         .advance(sync_core::task::Config::default().persist_delay_ms);
     h.tick().await.unwrap();
     for _ in 0..500 {
-        let state = synctool::daemon::startup::read_state(
-            &sync_infra::store::FsStore,
-            &env.progress_path(),
-        )
-        .unwrap();
-        if let Some(state) = state.filter(|s| done(s)) {
+        if let Some(state) = env.persisted_state().filter(|s| done(s)) {
             return state;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -198,18 +183,10 @@ async fn a_stopping_daemon_writes_the_delayed_state() {
     let daemon = env.start().await;
     let h = daemon.handle();
     let token = create_t1(&h, &env).await;
-    for i in 0..3 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &token, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &token, 0..3).await;
     wait_committed(&h, 7, 0, 3).await;
     daemon.shutdown().await;
-    let state =
-        synctool::daemon::startup::read_state(&sync_infra::store::FsStore, &env.progress_path())
-            .unwrap()
-            .unwrap();
+    let state = env.persisted_state().expect("written at shutdown");
     assert_eq!(state.tables[0].partitions[0].rows_committed, 3);
 }
 
@@ -233,10 +210,7 @@ async fn a_failed_persist_turns_the_reply_into_an_error() {
     // The next persist writes the whole state, the task included.
     env.local.fail.store(false, Ordering::SeqCst);
     let token = env.collectors.wait_for(1).await.token.unwrap();
-    for i in 0..3 {
-        let r = h.send_data(pack(7, 0, &token, i)).await;
-        assert_eq!(r.response.code, Some(0), "{:?}", r.response.msg);
-    }
+    send_accepted(&h, &token, 0..3).await;
     wait_committed(&h, 7, 0, 3).await;
     let state = wait_state(&env, &h, |s| !s.tables.is_empty()).await;
     assert_eq!(state.tables.len(), 1);
@@ -249,12 +223,7 @@ async fn a_failed_commit_is_retried_on_tick_without_duplicates() {
     let h = daemon.handle();
     let token = create_t1(&h, &env).await;
     env.sink.fail_next_commits(1);
-    for i in 0..3 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &token, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &token, 0..3).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(env.sink.visible_count(&env.dest("t1")).await, 0);
     env.clock.advance(1_000);
@@ -598,12 +567,7 @@ async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
     );
     let old = env.collectors.wait_for(1).await.token.unwrap();
     env.sink.fail_next_commits(100);
-    for i in 0..3 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &old, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &old, 0..3).await;
     for _ in 0..500 {
         if env.sink.staged_count(&env.dest("t1")).await == 1 {
             break;
@@ -633,12 +597,7 @@ async fn a_restart_between_stage_and_commit_clears_staging_and_replays_once() {
         "recovery clears the leftover staging"
     );
     let token = assign.token.unwrap();
-    for i in 0..3 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &token, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &token, 0..3).await;
     wait_committed(&h, 7, 0, 3).await;
     assert_eq!(
         env.sink.committed_text(&env.dest("t1")).await,
@@ -652,12 +611,7 @@ async fn delete_clears_the_staged_segments_and_keeps_the_committed_ones() {
     let daemon = env.start().await;
     let h = daemon.handle();
     let token = create_t1(&h, &env).await;
-    for i in 0..3 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &token, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &token, 0..3).await;
     wait_committed(&h, 7, 0, 3).await;
     env.sink.fail_next_commits(100);
     for i in 3..6 {
@@ -789,12 +743,7 @@ async fn a_create_over_committed_output_resumes_it_and_says_so() {
     let daemon = env.start().await;
     let h = daemon.handle();
     let token = create_t1(&h, &env).await;
-    for i in 0..4 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &token, i)).await.response.code,
-            Some(0)
-        );
-    }
+    send_accepted(&h, &token, 0..4).await;
     wait_committed(&h, 7, 0, 3).await;
     let del = DeleteSyncTaskRequest {
         db: Some("db1".into()),
@@ -853,13 +802,7 @@ async fn packs_wait_while_the_memory_limit_is_near_and_flow_again_after_a_commit
     let h = daemon.handle();
     let token = create_t1(&h, &env).await;
     env.sink.hold_commits(true);
-    for i in 0..3 {
-        assert_eq!(
-            h.send_data(pack(7, 0, &token, i)).await.response.code,
-            Some(0),
-            "pack {i}"
-        );
-    }
+    send_accepted(&h, &token, 0..3).await;
     let memory = h.status_report().await.unwrap().memory;
     assert_eq!(
         (memory.held_bytes, memory.full),

@@ -241,16 +241,8 @@ impl DriveLoop {
                 pid: a.pid,
                 token: a.token.clone(),
             };
-            match commands.upgrade() {
-                Some(tx) => {
-                    let _ = tx
-                        .send(Command::Input {
-                            input: sent,
-                            reply: None,
-                        })
-                        .await;
-                }
-                None => return,
+            if !feed(&commands, sent).await {
+                return;
             }
             let result = match a.to_proto() {
                 Ok(request) => client.add_sync_task(a.collector.clone(), request).await,
@@ -269,9 +261,16 @@ impl DriveLoop {
                 token: a.token,
                 result,
             };
-            if let Some(tx) = commands.upgrade() {
-                let _ = tx.send(Command::Input { input, reply: None }).await;
-            }
+            feed(&commands, input).await;
         });
+    }
+}
+
+/// Hands `input` (no reply) to the loop of `commands`; false when the loop
+/// is gone.
+pub(crate) async fn feed(commands: &mpsc::WeakSender<Command>, input: Input) -> bool {
+    match commands.upgrade() {
+        Some(tx) => tx.send(Command::Input { input, reply: None }).await.is_ok(),
+        None => false,
     }
 }

@@ -201,9 +201,13 @@ impl Daemon {
     /// then stops everything and waits until the tasks are gone.
     pub async fn shutdown(mut self) {
         let (tx, rx) = oneshot::channel();
-        if self.handle.commands.send(Command::Flush(tx)).await.is_ok()
-            && tokio::time::timeout(FLUSH_TIMEOUT, rx).await.is_err()
-        {
+        let commands = self.handle.commands.clone();
+        let flushed = async move {
+            if commands.send(Command::Flush(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+        };
+        if tokio::time::timeout(FLUSH_TIMEOUT, flushed).await.is_err() {
             warn!("the task state was not persisted at shutdown within {FLUSH_TIMEOUT:?}");
         }
         self.tasks.shutdown().await;

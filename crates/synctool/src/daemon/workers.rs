@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::cluster::ClusterView;
-use super::drive::Command;
+use super::drive::{Command, feed};
 use super::metrics::Metrics;
 
 /// Which staged segments to remove.
@@ -177,12 +177,7 @@ impl Worker {
                     continue;
                 }
             };
-            let Some(tx) = commands.upgrade() else { return };
-            if tx
-                .send(Command::Input { input, reply: None })
-                .await
-                .is_err()
-            {
+            if !feed(&commands, input).await {
                 return;
             }
         }

@@ -356,6 +356,12 @@ impl Env {
         self.dir.path().join("progress")
     }
 
+    /// SyncTool's state file as it is on disk now (`None`: not written yet).
+    pub fn persisted_state(&self) -> Option<sync_core::task::PersistedState> {
+        synctool::daemon::startup::read_state(&sync_infra::store::FsStore, &self.progress_path())
+            .expect("the state file is readable")
+    }
+
     pub fn metadata_dir(&self) -> PathBuf {
         self.dir.path().join("metadata")
     }
@@ -452,6 +458,15 @@ pub fn pack(tid: u32, pid: u32, token: &str, i: u64) -> SendDataRequest {
 
 /// Creates the mode-2 task of `db1.t1` (tid 7, one partition); the token
 /// of its first assignment.
+/// Sends the packs `rows` ([`pack`]) of part 7/0 with `token`; each must be
+/// accepted.
+pub async fn send_accepted(h: &SyncToolHandle, token: &str, rows: std::ops::Range<u64>) {
+    for i in rows {
+        let r = h.send_data(pack(7, 0, token, i)).await;
+        assert_eq!(r.response.code, Some(0), "pack {i}: {:?}", r.response.msg);
+    }
+}
+
 pub async fn create_t1(h: &SyncToolHandle, env: &Env) -> String {
     let reply = h
         .create(create_request("db1", "t1", 2, &env.dest("t1")))

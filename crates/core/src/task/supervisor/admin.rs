@@ -263,11 +263,7 @@ impl Supervisor {
 
     /// Times the part's unanswered offer with `token` from `now`.
     pub(crate) fn assign_sent(&mut self, now: u64, tid: u32, pid: u32, token: &str) {
-        let Some(part) = self
-            .tables
-            .get_mut(&tid)
-            .and_then(|t| t.partitions.get_mut(&pid))
-        else {
+        let Some(part) = self.part_mut(tid, pid) else {
             return;
         };
         if matches!(&part.holder, Holder::Offered { token: offered, .. } if offered == token) {

@@ -102,11 +102,7 @@ impl Supervisor {
             if open_total < limit / 4 {
                 break;
             }
-            let Some(part) = self
-                .tables
-                .get_mut(&tid)
-                .and_then(|t| t.partitions.get_mut(&pid))
-            else {
+            let Some(part) = self.part_mut(tid, pid) else {
                 continue;
             };
             let action = part.plan.roll(&part.accepted, now);

@@ -300,9 +300,7 @@ impl Supervisor {
         }
         let due = self.persist_due_ms.is_some_and(|due| now >= due);
         if due || (self.reply_waits && !out.replies.is_empty()) {
-            self.persist_due_ms = None;
-            self.reply_waits = false;
-            out.actions.push(Action::Persist(self.persisted()));
+            out.actions.extend(self.flush());
         }
         out.actions.append(&mut out.replies);
         out.actions
@@ -330,6 +328,13 @@ impl Supervisor {
                 f(&mut ctx, part, out);
             }
         }
+    }
+
+    /// The part `pid` of table `tid`, if both exist.
+    pub(crate) fn part_mut(&mut self, tid: u32, pid: u32) -> Option<&mut PartitionTask> {
+        self.tables
+            .get_mut(&tid)
+            .and_then(|t| t.partitions.get_mut(&pid))
     }
 
     /// Runs `f` on the part of segment `id` (if it still belongs to the task).
