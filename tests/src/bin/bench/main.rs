@@ -22,6 +22,7 @@
 
 mod hdfs;
 mod latency;
+mod memory;
 mod parts;
 
 use std::path::{Path, PathBuf};
@@ -98,6 +99,18 @@ struct Cli {
     /// idle (--quick: 1000; 0: no run).
     #[arg(long, default_value_t = 10_000)]
     scale_parts: u32,
+    /// Memory: more tables synced to local Parquet for their peak RSS, as
+    /// PARTITIONS:ROWS (about 300 bytes a row; --quick: an eighth of the
+    /// rows).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "8:320000,64:1600000,512:1600000"
+    )]
+    memory_runs: Vec<memory::Shape>,
+    /// No memory runs.
+    #[arg(long)]
+    no_memory: bool,
 }
 
 /// One measured figure.
@@ -502,6 +515,28 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
     }
     drop(cluster);
+    let mut memory_runs = Vec::new();
+    let memory_shapes = if cli.no_memory {
+        &[][..]
+    } else {
+        &cli.memory_runs[..]
+    };
+    for (i, shape) in memory_shapes.iter().enumerate() {
+        let shape = if cli.quick {
+            memory::Shape {
+                partitions: shape.partitions,
+                rows: (shape.rows / 8).max(u64::from(shape.partitions)),
+            }
+        } else {
+            *shape
+        };
+        memory_runs.push(memory::run(
+            &cli.out.join(format!("memory-{i}")),
+            shape,
+            memory_limit,
+            Duration::from_secs(cli.timeout),
+        )?);
+    }
     let (recovery_parts, scale_parts) = if cli.quick {
         (cli.recovery_parts.min(100), cli.scale_parts.min(1000))
     } else {
@@ -612,6 +647,39 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             );
         }
     }
+    if !memory_runs.is_empty() {
+        let main_parquet = runs
+            .iter()
+            .find(|r| r.format == Format::Parquet)
+            .map(|r| (cli.partitions, total_rows, source_bytes, r));
+        println!(
+            "\nmemory, mode 0 → local Parquet, peak RSS{}:",
+            if main_parquet.is_some() {
+                " (the first line is the Parquet run above)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  {:>10} {:>10} {:>8} {:>9} {:>7} {:>10} {:>15}",
+            "partitions", "rows", "MB", "seconds", "files", "synctool", "data_collector"
+        );
+        let curve = memory_runs
+            .iter()
+            .map(|m| (m.shape.partitions, m.shape.rows, m.source_bytes, &m.run));
+        for (partitions, rows, bytes, run) in main_parquet.into_iter().chain(curve) {
+            println!(
+                "  {:>10} {:>10} {:>8.0} {:>9.2} {:>7} {:>10} {:>15}",
+                partitions,
+                rows,
+                bytes as f64 / 1e6,
+                run.figure.seconds,
+                run.files,
+                mib(run.synctool_peak_rss),
+                mib(run.collector_peak_rss)
+            );
+        }
+    }
     if let Some(Err(e)) = &recovery {
         println!("\nrecovery, {recovery_parts} partition tasks: FAILED: {e}");
         ok = false;
@@ -715,6 +783,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             "status_p50_ms": s.status_p50_ms, "status_max_ms": s.status_max_ms,
             }),
         }),
+        "memory": memory_runs.iter().map(|m| json!({
+            "partitions": m.shape.partitions, "rows": m.shape.rows,
+            "source_bytes": m.source_bytes, "seconds": m.run.figure.seconds,
+            "files": m.run.files,
+            "synctool_peak_rss_bytes": m.run.synctool_peak_rss,
+            "collector_peak_rss_bytes": m.run.collector_peak_rss,
+        })).collect::<Vec<_>>(),
         "latency": latencies.iter().map(|l| json!({
             "roll_age_ms": l.roll_age_ms, "rows_per_s": l.rows_per_s, "seconds": l.seconds,
             "batches": l.batches, "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "max_ms": l.max_ms,
