@@ -7,14 +7,12 @@
 //!
 //! The tablet's binlog dir is known once `GetTableStatus` answered (or from
 //! the task's record, before that). Each tick also refreshes the links the
-//! status page shows. A tick where neither the tablet's binlog dir nor the
-//! work dir changed costs a few `stat`s and lists nothing ([`DirWatch`]),
-//! so thousands of idle parts stay cheap.
+//! status page shows.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sync_infra::store::{DirWatch, LocalStore};
+use sync_infra::store::LocalStore;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
@@ -40,14 +38,10 @@ impl Linker {
         let (binlog_dir, mut dir) = watch::channel(tablet_binlog_dir);
         let task = tokio::spawn(async move {
             let mut last_error: Option<String> = None;
-            let mut linked = DirWatch::default();
-            let mut shown = DirWatch::default();
-            let held_dirs = work.held_links_dirs(tid, pid);
-            let held_dirs: Vec<&std::path::Path> = held_dirs.iter().map(|d| d.as_path()).collect();
             loop {
                 let current = dir.borrow_and_update().clone();
                 if let Some(tablet_dir) = current {
-                    match work.link_newer_binlogs(tid, pid, &tablet_dir, &mut linked) {
+                    match work.link_newer_binlogs(tid, pid, &tablet_dir) {
                         Ok(files) if !files.is_empty() => {
                             debug!(tid, pid, ?files, "linked new binlog files");
                             last_error = None;
@@ -62,11 +56,8 @@ impl Linker {
                         }
                     }
                 }
-                if !shown.unchanged(work.store(), &held_dirs)
-                    && let Ok(links) = work.held_links(tid, pid)
-                {
+                if let Ok(links) = work.held_links(tid, pid) {
                     status.lock().links = links;
-                    shown.listed();
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}

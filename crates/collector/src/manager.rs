@@ -19,7 +19,7 @@
 //! commit, dormant ones stay dormant.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sync_core::point::Point;
 use sync_core::proto::datasync::AddSyncTaskRequest;
@@ -42,6 +42,8 @@ type Key = (u32, u32);
 
 /// How long an ended task stays on the status page.
 const ENDED_KEPT_MS: u64 = 3_600_000;
+/// How often the status page's ended tasks are looked at for forgetting.
+const PRUNE_EVERY_MS: u64 = 60_000;
 
 /// Why `AddSyncTask` was refused.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +72,20 @@ pub struct TaskManager<S, T> {
     env: TaskEnv<S, T>,
     leases: Leases,
     running: Mutex<HashMap<Key, Running>>,
-    statuses: Mutex<BTreeMap<Key, SharedStatus>>,
+    /// One `AddSyncTask` at a time per partition; calls for different
+    /// partitions go on at once (each persists its task, which waits for
+    /// the disk: done under one lock, thousands of assignments queued for
+    /// seconds and their callers timed out).
+    turns: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    statuses: Mutex<Statuses>,
+}
+
+/// The status of each partition's newest assignment, and when ended ones
+/// were last forgotten.
+#[derive(Default)]
+struct Statuses {
+    by_key: BTreeMap<Key, SharedStatus>,
+    pruned_ms: u64,
 }
 
 impl<S, T> TaskManager<S, T>
@@ -83,17 +98,23 @@ where
             env,
             leases: Leases::default(),
             running: Mutex::new(HashMap::new()),
-            statuses: Mutex::new(BTreeMap::new()),
+            turns: Mutex::new(HashMap::new()),
+            statuses: Mutex::new(Statuses::default()),
         }
     }
 
     /// Records the status of `key`'s newest assignment, and forgets tasks
-    /// that ended more than [`ENDED_KEPT_MS`] ago.
+    /// that ended more than [`ENDED_KEPT_MS`] ago (looked for at most every
+    /// [`PRUNE_EVERY_MS`]: not a scan of every part per assignment).
     fn set_status(&self, key: Key, status: SharedStatus) {
         let now = (self.env.clock)();
         let mut statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
-        statuses.insert(key, status);
-        statuses.retain(|_, s| {
+        statuses.by_key.insert(key, status);
+        if now.saturating_sub(statuses.pruned_ms) < PRUNE_EVERY_MS {
+            return;
+        }
+        statuses.pruned_ms = now;
+        statuses.by_key.retain(|_, s| {
             let s = s.lock();
             !(s.state.is_over()
                 && s.ended_ms
@@ -104,7 +125,17 @@ where
     /// The status of every partition task this collector has seen.
     pub fn statuses(&self) -> Vec<TaskStatus> {
         let statuses = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
-        statuses.values().map(SharedStatus::snapshot).collect()
+        statuses
+            .by_key
+            .values()
+            .map(SharedStatus::snapshot)
+            .collect()
+    }
+
+    /// The lock that lets one `AddSyncTask` for `key` run at a time.
+    fn turn(&self, key: Key) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.entry(key).or_default().clone()
     }
 
     /// Handles `AddSyncTask` (see the module docs); never waits for the
@@ -115,8 +146,13 @@ where
         let timeout = self.env.settings.request_timeout;
         let channel =
             (self.env.connect)(task.des_endpoint(), timeout).map_err(AddError::BadEndpoint)?;
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = running.get(&key)
+        let turn = self.turn(key);
+        let _turn = turn.lock().await;
+        if let Some(r) = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
             && r.token == task.token()
         {
             // A loop that ended without saying how (it panicked) may start again.
@@ -135,6 +171,7 @@ where
                 record.save(work, tid, pid)
             })
             .map_err(|error| AddError::Persist { tid, pid, error })?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let previous = running.remove(&key).map(|old| {
             info!(tid, pid, old = %old.token, new = task.token(), "a new assignment replaces the task");
             old.cancel.send_replace(true);
@@ -279,5 +316,128 @@ where
             join,
             status,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::Condvar;
+    use std::time::Duration;
+
+    use sync_core::proto::datasync::SyncMode;
+    use sync_infra::store::{DirEntry, FsStore, StoreError};
+
+    use super::*;
+    use crate::tablet_client::HttpTabletClient;
+    use crate::task_run::{CollectorSettings, tcp_connector};
+    use crate::workdir::WorkDir;
+
+    /// Holds writes under one directory until opened.
+    #[derive(Default)]
+    struct Gate {
+        open: Mutex<bool>,
+        reached: Mutex<bool>,
+        changed: Condvar,
+    }
+
+    #[derive(Clone)]
+    struct GatedStore {
+        gate: Arc<Gate>,
+        held: PathBuf,
+    }
+
+    impl LocalStore for GatedStore {
+        fn create_dir_all(&self, path: &Path) -> Result<(), StoreError> {
+            FsStore.create_dir_all(path)
+        }
+        fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, StoreError> {
+            FsStore.list_dir(path)
+        }
+        fn hard_link(&self, original: &Path, link: &Path) -> Result<(), StoreError> {
+            FsStore.hard_link(original, link)
+        }
+        fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+            FsStore.read(path)
+        }
+        fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
+            FsStore.read_at(path, offset, buf)
+        }
+        fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+            if path.starts_with(&self.held) {
+                *self.gate.reached.lock().expect("gate") = true;
+                self.gate.changed.notify_all();
+                let open = self.gate.open.lock().expect("gate");
+                drop(self.gate.changed.wait_while(open, |open| !*open));
+            }
+            FsStore.write_atomic(path, bytes)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> Result<(), StoreError> {
+            FsStore.rename(from, to)
+        }
+        fn remove_file(&self, path: &Path) -> Result<(), StoreError> {
+            FsStore.remove_file(path)
+        }
+        fn remove_dir_all(&self, path: &Path) -> Result<(), StoreError> {
+            FsStore.remove_dir_all(path)
+        }
+    }
+
+    fn task(pid: u32) -> AddSyncTaskRequest {
+        AddSyncTaskRequest {
+            tid: Some(1),
+            pid: Some(pid),
+            mode: Some(SyncMode::KFullAndContinuous as i32),
+            tablet_endpoint: Some("127.0.0.1:1".into()),
+            des_endpoint: Some("127.0.0.1:2".into()),
+            token: Some(format!("token-{pid}")),
+            ..AddSyncTaskRequest::default()
+        }
+    }
+
+    fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_slow_persist_of_one_partition_does_not_hold_up_another() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("collector");
+        let gate = Arc::new(Gate::default());
+        let store = GatedStore {
+            gate: gate.clone(),
+            held: root.join("1-0"),
+        };
+        let manager = Arc::new(TaskManager::new(TaskEnv {
+            work: WorkDir::new(store, root),
+            tablet: Arc::new(HttpTabletClient::new(Duration::from_secs(1))),
+            settings: Arc::new(CollectorSettings::default()),
+            clock: now_ms,
+            connect: tcp_connector(),
+        }));
+        let slow = tokio::spawn({
+            let manager = manager.clone();
+            async move { manager.add_sync_task(task(0)).await }
+        });
+        let reached = gate.clone();
+        tokio::task::spawn_blocking(move || {
+            let reached_guard = reached.reached.lock().expect("gate");
+            drop(reached.changed.wait_while(reached_guard, |r| !*r));
+        })
+        .await
+        .expect("wait for the slow persist");
+        let quick =
+            tokio::time::timeout(Duration::from_secs(5), manager.add_sync_task(task(1))).await;
+        *gate.open.lock().expect("gate") = true;
+        gate.changed.notify_all();
+        assert!(
+            matches!(quick, Ok(Ok(()))),
+            "partition 1's assignment waited for partition 0's disk: {quick:?}"
+        );
+        assert!(slow.await.expect("join").is_ok());
+        assert_eq!(manager.statuses().len(), 2);
+        manager.shutdown().await;
     }
 }

@@ -15,10 +15,8 @@
 //!   and the next call reads on from the same byte.
 //!
 //! New files are seen after [`BinlogTailer::refresh`], which indexes every
-//! file whose first record is readable (a rescan whenever the directory's
-//! entries changed or a file's first record was not readable yet, unlike
-//! OpenMLDB, which indexes new files only when another one appears; an
-//! unchanged directory costs one `stat`, see [`DirWatch`]).
+//! file whose first record is readable (a rescan on every call, unlike
+//! OpenMLDB, which indexes new files only when another one appears).
 //! Corruption inside the data is an error naming the file and byte offset;
 //! nothing is skipped silently: log indexes follow each other (+1 per entry),
 //! so an entry after a hole (files the tablet deleted before they were
@@ -31,7 +29,7 @@ use sync_core::binlog::{
     parse_binlog_file_name,
 };
 use sync_core::proto::api::LogEntry;
-use sync_infra::store::{DirWatch, LocalStore, StoreError};
+use sync_infra::store::{LocalStore, StoreError};
 
 /// Bytes read from a binlog file per read call.
 const READ_CHUNK: usize = 256 * 1024;
@@ -86,10 +84,6 @@ pub struct BinlogTailer {
     cursor: Option<Cursor>,
     next_index: u64,
     chunk: Vec<u8>,
-    /// The directory as the last full rescan saw it.
-    watch: DirWatch,
-    /// A file's first record was not readable at the last rescan.
-    unindexed: bool,
 }
 
 impl BinlogTailer {
@@ -102,8 +96,6 @@ impl BinlogTailer {
             cursor: None,
             next_index: from_index,
             chunk: vec![0; READ_CHUNK],
-            watch: DirWatch::default(),
-            unindexed: false,
         }
     }
 
@@ -125,9 +117,6 @@ impl BinlogTailer {
     /// Indexes files that appeared (or whose first record became readable)
     /// and forgets files that are gone.
     pub fn refresh<S: LocalStore>(&mut self, store: &S) -> Result<(), TailError> {
-        if self.watch.unchanged(store, &[&self.dir]) && !self.unindexed {
-            return Ok(());
-        }
         let entries = match store.list_dir(&self.dir) {
             Ok(entries) => entries,
             Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -146,19 +135,13 @@ impl BinlogTailer {
                 self.parts.remove(file_index);
             }
         }
-        let mut unindexed = false;
         for file_index in present {
-            if self.parts.first_log_index(file_index).is_none() {
-                match self.first_index_of(store, file_index)? {
-                    Some(first) => {
-                        self.parts.insert(file_index, first);
-                    }
-                    None => unindexed = true,
-                }
+            if self.parts.first_log_index(file_index).is_none()
+                && let Some(first) = self.first_index_of(store, file_index)?
+            {
+                self.parts.insert(file_index, first);
             }
         }
-        self.unindexed = unindexed;
-        self.watch.listed();
         Ok(())
     }
 

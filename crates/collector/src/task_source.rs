@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use sync_core::point::Point;
 use sync_core::proto::datasync::AddSyncTaskRequest;
-use sync_infra::store::{DirWatch, LocalStore};
+use sync_infra::store::LocalStore;
 
 use crate::fault::ReadFault;
 use crate::packer::BuiltPack;
@@ -26,8 +26,6 @@ pub struct TaskSource<S> {
     prepared: Prepared,
     tablet_binlog_dir: PathBuf,
     link_due: bool,
-    /// The binlog dirs as this source's last link saw them.
-    linked: DirWatch,
     status: SharedStatus,
 }
 
@@ -48,7 +46,6 @@ impl<S: LocalStore> TaskSource<S> {
             prepared,
             tablet_binlog_dir,
             link_due: false,
-            linked: DirWatch::default(),
             status,
         }
     }
@@ -65,7 +62,6 @@ impl<S: LocalStore + Clone> PackSource for TaskSource<S> {
                 self.task.tid(),
                 self.task.pid(),
                 &self.tablet_binlog_dir,
-                &mut self.linked,
             )
         {
             // The timer's linker keeps trying; reading what is linked goes on.

@@ -32,7 +32,7 @@ use sync_core::binlog::parse_binlog_file_name;
 use sync_core::manifest::{ManifestError, format_manifest, parse_manifest};
 use sync_core::proto::api::Manifest;
 use sync_core::proto::datasync::AddSyncTaskRequest;
-use sync_infra::store::{DirWatch, LocalStore, StoreError};
+use sync_infra::store::{LocalStore, StoreError};
 
 use crate::status::LinksHeld;
 
@@ -252,24 +252,13 @@ impl<S: LocalStore> WorkDir<S> {
 
     /// Links the tablet's binlog files newer than the newest linked one (what
     /// the tablet wrote since), leaving released files released.
-    ///
-    /// `watch` holds both directories as this caller's last pass saw them:
-    /// while neither changed (no file created, removed or linked), there is
-    /// nothing new and nothing is listed.
     pub fn link_newer_binlogs(
         &self,
         tid: u32,
         pid: u32,
         tablet_binlog_dir: &Path,
-        watch: &mut DirWatch,
     ) -> Result<Vec<u64>, WorkDirError> {
-        let dest = self.binlog_dir(tid, pid);
-        if watch.unchanged(&self.store, &[tablet_binlog_dir, &dest]) {
-            return Ok(Vec::new());
-        }
-        let linked = self.link_binlogs(tid, pid, tablet_binlog_dir, true)?;
-        watch.listed();
-        Ok(linked)
+        self.link_binlogs(tid, pid, tablet_binlog_dir, true)
     }
 
     fn link_binlogs(
@@ -345,12 +334,6 @@ impl<S: LocalStore> WorkDir<S> {
             .collect();
         files.sort_unstable();
         Ok(files)
-    }
-
-    /// The directories whose entries [`WorkDir::held_links`] reads.
-    pub fn held_links_dirs(&self, tid: u32, pid: u32) -> [PathBuf; 3] {
-        let task = self.task_dir(tid, pid);
-        [task.join(BINLOG_DIR), task.join(SNAPSHOT_DIR), task]
     }
 
     /// What the work dir of a task holds (for the status page).
@@ -594,7 +577,7 @@ mod tests {
         std::fs::write(tablet_binlog.join(binlog_file_name(3)), [3u8; 1]).expect("log");
         assert_eq!(
             f.work
-                .link_newer_binlogs(1, 0, &tablet_binlog, &mut DirWatch::default())
+                .link_newer_binlogs(1, 0, &tablet_binlog)
                 .expect("newer"),
             vec![3]
         );
@@ -609,54 +592,6 @@ mod tests {
             .link_new_binlogs(1, 0, &f.tablet.join("missing"))
             .expect_err("no dir");
         assert!(matches!(err, WorkDirError::NoTabletBinlogDir(_)), "{err}");
-    }
-
-    /// Sets `dir`'s modification time to `at`.
-    fn set_mtime(dir: &Path, at: std::time::SystemTime) {
-        std::fs::File::open(dir)
-            .and_then(|d| d.set_modified(at))
-            .expect("set the directory's mtime");
-    }
-
-    #[test]
-    fn newer_binlogs_are_not_looked_for_while_neither_dir_changed() {
-        let f = fixture();
-        let tablet_binlog = f.tablet.join("binlog");
-        let dest = f.work.binlog_dir(1, 0);
-        std::fs::write(tablet_binlog.join(binlog_file_name(0)), [0u8; 3]).expect("log");
-        let mut watch = DirWatch::default();
-        let link = |watch: &mut DirWatch| {
-            f.work
-                .link_newer_binlogs(1, 0, &tablet_binlog, watch)
-                .expect("link")
-        };
-        assert_eq!(link(&mut watch), vec![0]);
-        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-        set_mtime(&tablet_binlog, old);
-        set_mtime(&dest, old);
-        assert_eq!(link(&mut watch), Vec::<u64>::new(), "listed once settled");
-        // A file whose creation left the directory's time as it was (only
-        // possible by setting it back) is not seen: proof nothing was listed.
-        std::fs::write(tablet_binlog.join(binlog_file_name(1)), [1u8; 3]).expect("log");
-        set_mtime(&tablet_binlog, old);
-        assert_eq!(link(&mut watch), Vec::<u64>::new(), "unchanged: not listed");
-        assert_eq!(
-            link(&mut DirWatch::default()),
-            vec![1],
-            "another watch lists"
-        );
-        std::fs::write(tablet_binlog.join(binlog_file_name(2)), [2u8; 3]).expect("log");
-        set_mtime(&tablet_binlog, old + std::time::Duration::from_secs(1));
-        assert_eq!(link(&mut watch), vec![2], "the tablet's dir changed");
-        // The work dir changing (a release, a relink) is a change too.
-        set_mtime(&tablet_binlog, old);
-        set_mtime(&dest, old);
-        assert_eq!(link(&mut watch), Vec::<u64>::new());
-        std::fs::write(tablet_binlog.join(binlog_file_name(3)), [3u8; 3]).expect("log");
-        set_mtime(&tablet_binlog, old);
-        assert_eq!(link(&mut watch), Vec::<u64>::new(), "unchanged again");
-        set_mtime(&dest, old + std::time::Duration::from_secs(2));
-        assert_eq!(link(&mut watch), vec![3], "the work dir changed");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use sync_core::point::{Point, RowKey};
 use sync_core::proto::datasync::AddSyncTaskRequest;
-use sync_infra::store::{DirWatch, FsStore};
+use sync_infra::store::FsStore;
 
 use data_collector::prepare::{PrepareError, ReadContext, prepare};
 use data_collector::tablet_client::DiskTablePaths;
@@ -67,9 +67,7 @@ impl Fixture {
     /// Links the binlog files the tablet wrote since (the linker's job).
     fn link_new_files(&self) {
         let dir = std::path::PathBuf::from(&self.ctx.paths.binlog_path);
-        self.work
-            .link_newer_binlogs(TID, 0, &dir, &mut DirWatch::default())
-            .expect("link");
+        self.work.link_newer_binlogs(TID, 0, &dir).expect("link");
     }
 
     fn linked_name(&self) -> Option<String> {

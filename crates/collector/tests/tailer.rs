@@ -169,39 +169,6 @@ fn a_file_whose_first_record_is_incomplete_is_indexed_later() {
     assert_eq!(drain(&mut tailer, &FsStore), vec![1, 2]);
 }
 
-/// Sets `dir`'s modification time to `at`.
-fn set_mtime(dir: &Path, at: std::time::SystemTime) {
-    std::fs::File::open(dir)
-        .and_then(|d| d.set_modified(at))
-        .expect("set the directory's mtime");
-}
-
-#[test]
-fn a_settled_dir_is_listed_again_only_when_it_changed_or_a_first_record_was_unreadable() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let bytes = file_bytes(1..=2, true);
-    let path = write_file(dir.path(), 0, &bytes[..5]);
-    let settled = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-    set_mtime(dir.path(), settled);
-    let mut tailer = BinlogTailer::new(dir.path().into(), 1, true);
-    tailer.refresh(&FsStore).expect("refresh");
-    assert!(tailer.parts().is_empty());
-    // Completing the first record leaves the directory's entries as they
-    // were: the file it could not index makes the next refresh look again.
-    std::fs::write(&path, &bytes).expect("complete");
-    tailer.refresh(&FsStore).expect("refresh");
-    assert_eq!(drain(&mut tailer, &FsStore), vec![1, 2]);
-    // A new file whose creation left the directory's time as it was (only
-    // possible by setting it back) is not seen: proof nothing was listed.
-    write_file(dir.path(), 1, &file_bytes(3..=4, false));
-    set_mtime(dir.path(), settled);
-    tailer.refresh(&FsStore).expect("refresh");
-    assert_eq!(drain(&mut tailer, &FsStore), Vec::<u64>::new());
-    set_mtime(dir.path(), settled + std::time::Duration::from_secs(1));
-    tailer.refresh(&FsStore).expect("refresh");
-    assert_eq!(drain(&mut tailer, &FsStore), vec![3, 4]);
-}
-
 #[test]
 fn a_deleted_start_is_an_error_not_a_skip() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -7,10 +7,6 @@
 //! it returns, a crash leaves either the old or the new content, never a torn
 //! file. A hard link across filesystems fails with
 //! [`StoreError::CrossDevice`], whose message names both paths and the fix.
-//!
-//! [`LocalStore::dir_stamp`] lets a poller of a directory (the collector's
-//! binlog tailer and linker, thousands of them at once) skip listing it while
-//! nothing was added to or removed from it.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -49,74 +45,8 @@ impl StoreError {
     }
 }
 
-/// What a directory's entries were at some moment: two equal stamps of a
-/// directory mean that no entry was added, removed or renamed in between
-/// (nor was the directory created, if it was absent). Only handed out once
-/// that is certain ([`FsStore`]: the modification time has settled, see
-/// [`SETTLED`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DirStamp(Option<DirVersion>);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DirVersion {
-    device: u64,
-    inode: u64,
-    modified_ns: i128,
-}
-
-impl DirStamp {
-    /// The stamp of a directory that does not exist (creating it changes
-    /// the stamp).
-    pub const ABSENT: DirStamp = DirStamp(None);
-}
-
-/// Remembers the stamps of the directories a poller listed, so that it
-/// lists them again only after one changed.
-#[derive(Debug, Clone, Default)]
-pub struct DirWatch {
-    listed: Option<Vec<DirStamp>>,
-    looked: Option<Vec<DirStamp>>,
-}
-
-impl DirWatch {
-    /// Whether `dirs` are as they were at the last [`DirWatch::listed`];
-    /// takes their stamps first, so call this before listing them. A stamp
-    /// that cannot be had counts as a change.
-    pub fn unchanged<S: LocalStore + ?Sized>(&mut self, store: &S, dirs: &[&Path]) -> bool {
-        self.looked = dirs
-            .iter()
-            .map(|dir| store.dir_stamp(dir).ok().flatten())
-            .collect();
-        self.looked.is_some() && self.looked == self.listed
-    }
-
-    /// What `dirs` held at the last [`DirWatch::unchanged`] has been seen
-    /// in full (the listing after it succeeded).
-    pub fn listed(&mut self) {
-        self.listed = self.looked.take();
-    }
-
-    /// The next [`DirWatch::unchanged`] says changed.
-    pub fn forget(&mut self) {
-        self.listed = None;
-    }
-}
-
-/// How old a directory's modification time must be before [`FsStore`]
-/// trusts it as a stamp: coarser than any filesystem's timestamp
-/// granularity (ext4 takes them from a coarse clock; some keep whole
-/// seconds), so a change after the stamp always moves the time.
-pub const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// Local file operations, as the daemons use them.
 pub trait LocalStore: Send + Sync + 'static {
-    /// A stamp of the directory's entries ([`DirStamp::ABSENT`] if it does
-    /// not exist), or `None` when none can be given (just changed, not a
-    /// directory, or not supported): then list it.
-    fn dir_stamp(&self, path: &Path) -> Result<Option<DirStamp>, StoreError> {
-        let _ = path;
-        Ok(None)
-    }
     fn create_dir_all(&self, path: &Path) -> Result<(), StoreError>;
     /// Entries of a directory sorted by name; an absent directory is an error.
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, StoreError>;
@@ -139,30 +69,6 @@ pub trait LocalStore: Send + Sync + 'static {
 pub struct FsStore;
 
 impl LocalStore for FsStore {
-    fn dir_stamp(&self, path: &Path) -> Result<Option<DirStamp>, StoreError> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = match std::fs::metadata(path) {
-            Ok(meta) => meta,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Some(DirStamp::ABSENT));
-            }
-            Err(err) => return Err(StoreError::io("stat", path)(err)),
-        };
-        let modified_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
-        let now_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        // A time in the future (the clock went back) is not trusted either.
-        let settled = now_ns - modified_ns >= SETTLED.as_nanos() as i128;
-        Ok(
-            (meta.is_dir() && settled).then_some(DirStamp(Some(DirVersion {
-                device: meta.dev(),
-                inode: meta.ino(),
-                modified_ns,
-            }))),
-        )
-    }
-
     fn create_dir_all(&self, path: &Path) -> Result<(), StoreError> {
         std::fs::create_dir_all(path).map_err(StoreError::io("create directory", path))
     }
@@ -280,80 +186,6 @@ fn sync_parent_dir(path: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Sets `dir`'s modification time `seconds_ago`.
-    fn age(dir: &Path, seconds_ago: u64) {
-        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(seconds_ago);
-        std::fs::File::open(dir)
-            .and_then(|d| d.set_modified(when))
-            .expect("set the directory's mtime");
-    }
-
-    #[test]
-    fn a_dir_stamp_changes_with_the_entries_and_only_once_settled() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let dir = root.path().join("binlog");
-        assert_eq!(
-            FsStore.dir_stamp(&dir).expect("stamp"),
-            Some(DirStamp::ABSENT)
-        );
-        std::fs::create_dir(&dir).expect("mkdir");
-        assert_eq!(
-            FsStore.dir_stamp(&dir).expect("stamp"),
-            None,
-            "just created"
-        );
-        age(&dir, 10);
-        let first = FsStore.dir_stamp(&dir).expect("stamp").expect("settled");
-        assert_ne!(first, DirStamp::ABSENT);
-        assert_eq!(FsStore.dir_stamp(&dir).expect("stamp"), Some(first));
-        std::fs::write(dir.join("00000001.log"), b"x").expect("write");
-        assert_eq!(
-            FsStore.dir_stamp(&dir).expect("stamp"),
-            None,
-            "just changed"
-        );
-        age(&dir, 5);
-        let second = FsStore.dir_stamp(&dir).expect("stamp").expect("settled");
-        assert_ne!(second, first);
-        // Appending to a file does not change its directory's entries.
-        std::fs::write(dir.join("00000001.log"), b"xy").expect("write");
-        assert_eq!(FsStore.dir_stamp(&dir).expect("stamp"), Some(second));
-        let file = dir.join("00000001.log");
-        assert_eq!(FsStore.dir_stamp(&file).expect("stamp"), None, "a file");
-    }
-
-    #[test]
-    fn a_dir_watch_says_unchanged_only_after_a_listing_of_the_same_stamps() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let (a, b) = (root.path().join("a"), root.path().join("b"));
-        std::fs::create_dir(&a).expect("mkdir");
-        age(&a, 10);
-        let mut watch = DirWatch::default();
-        assert!(!watch.unchanged(&FsStore, &[&a, &b]), "never listed");
-        assert!(!watch.unchanged(&FsStore, &[&a, &b]), "looked, not listed");
-        watch.listed();
-        assert!(watch.unchanged(&FsStore, &[&a, &b]));
-        std::fs::create_dir(&b).expect("mkdir");
-        assert!(!watch.unchanged(&FsStore, &[&a, &b]), "b was created");
-        age(&b, 10);
-        assert!(
-            !watch.unchanged(&FsStore, &[&a, &b]),
-            "b settled, not listed"
-        );
-        watch.listed();
-        assert!(watch.unchanged(&FsStore, &[&a, &b]));
-        watch.forget();
-        assert!(!watch.unchanged(&FsStore, &[&a, &b]), "forgotten");
-        watch.listed();
-        std::fs::write(a.join("x"), b"x").expect("write");
-        assert!(!watch.unchanged(&FsStore, &[&a, &b]), "a changed");
-        watch.listed();
-        assert!(
-            !watch.unchanged(&FsStore, &[&a, &b]),
-            "a unsettled: no stamp to keep"
-        );
-    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp_file() {

@@ -17,7 +17,9 @@
 //! the same rows (CSV → Parquet from our CSV output, Parquet → CSV from our
 //! Parquet output) with as many threads as this machine has cores. Then the
 //! continuous latency ([`latency`]): mode 2 with a steady put rate, p50 /
-//! p99 / max from a put to its commit, per roll age. Both daemons run with
+//! p99 / max from a put to its commit, per roll age; the memory curve
+//! ([`memory`]): peak RSS for tables of other sizes and partition counts;
+//! then recovery and scale ([`parts`]). Both daemons run with
 //! the product's defaults. Prints a table and writes `bench.json` in `--out`.
 
 mod hdfs;
