@@ -204,6 +204,25 @@ pub(crate) fn product_defaults(
         })
 }
 
+/// A generated table of `partitions` × `per_partition` rows under `dir`
+/// (the first half of each partition also in its snapshot), the daemons
+/// configured with the product's defaults but not started.
+pub(crate) fn generated_table(
+    dir: &Path,
+    partitions: u32,
+    per_partition: u64,
+    memory_limit: Option<u64>,
+) -> anyhow::Result<Cluster> {
+    product_defaults(Cluster::builder().dir(dir), memory_limit)
+        .partitions(partitions)
+        .rows_per_partition(per_partition)
+        .snapshot_after(per_partition / 2)
+        .binlog_max_bytes(64 << 20)
+        .without_collector()
+        .without_synctool()
+        .build()
+}
+
 /// The finished task `tid` in SyncTool's history: (duration ms, rows, files, bytes).
 fn finished_task(status: &serde_json::Value, tid: u32) -> Option<(u64, u64, u64, u64)> {
     status["history"].as_array()?.iter().find_map(|h| {
@@ -414,14 +433,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         cli.partitions
     );
     let memory_limit = cli.memory_limit;
-    let mut cluster = product_defaults(Cluster::builder().dir(&cli.out), memory_limit)
-        .partitions(cli.partitions)
-        .rows_per_partition(per_partition)
-        .snapshot_after(per_partition / 2)
-        .binlog_max_bytes(64 << 20)
-        .without_collector()
-        .without_synctool()
-        .build()?;
+    let mut cluster = generated_table(&cli.out, cli.partitions, per_partition, memory_limit)?;
     let source = cluster.tablet_root().to_path_buf();
     let source_bytes = tree_bytes(&source)?;
     let total_rows = per_partition * u64::from(cli.partitions);

@@ -11,9 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use e2e::{Cluster, Format};
+use e2e::Format;
 
-use crate::{SyncRun, Target, product_defaults, sync_one, tree_bytes};
+use crate::{SyncRun, Target, generated_table, sync_one, tree_bytes};
 
 /// One table of the curve: `partitions:rows`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,14 +60,7 @@ pub fn run(
         shape.rows, shape.partitions
     );
     let per_partition = shape.rows / u64::from(shape.partitions);
-    let mut cluster = product_defaults(Cluster::builder().dir(dir), memory_limit)
-        .partitions(shape.partitions)
-        .rows_per_partition(per_partition)
-        .snapshot_after(per_partition / 2)
-        .binlog_max_bytes(64 << 20)
-        .without_collector()
-        .without_synctool()
-        .build()?;
+    let mut cluster = generated_table(dir, shape.partitions, per_partition, memory_limit)?;
     let source_bytes = tree_bytes(cluster.tablet_root())?;
     let run = sync_one(
         &mut cluster,
