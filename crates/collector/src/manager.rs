@@ -336,9 +336,21 @@ mod tests {
     /// Holds writes under one directory until opened.
     #[derive(Default)]
     struct Gate {
-        open: Mutex<bool>,
-        reached: Mutex<bool>,
+        /// (a write reached the gate, the gate is open)
+        state: Mutex<(bool, bool)>,
         changed: Condvar,
+    }
+
+    impl Gate {
+        fn update(&self, f: impl FnOnce(&mut (bool, bool))) {
+            f(&mut self.state.lock().expect("gate"));
+            self.changed.notify_all();
+        }
+
+        fn wait_until(&self, done: impl Fn(&(bool, bool)) -> bool) {
+            let state = self.state.lock().expect("gate");
+            drop(self.changed.wait_while(state, |s| !done(s)));
+        }
     }
 
     #[derive(Clone)]
@@ -365,10 +377,8 @@ mod tests {
         }
         fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
             if path.starts_with(&self.held) {
-                *self.gate.reached.lock().expect("gate") = true;
-                self.gate.changed.notify_all();
-                let open = self.gate.open.lock().expect("gate");
-                drop(self.gate.changed.wait_while(open, |open| !*open));
+                self.gate.update(|s| s.0 = true);
+                self.gate.wait_until(|s| s.1);
             }
             FsStore.write_atomic(path, bytes)
         }
@@ -422,16 +432,12 @@ mod tests {
             async move { manager.add_sync_task(task(0)).await }
         });
         let reached = gate.clone();
-        tokio::task::spawn_blocking(move || {
-            let reached_guard = reached.reached.lock().expect("gate");
-            drop(reached.changed.wait_while(reached_guard, |r| !*r));
-        })
-        .await
-        .expect("wait for the slow persist");
+        tokio::task::spawn_blocking(move || reached.wait_until(|s| s.0))
+            .await
+            .expect("wait for the slow persist");
         let quick =
             tokio::time::timeout(Duration::from_secs(5), manager.add_sync_task(task(1))).await;
-        *gate.open.lock().expect("gate") = true;
-        gate.changed.notify_all();
+        gate.update(|s| s.1 = true);
         assert!(
             matches!(quick, Ok(Ok(()))),
             "partition 1's assignment waited for partition 0's disk: {quick:?}"

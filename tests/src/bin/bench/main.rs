@@ -665,7 +665,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         let main_parquet = runs
             .iter()
             .find(|r| r.format == Format::Parquet)
-            .map(|r| (cli.partitions, total_rows, source_bytes, r));
+            .map(|r| (cli.partitions, r));
         println!(
             "\nmemory, mode 0 → local Parquet, peak RSS{}:",
             if main_parquet.is_some() {
@@ -678,15 +678,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             "  {:>10} {:>10} {:>8} {:>9} {:>7} {:>10} {:>15}",
             "partitions", "rows", "MB", "seconds", "files", "synctool", "data_collector"
         );
-        let curve = memory_runs
-            .iter()
-            .map(|m| (m.shape.partitions, m.shape.rows, m.source_bytes, &m.run));
-        for (partitions, rows, bytes, run) in main_parquet.into_iter().chain(curve) {
+        let curve = memory_runs.iter().map(|m| (m.partitions, &m.run));
+        for (partitions, run) in main_parquet.into_iter().chain(curve) {
             println!(
                 "  {:>10} {:>10} {:>8.0} {:>9.2} {:>7} {:>10} {:>15}",
                 partitions,
-                rows,
-                bytes as f64 / 1e6,
+                run.figure.rows,
+                run.figure.source_bytes as f64 / 1e6,
                 run.figure.seconds,
                 run.files,
                 mib(run.synctool_peak_rss),
@@ -798,8 +796,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             }),
         }),
         "memory": memory_runs.iter().map(|m| json!({
-            "partitions": m.shape.partitions, "rows": m.shape.rows,
-            "source_bytes": m.source_bytes, "seconds": m.run.figure.seconds,
+            "partitions": m.partitions, "rows": m.run.figure.rows,
+            "source_bytes": m.run.figure.source_bytes, "seconds": m.run.figure.seconds,
             "files": m.run.files,
             "synctool_peak_rss_bytes": m.run.synctool_peak_rss,
             "collector_peak_rss_bytes": m.run.collector_peak_rss,

@@ -40,10 +40,10 @@ impl FromStr for Shape {
     }
 }
 
-/// What one table of the curve measured.
+/// What one table of the curve measured (its rows and source bytes are
+/// the run's figure's).
 pub struct MemoryRun {
-    pub shape: Shape,
-    pub source_bytes: u64,
+    pub partitions: u32,
     pub run: SyncRun,
 }
 
@@ -81,11 +81,7 @@ pub fn run(
     drop(cluster);
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     Ok(MemoryRun {
-        shape: Shape {
-            partitions: shape.partitions,
-            rows: expected,
-        },
-        source_bytes,
+        partitions: shape.partitions,
         run,
     })
 }
