@@ -489,12 +489,31 @@ impl Cluster {
         if self.synctool.is_some() {
             bail!("synctool is already running");
         }
-        let props = self.dir.join("conf/synctool.properties");
-        self.synctool_conf.write(&props)?;
+        let proc = self.spawn_synctool("synctool", &self.synctool_conf)?;
+        self.synctool = Some(proc);
+        Ok(())
+    }
+
+    /// Another SyncTool next to the cluster's own, sharing its ZooKeeper
+    /// root (several SyncTools): its own port and progress dir under
+    /// `<dir>/<name>/`; started and answering. The caller owns the process.
+    pub fn start_another_synctool(&self, name: &str) -> anyhow::Result<(Proc, SyncToolConf)> {
+        let mut conf = self.synctool_conf.clone();
+        conf.port = free_port()?;
+        conf.progress_path = self.dir.join(name).join("progress");
+        let proc = self.spawn_synctool(name, &conf)?;
+        Ok((proc, conf))
+    }
+
+    /// Writes `conf/<name>.properties`, starts a SyncTool with it (log
+    /// `logs/<name>.log`) and waits until its status page answers.
+    fn spawn_synctool(&self, name: &str, conf: &SyncToolConf) -> anyhow::Result<Proc> {
+        let props = self.dir.join(format!("conf/{name}.properties"));
+        conf.write(&props)?;
         let mut cmd = daemon_command("synctool")?;
         cmd.arg("-f").arg(&props);
-        let mut proc = Proc::spawn("synctool", cmd, &self.dir.join("logs/synctool.log"))?;
-        let ep = self.synctool_conf.endpoint();
+        let mut proc = Proc::spawn(name, cmd, &self.dir.join(format!("logs/{name}.log")))?;
+        let ep = conf.endpoint();
         wait_until("synctool to answer", START_TIMEOUT, || {
             proc.ensure_running()?;
             Ok(match synctool_status(&ep) {
@@ -502,8 +521,7 @@ impl Cluster {
                 Err(e) => Check::NotYet(format!("{e:#}")),
             })
         })?;
-        self.synctool = Some(proc);
-        Ok(())
+        Ok(proc)
     }
 
     /// SIGKILLs SyncTool.

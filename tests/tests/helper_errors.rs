@@ -196,3 +196,26 @@ fn helper_refuses_bad_requests_clearly() {
         .ensure_running()
         .expect("SyncTool survived every request");
 }
+
+/// Without ZooKeeper the SyncTool runs alone and says so; `/workers` names
+/// it as its own coordinator.
+#[test]
+fn a_standalone_synctool_lists_itself_as_the_only_worker() {
+    let cluster = Cluster::builder()
+        .rows_per_partition(10)
+        .without_collector()
+        .build()
+        .expect("cluster");
+    let server = cluster.synctool_endpoint();
+    let out = cluster
+        .helper(&["workers", "-s", &server])
+        .expect("workers");
+    assert_eq!(
+        text(&out),
+        format!("standalone (no ZooKeeper): one SyncTool\n{server} coordinator (this)\n")
+    );
+    let body = http::get_json(&server, "/workers").expect("GET /workers");
+    assert_eq!(body["standalone"], true, "{body}");
+    assert_eq!(body["coordinator"], server.as_str(), "{body}");
+    assert_eq!(body["workers"][0]["role"], "coordinator", "{body}");
+}

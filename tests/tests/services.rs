@@ -112,3 +112,87 @@ fn zookeeper_and_s3() {
     check_output(&expected, &output, true).expect("S3 output == source");
     assert_eq!(output.rows.len(), 10_000);
 }
+
+/// `synctool_helper workers -s SERVER`'s lines.
+fn workers_seen(cluster: &Cluster, server: &str) -> Vec<String> {
+    match cluster.helper(&["workers", "-s", server]) {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim_end_matches(" (this)").to_string())
+            .collect(),
+        Ok(out) => vec![format!("failed: {}", String::from_utf8_lossy(&out.stderr))],
+        Err(e) => vec![format!("failed: {e:#}")],
+    }
+}
+
+fn wait_workers(cluster: &Cluster, server: &str, want: &[String], within: Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let seen = workers_seen(cluster, server);
+        if seen == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{server} shows {seen:?}, not {want:?}, after {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Several SyncTools on one ZooKeeper root: each registers, one is elected
+/// coordinator, and every one of them shows the same membership. A SIGKILLed
+/// coordinator is replaced when its session expires; a restarted one joins
+/// as a worker; a coordinator stopped cleanly hands over at once.
+#[test]
+fn synctools_elect_one_coordinator_and_hand_over() {
+    let Some(zk) = service("SYNC_TEST_ZK") else {
+        return;
+    };
+    let mut cluster = Cluster::builder()
+        .zookeeper(&zk)
+        .without_collector()
+        .build()
+        .expect("cluster");
+    let a = cluster.synctool_endpoint();
+    let (mut b_proc, b_conf) = cluster
+        .start_another_synctool("synctool-b")
+        .expect("second synctool");
+    let b = b_conf.endpoint();
+    let line = |ep: &str, role: &str| format!("{ep} {role}");
+    let mut both = vec![line(&a, "coordinator"), line(&b, "worker")];
+    both.sort();
+    for server in [&a, &b] {
+        wait_workers(&cluster, server, &both, Duration::from_secs(20));
+    }
+    let out = cluster.helper(&["workers", "-s", &b]).expect("workers");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{b} worker (this)")),
+        "{out:?}"
+    );
+
+    // SIGKILL: the other is elected once ZooKeeper expires the session.
+    cluster.kill_synctool().expect("kill");
+    wait_workers(
+        &cluster,
+        &b,
+        &[line(&b, "coordinator")],
+        Duration::from_secs(30),
+    );
+    // Back again: a worker now.
+    cluster.start_synctool().expect("restart");
+    let mut back = vec![line(&a, "worker"), line(&b, "coordinator")];
+    back.sort();
+    wait_workers(&cluster, &a, &back, Duration::from_secs(20));
+
+    // A clean stop hands over without waiting for a session timeout.
+    b_proc
+        .stop(e2e::process::Signal::Int, Duration::from_secs(15))
+        .expect("stop b");
+    wait_workers(
+        &cluster,
+        &a,
+        &[line(&a, "coordinator")],
+        Duration::from_secs(3),
+    );
+}

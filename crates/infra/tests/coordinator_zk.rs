@@ -1,13 +1,14 @@
 //! The ZooKeeper coordinator against a real ZooKeeper server (started by
 //! `scripts/test.sh`, which exports `SYNC_TEST_ZK`): registration, a stale
 //! node from an earlier session, re-registration after the session expires
-//! behind a cut network (a proxy the test controls), and
-//! table metadata at OpenMLDB's paths.
+//! behind a cut network (a proxy the test controls),
+//! table metadata at OpenMLDB's paths, and the SyncTools' membership and
+//! coordinator election (hand-over on leave, step-down when cut off).
 
 use std::time::Duration;
 
-use sync_infra::coordinator::zk::{ZkConfig, ZkCoordinator};
-use sync_infra::coordinator::{Coordinator, paths};
+use sync_infra::coordinator::zk::{Election, Role, ZkConfig, ZkCoordinator};
+use sync_infra::coordinator::{Coordinator, SyncTools, paths};
 use sync_proto::nameserver::TableInfo;
 use zookeeper_client::{Acls, Client, CreateMode};
 
@@ -257,4 +258,116 @@ async fn table_metadata_round_trips_at_openmldb_paths() {
 
     coord.delete_table_info(12).await.expect("delete");
     assert!(coord.table_info(12).await.expect("read").is_none());
+}
+
+async fn role_becomes(election: &Election, want: Role, within: Duration) {
+    let mut roles = election.watch();
+    if tokio::time::timeout(within, roles.wait_for(|r| *r == want))
+        .await
+        .is_err()
+    {
+        panic!(
+            "role is {:?}, not {want:?}, after {within:?}",
+            election.role()
+        );
+    }
+}
+
+async fn joined(config: &ZkConfig, endpoint: &str) -> (ZkCoordinator, Election) {
+    let coord = ZkCoordinator::connect(config.clone())
+        .await
+        .expect("connect");
+    let election = coord.join_election(endpoint).await.expect("join");
+    (coord, election)
+}
+
+#[tokio::test]
+async fn the_first_synctool_leads_and_the_next_takes_over_when_it_leaves() {
+    let Some(cluster) = zk_cluster() else { return };
+    let config = config(&cluster, "election");
+    let long = Duration::from_secs(10);
+    let (a_coord, a) = joined(&config, "127.0.0.1:1001").await;
+    role_becomes(&a, Role::Coordinator, long).await;
+    let (b_coord, b) = joined(&config, "127.0.0.1:1002").await;
+    role_becomes(&b, Role::Worker, long).await;
+    let (c_coord, c) = joined(&config, "127.0.0.1:1003").await;
+    role_becomes(&c, Role::Worker, long).await;
+    let seen = c_coord.members().await.expect("list");
+    assert_eq!(
+        seen,
+        SyncTools {
+            workers: vec![
+                "127.0.0.1:1001".into(),
+                "127.0.0.1:1002".into(),
+                "127.0.0.1:1003".into()
+            ],
+            coordinator: Some("127.0.0.1:1001".into()),
+        }
+    );
+    // Each candidate watches only the one before it: when the middle one
+    // leaves, the coordinator stays and the last one still waits.
+    b.leave().await;
+    drop(b_coord);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(a.role(), Role::Coordinator);
+    assert_eq!(c.role(), Role::Worker);
+    // The coordinator leaves cleanly: the next in line is elected at once.
+    a.leave().await;
+    drop(a_coord);
+    role_becomes(&c, Role::Coordinator, Duration::from_secs(3)).await;
+    wait_for("the leavers' worker nodes to go", || async {
+        c_coord.members().await.expect("list").workers == vec!["127.0.0.1:1003".to_string()]
+    })
+    .await;
+    assert_eq!(
+        c_coord
+            .members()
+            .await
+            .expect("list")
+            .coordinator
+            .as_deref(),
+        Some("127.0.0.1:1003")
+    );
+}
+
+#[tokio::test]
+async fn a_cut_off_coordinator_steps_down_and_stands_again_after_its_session_expires() {
+    let Some(cluster) = zk_cluster() else { return };
+    let upstream = cluster.split(',').next().unwrap_or(&cluster).to_string();
+    let proxy = CuttableProxy::start(upstream).await;
+    let direct = config(&cluster, "election-cut");
+    let mut through_proxy = direct.clone();
+    through_proxy.cluster = proxy.address.clone();
+    let long = Duration::from_secs(10);
+    let (a_coord, a) = joined(&through_proxy, "127.0.0.1:2001").await;
+    role_becomes(&a, Role::Coordinator, long).await;
+    let (b_coord, b) = joined(&direct, "127.0.0.1:2002").await;
+    role_becomes(&b, Role::Worker, long).await;
+    let first_session = a_coord.session_id().await;
+
+    proxy.cut(true);
+    // It steps down as soon as it is disconnected, before ZooKeeper expires
+    // its session and elects the other one: never two coordinators.
+    role_becomes(&a, Role::Joining, Duration::from_secs(2)).await;
+    role_becomes(&b, Role::Coordinator, Duration::from_secs(20)).await;
+    assert_ne!(a.role(), Role::Coordinator);
+    proxy.cut(false);
+
+    // A new session stands again, at the end of the line.
+    role_becomes(&a, Role::Worker, Duration::from_secs(20)).await;
+    assert_ne!(a_coord.session_id().await, first_session);
+    assert_eq!(b.role(), Role::Coordinator);
+    wait_for("both worker nodes", || async {
+        b_coord.members().await.expect("list").workers.len() == 2
+    })
+    .await;
+    assert_eq!(
+        a_coord
+            .members()
+            .await
+            .expect("list")
+            .coordinator
+            .as_deref(),
+        Some("127.0.0.1:2002")
+    );
 }

@@ -1,5 +1,5 @@
 //! The admin commands of `synctool_helper` (OpenMLDB's `synctool_helper.py`
-//! plus `collectors` and `retry`): each talks HTTP+JSON to a SyncTool at
+//! plus `collectors`, `workers` and `retry`): each talks HTTP+JSON to a SyncTool at
 //! `-s HOST:PORT` (default `127.0.0.1:8848`), except `tool-status`, which
 //! reads the persisted state from the progress path of a properties file.
 //! Every function writes its report to `out` and returns an error with a
@@ -393,6 +393,40 @@ pub fn collectors(server: &str, out: &mut dyn Write) -> Result<(), HelperError> 
     }
     for c in list {
         writeln!(out, "{}", c.as_str().unwrap_or_default())?;
+    }
+    Ok(())
+}
+
+/// `workers`: the SyncTools sharing the cluster, one per line with its role
+/// (`coordinator` or `worker`); the one that answered is marked `(this)`.
+pub fn workers(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
+    let (reply, value) = call(server, "GET", "/workers", &json!({}))?;
+    if reply.status != 200 {
+        general(server, &value)?;
+    }
+    let this = value
+        .get("this")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let standalone = value.get("standalone").and_then(Value::as_bool) == Some(true);
+    let list = value
+        .get("workers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if standalone {
+        writeln!(out, "standalone (no ZooKeeper): one SyncTool")?;
+    } else if value.get("coordinator").is_none_or(Value::is_null) {
+        writeln!(out, "no coordinator elected at the moment")?;
+    }
+    for w in list {
+        let endpoint = w
+            .get("endpoint")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let role = w.get("role").and_then(Value::as_str).unwrap_or_default();
+        let mark = if endpoint == this { " (this)" } else { "" };
+        writeln!(out, "{endpoint} {role}{mark}")?;
     }
     Ok(())
 }

@@ -44,6 +44,15 @@ pub enum ClusterError {
     BadEndpoint(String),
 }
 
+/// The SyncTools sharing a ZooKeeper root (`FAULTS.md` §4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncTools {
+    /// The live SyncTools' endpoints, sorted.
+    pub workers: Vec<String>,
+    /// The elected coordinator's endpoint; `None` while none is elected.
+    pub coordinator: Option<String>,
+}
+
 /// What the daemons need to know about the cluster.
 pub trait Coordinator: Send + Sync {
     /// The endpoints of the DataCollectors that are alive now, sorted.
@@ -57,6 +66,12 @@ pub trait Coordinator: Send + Sync {
         &self,
         tid: u32,
     ) -> impl Future<Output = Result<Option<TableInfo>, ClusterError>> + Send;
+
+    /// The SyncTools sharing this cluster and their coordinator; `None`
+    /// without ZooKeeper (a standalone SyncTool is the only one).
+    fn sync_tools(&self) -> impl Future<Output = Result<Option<SyncTools>, ClusterError>> + Send {
+        async { Ok(None) }
+    }
 
     /// Finds a table by database and name; `None` when there is no such table.
     fn find_table(

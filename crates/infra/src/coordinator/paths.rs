@@ -11,6 +11,23 @@ pub fn collector_node(root: &str, endpoint: &str) -> String {
     format!("{}/{endpoint}", collectors_dir(root))
 }
 
+/// Parent of the SyncTools' ephemeral worker nodes (added next to
+/// OpenMLDB's `collector` directory): `/<root>/sync_tool/worker`.
+pub fn workers_dir(root: &str) -> String {
+    format!("{}/sync_tool/worker", trim_root(root))
+}
+
+/// A SyncTool's worker node: `/<root>/sync_tool/worker/<ip:port>`.
+pub fn worker_node(root: &str, endpoint: &str) -> String {
+    format!("{}/{endpoint}", workers_dir(root))
+}
+
+/// Where the SyncTools elect their coordinator (ephemeral sequential
+/// candidates, see `sync_core::election`): `/<root>/sync_tool/election`.
+pub fn election_dir(root: &str) -> String {
+    format!("{}/sync_tool/election", trim_root(root))
+}
+
 /// Parent of the tables' metadata: `/<root>/table/db_table_data`.
 pub fn tables_dir(root: &str) -> String {
     format!("{}/table/db_table_data", trim_root(root))
@@ -37,6 +54,11 @@ mod tests {
             collector_node("/openmldb/", "10.0.0.1:8888"),
             "/openmldb/sync_tool/collector/10.0.0.1:8888"
         );
+        assert_eq!(
+            worker_node("/openmldb/", "10.0.0.2:8848"),
+            "/openmldb/sync_tool/worker/10.0.0.2:8848"
+        );
+        assert_eq!(election_dir("/openmldb"), "/openmldb/sync_tool/election");
         assert_eq!(
             table_node("/openmldb", 7),
             "/openmldb/table/db_table_data/7"

@@ -11,6 +11,8 @@
 //! - after the session expires, a keeper task opens a new session and creates
 //!   every registered node again; nothing is lost and the daemon never exits.
 //!
+//! SyncTools register and elect their coordinator in [`election`].
+//!
 //! With a `zk_cert`, the session authenticates with the `digest` scheme and
 //! nodes are created readable and writable by their creator only, as OpenMLDB
 //! does; without one they are open.
@@ -25,6 +27,10 @@ use tokio::task::JoinHandle;
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, SessionState};
 
 use super::{ClusterError, Coordinator, paths};
+
+mod election;
+
+pub use election::{Election, Role};
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]
@@ -98,7 +104,11 @@ impl ZkCoordinator {
             return Err(ClusterError::BadEndpoint(endpoint.to_string()));
         }
         let path = paths::collector_node(&self.inner.config.root_path, endpoint);
-        let data = endpoint.as_bytes().to_vec();
+        self.register(path, endpoint.as_bytes().to_vec()).await
+    }
+
+    /// Creates the ephemeral node `path` and keeps it across session expiry.
+    async fn register(&self, path: String, data: Vec<u8>) -> Result<(), ClusterError> {
         {
             let client = self.inner.client.read().await;
             create_ephemeral(&client, &self.inner.config, &path, &data).await?;
@@ -109,6 +119,14 @@ impl ZkCoordinator {
             registrations.push((path, data));
         }
         Ok(())
+    }
+
+    /// Stops keeping the node `path` across sessions (it stays until deleted
+    /// or its session ends).
+    fn unregister(&self, path: &str) {
+        if let Ok(mut registrations) = self.inner.registrations.lock() {
+            registrations.retain(|(p, _)| p != path);
+        }
     }
 
     /// Writes a table's `TableInfo` where the name server keeps it (used by
@@ -154,6 +172,10 @@ impl Coordinator for ZkCoordinator {
             Err(zookeeper_client::Error::NoNode) => Ok(Vec::new()),
             Err(err) => Err(zk_error(&dir)(err)),
         }
+    }
+
+    async fn sync_tools(&self) -> Result<Option<super::SyncTools>, ClusterError> {
+        self.members().await.map(Some)
     }
 
     async fn table_infos(&self) -> Result<Vec<TableInfo>, ClusterError> {
@@ -254,7 +276,7 @@ async fn create_ephemeral(
             tracing::warn!(
                 path,
                 stale_owner = format_args!("{:#x}", stat.ephemeral_owner),
-                "replacing a collector node left by an earlier session of this endpoint"
+                "replacing a node left by an earlier session of this endpoint"
             );
             match client.delete(path, Some(stat.version)).await {
                 Ok(()) | Err(zookeeper_client::Error::NoNode) => {}

@@ -81,7 +81,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn cluster(config: &SyncToolConfig) -> anyhow::Result<Arc<dyn ClusterView>> {
+/// The cluster view, and the ZooKeeper coordinator when there is one (the
+/// SyncTool joins its election once it serves).
+async fn cluster(
+    config: &SyncToolConfig,
+) -> anyhow::Result<(Arc<dyn ClusterView>, Option<ZkCoordinator>)> {
     if config.zk_cluster.is_empty() {
         let dir = config
             .standalone_metadata_dir
@@ -89,7 +93,7 @@ async fn cluster(config: &SyncToolConfig) -> anyhow::Result<Arc<dyn ClusterView>
             .context("standalone mode needs standalone.metadata_dir")?;
         info!(collectors = ?config.standalone_collectors, metadata = %dir.display(), "standalone mode (no ZooKeeper)");
         let c = StandaloneCoordinator::new(config.standalone_collectors.clone(), dir);
-        return Ok(Arc::new(CoordinatorView(Arc::new(c))));
+        return Ok((Arc::new(CoordinatorView(Arc::new(c))), None));
     }
     let zk = ZkCoordinator::connect(ZkConfig {
         cluster: config.zk_cluster.clone(),
@@ -98,7 +102,7 @@ async fn cluster(config: &SyncToolConfig) -> anyhow::Result<Arc<dyn ClusterView>
         cert: config.zk_cert.clone(),
     })
     .await?;
-    Ok(Arc::new(CoordinatorView(Arc::new(zk))))
+    Ok((Arc::new(CoordinatorView(Arc::new(zk.clone()))), Some(zk)))
 }
 
 async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
@@ -111,7 +115,7 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
     if !unusable.is_empty() {
         anyhow::bail!("sync_task.allowed_dest_roots: {}", unusable.join("; "));
     }
-    let cluster = cluster(&config).await?;
+    let (cluster, zk) = cluster(&config).await?;
     let parts = DaemonParts {
         clock: Arc::new(SystemClock),
         local: Arc::new(FsStore),
@@ -122,6 +126,16 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
     };
     let listener = server::bind(&config.listen_address()).await?;
     let mut daemon = Daemon::start(DaemonOptions::from_config(&config, seed), parts).await?;
+    // Membership and the coordinator election (FAULTS.md §4), after the port
+    // is bound: a node an earlier run of this endpoint left is replaced.
+    let election = match &zk {
+        Some(zk) => Some(
+            zk.join_election(&config.advertised_endpoint)
+                .await
+                .context("cannot join the SyncTools' coordinator election")?,
+        ),
+        None => None,
+    };
     info!(
         listen = %config.listen_address(),
         advertised = %config.advertised_endpoint,
@@ -136,6 +150,9 @@ async fn run(config: SyncToolConfig) -> anyhow::Result<()> {
     tokio::select! {
         served = serving => served?,
         why = daemon.failed() => anyhow::bail!("{why}"),
+    }
+    if let Some(election) = election {
+        election.leave().await;
     }
     daemon.shutdown().await;
     Ok(())

@@ -43,6 +43,9 @@ enum Command {
     Status(ServerArgs),
     /// The live DataCollectors.
     Collectors(ServerArgs),
+    /// The SyncTools sharing the cluster's ZooKeeper root, and which one is
+    /// the coordinator.
+    Workers(ServerArgs),
     /// Table tasks that ended lately (mode 0 completed, deleted): rows,
     /// files, bytes, duration.
     History(ServerArgs),
@@ -217,6 +220,7 @@ fn main() -> ExitCode {
         }
         Command::Status(a) => helper::status(&a.server, &mut out).map_err(Into::into),
         Command::Collectors(a) => helper::collectors(&a.server, &mut out).map_err(Into::into),
+        Command::Workers(a) => helper::workers(&a.server, &mut out).map_err(Into::into),
         Command::History(a) => helper::history(&a.server, &mut out).map_err(Into::into),
         Command::ToolStatus(a) => helper::tool_status(&a.conf, &mut out).map_err(Into::into),
     };

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use sync_core::task::PartitionLeader;
-use sync_infra::coordinator::{ClusterError, Coordinator};
+use sync_infra::coordinator::{ClusterError, Coordinator, SyncTools};
 use sync_proto::common::StorageMode;
 use sync_proto::nameserver::TableInfo;
 
@@ -16,6 +16,11 @@ use super::BoxFuture;
 pub trait ClusterView: Send + Sync + 'static {
     /// Live collector endpoints.
     fn live_collectors(&self) -> BoxFuture<'_, Result<Vec<String>, ClusterError>>;
+    /// The SyncTools of the cluster and their coordinator; `None` when this
+    /// one runs alone (no ZooKeeper).
+    fn sync_tools(&self) -> BoxFuture<'_, Result<Option<SyncTools>, ClusterError>> {
+        Box::pin(async { Ok(None) })
+    }
     /// A table by id; `None` when gone.
     fn table_info(&self, tid: u32) -> BoxFuture<'_, Result<Option<TableInfo>, ClusterError>>;
     /// A table by database and name.
@@ -32,6 +37,10 @@ pub struct CoordinatorView<C>(pub Arc<C>);
 impl<C: Coordinator + 'static> ClusterView for CoordinatorView<C> {
     fn live_collectors(&self) -> BoxFuture<'_, Result<Vec<String>, ClusterError>> {
         Box::pin(self.0.live_collectors())
+    }
+
+    fn sync_tools(&self) -> BoxFuture<'_, Result<Option<SyncTools>, ClusterError>> {
+        Box::pin(self.0.sync_tools())
     }
 
     fn table_info(&self, tid: u32) -> BoxFuture<'_, Result<Option<TableInfo>, ClusterError>> {

@@ -41,6 +41,21 @@ pub struct SyncToolHandle {
     pub(crate) defaults: Arc<TaskOptions>,
     pub(crate) allowed_dest_roots: Arc<Vec<String>>,
     pub(crate) state_path: PathBuf,
+    /// This SyncTool's advertised endpoint (`sync_tool.host:port`).
+    pub(crate) endpoint: Arc<str>,
+}
+
+/// The SyncTools of the cluster as one of them sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The answering SyncTool's endpoint.
+    pub this: String,
+    /// No ZooKeeper: this SyncTool runs alone (and coordinates itself).
+    pub standalone: bool,
+    /// The live SyncTools, sorted.
+    pub workers: Vec<String>,
+    /// The elected coordinator; `None` while none is elected.
+    pub coordinator: Option<String>,
 }
 
 /// A pack reply that may still be on its way (for ordered streams).
@@ -358,6 +373,26 @@ impl SyncToolHandle {
     /// `SendData` (one pack).
     pub async fn send_data(&self, req: SendDataRequest) -> SendDataResponse {
         self.submit_pack(req).await.resolve().await
+    }
+
+    /// The live SyncTools and which one is the coordinator.
+    pub async fn membership(&self) -> Result<Membership, String> {
+        let this = self.endpoint.to_string();
+        match self.cluster.sync_tools().await {
+            Ok(None) => Ok(Membership {
+                workers: vec![this.clone()],
+                coordinator: Some(this.clone()),
+                this,
+                standalone: true,
+            }),
+            Ok(Some(tools)) => Ok(Membership {
+                this,
+                standalone: false,
+                workers: tools.workers,
+                coordinator: tools.coordinator,
+            }),
+            Err(e) => Err(format!("cannot list the SyncTools: {e}")),
+        }
     }
 
     /// The live collectors, from the coordinator.

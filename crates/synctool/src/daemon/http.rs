@@ -7,6 +7,8 @@
 //! * `GET /status` (HTML), `GET /status?format=json` (tables, parts, points,
 //!   rows, lag, failures, the table-scope summary);
 //! * `GET /collectors` (`{"collectors":[..]}`);
+//! * `GET /workers`: the SyncTools sharing the ZooKeeper root and the elected
+//!   coordinator (`{"this","standalone","coordinator","workers":[{"endpoint","role"}]}`);
 //! * `GET /metrics` (Prometheus/OpenMetrics text, see [`super::metrics`]).
 //!
 //! A body that is not JSON, or a field of the wrong type, gets HTTP 400 with
@@ -31,6 +33,7 @@ pub fn router(handle: SyncToolHandle) -> Router {
         .route("/openmldb.datasync.SyncTool/{method}", any(method))
         .route("/status", get(status))
         .route("/collectors", get(collectors))
+        .route("/workers", get(workers))
         .route("/metrics", get(metrics))
         .with_state(handle)
 }
@@ -312,6 +315,38 @@ async fn metrics(State(handle): State<SyncToolHandle>) -> Response {
         )
             .into_response(),
         Err(msg) => (StatusCode::SERVICE_UNAVAILABLE, msg).into_response(),
+    }
+}
+
+async fn workers(State(handle): State<SyncToolHandle>) -> Response {
+    match handle.membership().await {
+        Ok(m) => {
+            let workers: Vec<Value> = m
+                .workers
+                .iter()
+                .map(|w| {
+                    let role = if m.coordinator.as_ref() == Some(w) {
+                        "coordinator"
+                    } else {
+                        "worker"
+                    };
+                    json!({ "endpoint": w, "role": role })
+                })
+                .collect();
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "this": m.this,
+                    "standalone": m.standalone,
+                    "coordinator": m.coordinator,
+                    "workers": workers,
+                }),
+            )
+        }
+        Err(msg) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &admin::general_to_json(&error(msg)),
+        ),
     }
 }
 

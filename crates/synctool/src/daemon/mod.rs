@@ -171,6 +171,7 @@ impl Daemon {
             defaults: Arc::new(options.supervisor.defaults.clone()),
             allowed_dest_roots: Arc::new(options.allowed_dest_roots),
             state_path,
+            endpoint: options.supervisor.des_endpoint.as_str().into(),
         };
         let mut tasks = JoinSet::new();
         tasks.spawn(drive.run(initial, rx, options.wake_on_deadlines));
