@@ -2,13 +2,17 @@
 //! `scripts/test.sh`, which exports `SYNC_TEST_ZK`): registration, a stale
 //! node from an earlier session, re-registration after the session expires
 //! behind a cut network (a proxy the test controls),
-//! table metadata at OpenMLDB's paths, and the SyncTools' membership and
-//! coordinator election (hand-over on leave, step-down when cut off).
+//! table metadata at OpenMLDB's paths, the SyncTools' membership and
+//! coordinator election (hand-over on leave, step-down when cut off), and
+//! the partition tasks' ownership records (compare-and-set moves, the epoch
+//! check that fences commits).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use sync_infra::coordinator::zk::{Election, Role, ZkConfig, ZkCoordinator};
-use sync_infra::coordinator::{Coordinator, SyncTools, paths};
+use sync_core::ownership::{self, PartKey};
+use sync_infra::coordinator::zk::{Election, FenceError, Role, ZkConfig, ZkCoordinator};
+use sync_infra::coordinator::{ClusterError, Coordinator, SyncTools, paths};
 use sync_proto::nameserver::TableInfo;
 use zookeeper_client::{Acls, Client, CreateMode};
 
@@ -370,4 +374,79 @@ async fn a_cut_off_coordinator_steps_down_and_stands_again_after_its_session_exp
             .as_deref(),
         Some("127.0.0.1:2002")
     );
+}
+
+/// The coordinator's moves are compare-and-sets on the ownership records:
+/// a second coordinator acting on the same (now stale) view fails, and the
+/// epoch check refuses the previous owner's epoch once a part moved.
+#[tokio::test]
+async fn ownership_moves_are_compare_and_set_and_fence_the_old_epoch() {
+    let Some(cluster) = zk_cluster() else { return };
+    let config = config(&cluster, "owners");
+    let one = ZkCoordinator::connect(config.clone())
+        .await
+        .expect("connect");
+    let two = ZkCoordinator::connect(config).await.expect("connect");
+    let parts: BTreeSet<PartKey> = [(5, 0), (5, 1), (5, 2)].into();
+    let live: BTreeSet<String> = ["10.0.0.1:1".to_string(), "10.0.0.2:1".to_string()].into();
+
+    // First placement: no records yet, so every move creates one.
+    let moves = ownership::plan(&parts, &BTreeMap::new(), &live, 0);
+    for m in &moves {
+        one.move_part(m, None).await.expect("create record");
+    }
+    // A second coordinator with the same empty view loses every create.
+    for m in &moves {
+        let err = two.move_part(m, None).await.expect_err("stale view");
+        assert!(matches!(err, ClusterError::Stale { .. }), "{err}");
+    }
+    let records = two.part_owners().await.expect("read");
+    assert_eq!(records.len(), 3);
+    assert!(records.values().all(|r| r.owner.epoch == 1));
+
+    // The first worker leaves: its parts move with epoch 2.
+    let gone = &moves[0].to;
+    let live: BTreeSet<String> = live.iter().filter(|w| *w != gone).cloned().collect();
+    let owners = records.iter().map(|(p, r)| (*p, r.owner.clone())).collect();
+    let moved = ownership::plan(&parts, &owners, &live, 0);
+    assert!(!moved.is_empty());
+    for m in &moved {
+        one.move_part(m, Some(records[&m.part].version))
+            .await
+            .expect("move");
+        // The same move from the old version again is stale.
+        let err = two
+            .move_part(m, Some(records[&m.part].version))
+            .await
+            .expect_err("stale version");
+        assert!(matches!(err, ClusterError::Stale { .. }), "{err}");
+    }
+    let m = &moved[0];
+    // The old owner's epoch is refused; the new owner's accepted.
+    let err = two
+        .check_epoch(m.part, gone, 1)
+        .await
+        .expect_err("stale epoch");
+    assert!(
+        matches!(
+            err,
+            FenceError::Stale {
+                mine: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.class(), sync_core::task::ErrorClass::Permanent);
+    two.check_epoch(m.part, &m.to, 2)
+        .await
+        .expect("the new owner commits");
+    // A deleted task's record is gone, and so is every commit's right.
+    one.remove_part(m.part).await.expect("remove");
+    let err = two
+        .check_epoch(m.part, &m.to, 2)
+        .await
+        .expect_err("no record");
+    assert!(matches!(err, FenceError::NoRecord { .. }), "{err}");
 }

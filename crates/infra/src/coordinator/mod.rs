@@ -42,6 +42,14 @@ pub enum ClusterError {
     },
     #[error("invalid endpoint `{0}`: expected ip:port")]
     BadEndpoint(String),
+    #[error("ownership record at {path} does not decode: {source}")]
+    BadRecord {
+        path: String,
+        source: prost::DecodeError,
+    },
+    /// A compare-and-set lost: the node changed since it was read.
+    #[error("{path} changed since it was read (another coordinator acted)")]
+    Stale { path: String },
 }
 
 /// The SyncTools sharing a ZooKeeper root (`FAULTS.md` §4).

@@ -28,6 +28,24 @@ pub fn election_dir(root: &str) -> String {
     format!("{}/sync_tool/election", trim_root(root))
 }
 
+/// Parent of the partition tasks' ownership records:
+/// `/<root>/sync_tool/part`.
+pub fn parts_dir(root: &str) -> String {
+    format!("{}/sync_tool/part", trim_root(root))
+}
+
+/// A partition task's ownership record: `/<root>/sync_tool/part/<tid>_<pid>`
+/// (named like the tablet's partition directories).
+pub fn part_node(root: &str, tid: u32, pid: u32) -> String {
+    format!("{}/{tid}_{pid}", parts_dir(root))
+}
+
+/// `(tid, pid)` of a record's name `<tid>_<pid>`; `None` for other names.
+pub fn parse_part_name(name: &str) -> Option<(u32, u32)> {
+    let (tid, pid) = name.split_once('_')?;
+    Some((tid.parse().ok()?, pid.parse().ok()?))
+}
+
 /// Parent of the tables' metadata: `/<root>/table/db_table_data`.
 pub fn tables_dir(root: &str) -> String {
     format!("{}/table/db_table_data", trim_root(root))
@@ -59,6 +77,13 @@ mod tests {
             "/openmldb/sync_tool/worker/10.0.0.2:8848"
         );
         assert_eq!(election_dir("/openmldb"), "/openmldb/sync_tool/election");
+        assert_eq!(
+            part_node("/openmldb", 3, 12),
+            "/openmldb/sync_tool/part/3_12"
+        );
+        assert_eq!(parse_part_name("3_12"), Some((3, 12)));
+        assert_eq!(parse_part_name("3-12"), None);
+        assert_eq!(parse_part_name("x_1"), None);
         assert_eq!(
             table_node("/openmldb", 7),
             "/openmldb/table/db_table_data/7"

@@ -11,7 +11,9 @@
 //! - after the session expires, a keeper task opens a new session and creates
 //!   every registered node again; nothing is lost and the daemon never exits.
 //!
-//! SyncTools register and elect their coordinator in [`election`].
+//! SyncTools register and elect their coordinator in [`election`]; the
+//! partition tasks' owners and the epoch check that fences commits are in
+//! [`owners`].
 //!
 //! With a `zk_cert`, the session authenticates with the `digest` scheme and
 //! nodes are created readable and writable by their creator only, as OpenMLDB
@@ -29,8 +31,10 @@ use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, SessionState};
 use super::{ClusterError, Coordinator, paths};
 
 mod election;
+mod owners;
 
 pub use election::{Election, Role};
+pub use owners::{FenceError, OwnerRecord};
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]
