@@ -20,6 +20,7 @@
 //! exports.
 
 pub mod beacon;
+pub mod channels;
 pub mod fault;
 pub mod flags;
 pub mod keeper;

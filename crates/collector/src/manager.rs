@@ -21,12 +21,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use crate::channels::{ChannelPool, SharedChannel};
 use sync_core::point::Point;
 use sync_core::proto::datasync::AddSyncTaskRequest;
 use sync_infra::store::LocalStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 use tracing::{info, warn};
 
 use crate::lease::{Lease, Leases};
@@ -78,6 +78,8 @@ pub struct TaskManager<S, T> {
     /// seconds and their callers timed out).
     turns: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
     statuses: Mutex<Statuses>,
+    /// Connections to SyncTool, shared by the tasks' pack streams.
+    channels: ChannelPool,
 }
 
 /// The status of each partition's newest assignment, and when ended ones
@@ -95,6 +97,7 @@ where
 {
     pub fn new(env: TaskEnv<S, T>) -> Self {
         Self {
+            channels: ChannelPool::new(env.connect.clone()),
             env,
             leases: Leases::default(),
             running: Mutex::new(HashMap::new()),
@@ -144,8 +147,10 @@ where
         let (key, point) = check_request(&task)?;
         let (tid, pid) = key;
         let timeout = self.env.settings.request_timeout;
-        let channel =
-            (self.env.connect)(task.des_endpoint(), timeout).map_err(AddError::BadEndpoint)?;
+        let channel = self
+            .channels
+            .get(task.des_endpoint(), timeout)
+            .map_err(AddError::BadEndpoint)?;
         let turn = self.turn(key);
         let _turn = turn.lock().await;
         if let Some(r) = self
@@ -211,18 +216,20 @@ where
                     continue;
                 }
             };
-            let channel =
-                match (self.env.connect)(task.des_endpoint(), self.env.settings.request_timeout) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        warn!(
-                            tid = key.0,
-                            pid = key.1,
-                            "a persisted task cannot reach SyncTool; left as is: {e}"
-                        );
-                        continue;
-                    }
-                };
+            let channel = match self
+                .channels
+                .get(task.des_endpoint(), self.env.settings.request_timeout)
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(
+                        tid = key.0,
+                        pid = key.1,
+                        "a persisted task cannot reach SyncTool; left as is: {e}"
+                    );
+                    continue;
+                }
+            };
             info!(tid = key.0, pid = key.1, token = task.token(), point = %point, "resuming a persisted task");
             let (lease, ()) = self
                 .leases
@@ -297,7 +304,7 @@ where
         start: Start,
         status: SharedStatus,
         lease: Lease,
-        channel: Channel,
+        channel: SharedChannel,
     ) -> Running {
         let (cancel, cancelled) = watch::channel(false);
         let token = task.token().to_string();

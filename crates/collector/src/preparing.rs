@@ -107,7 +107,7 @@ where
         let mut beacon = match signal_pack(tid, pid, self.task.token(), &point, &Signal::Preparing)
         {
             Ok(pack) => Some(Beacon::start(
-                self.channel.clone(),
+                self.channel.channel(),
                 pack,
                 std::time::Duration::ZERO,
                 settings.preparing_interval,

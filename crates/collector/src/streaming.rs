@@ -40,7 +40,7 @@ where
             prepared,
             self.status.clone(),
         );
-        let mut client = SyncToolClient::new(self.channel.clone())
+        let mut client = SyncToolClient::new(self.channel.channel())
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let send = SendSettings {

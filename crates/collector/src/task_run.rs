@@ -25,12 +25,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::channels::SharedChannel;
 use sync_core::proto::datasync::{AddSyncTaskRequest, DropReason};
 use sync_core::task::Backoff;
 use sync_infra::store::LocalStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 use tracing::{info, warn};
 
 use crate::keeper::Keeper;
@@ -186,7 +186,7 @@ pub(crate) struct TaskLoop<S, T> {
     pub(crate) status: SharedStatus,
     pub(crate) cancel: watch::Receiver<bool>,
     pub(crate) lease: Lease,
-    pub(crate) channel: Channel,
+    pub(crate) channel: SharedChannel,
     pub(crate) tracker: Tracker<S>,
     pub(crate) linker: Option<Linker>,
     pub(crate) record: TaskRecord,
@@ -205,7 +205,7 @@ pub async fn run_task<S, T>(
     status: SharedStatus,
     cancel: watch::Receiver<bool>,
     lease: Lease,
-    channel: Channel,
+    channel: SharedChannel,
 ) -> TaskState
 where
     S: LocalStore + Clone,

@@ -50,7 +50,7 @@ where
         let (tid, pid) = self.ids();
         match signal_pack(tid, pid, self.task.token(), &self.tracker.accepted, signal) {
             Ok(pack) => Some(Beacon::start(
-                self.channel.clone(),
+                self.channel.channel(),
                 pack,
                 first_after,
                 interval,

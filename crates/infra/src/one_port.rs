@@ -20,6 +20,19 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// Interval and timeout of HTTP/2 keepalive pings.
 pub const KEEPALIVE: Duration = Duration::from_secs(10);
 
+/// The receive window of one HTTP/2 stream (a pack stream).
+pub const STREAM_WINDOW: u32 = 1 << 20;
+
+/// Streams one connection may carry at once: collectors share a connection
+/// among up to 64 partition tasks (`data_collector::channels`); the rest is
+/// headroom for admin and unary calls.
+pub const MAX_STREAMS: u32 = 256;
+
+/// The receive window of a whole connection: room for 64 streams' windows,
+/// so that streams waiting for memory (their data unread) do not hold back
+/// the others sharing the connection.
+pub const CONNECTION_WINDOW: u32 = 64 * STREAM_WINDOW;
+
 /// How long a shutting-down server lets requests in flight finish before it
 /// returns anyway. A collector's pack stream lasts as long as the task, so a
 /// graceful shutdown alone would wait for the peer (`bin/start.sh stop` then
@@ -130,6 +143,9 @@ where
         .accept_http1(true)
         .http2_keepalive_interval(Some(KEEPALIVE))
         .http2_keepalive_timeout(Some(KEEPALIVE))
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_concurrent_streams(MAX_STREAMS)
         .add_routes(tonic::service::Routes::from(routes))
         .serve_with_incoming_shutdown(incoming, signalled);
     let grace_over = async {

@@ -548,7 +548,7 @@ impl Supervisor {
                 }
             }
         }
-        sup.remove_completed(now_ms, &mut out);
+        sup.remove_completed(now_ms, None, &mut out);
         let actions = sup.finish(now_ms, out);
         Ok((sup, actions))
     }

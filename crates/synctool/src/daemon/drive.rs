@@ -4,7 +4,8 @@
 //! assignment calls, the coordinator poller) sends a [`Command`] over one
 //! mpsc channel. Between commands the loop sleeps until the supervisor's
 //! [`Supervisor::next_deadline`] and then feeds it [`Input::Tick`] (no
-//! periodic ticking). For each input the loop reads the clock once, calls
+//! periodic ticking); while commands keep coming it looks at the deadline
+//! once per `DEADLINE_EVERY` of them, not per command. For each input the loop reads the clock once, calls
 //! [`Supervisor::handle`] and executes the actions **in order**:
 //!
 //! * `Persist` is written with `write_atomic` (temp + fsync + rename) and
@@ -45,6 +46,12 @@ use super::workers::{ClearStaging, Workers};
 /// The longest the loop sleeps without a command, even when no deadline is
 /// near (a backstop: every timer is a deadline of the supervisor).
 const MAX_SLEEP: Duration = Duration::from_secs(5);
+
+/// Commands taken from a non-empty channel in a row before the loop looks at
+/// the supervisor's next deadline again. Finding it visits every part, too
+/// dear per pack with thousands of parts; a busy loop still ticks after at
+/// most this many commands.
+const DEADLINE_EVERY: u32 = 64;
 
 /// What a waiting caller gets: the reply action, or why there is none.
 pub type Reply = Result<Action, String>;
@@ -110,8 +117,22 @@ impl DriveLoop {
         wake_on_deadlines: bool,
     ) {
         self.execute(initial, None).await;
+        let mut streak = 0u32;
+        let mut tables = self.sup.tables().len();
         loop {
-            let cmd = if wake_on_deadlines {
+            let ready = if wake_on_deadlines && streak < DEADLINE_EVERY {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+            let cmd = if ready.is_some() {
+                streak += 1;
+                // `try_recv` does not count against tokio's cooperative
+                // budget as `recv` does: yield as often as it would.
+                tokio::task::consume_budget().await;
+                ready
+            } else if wake_on_deadlines {
+                streak = 0;
                 let sleep = self.until_deadline();
                 tokio::select! {
                     cmd = rx.recv() => cmd,
@@ -132,8 +153,14 @@ impl DriveLoop {
                     let actions = self.sup.handle(now, input);
                     self.memory_gate.publish(self.sup.held_bytes());
                     self.execute(actions, reply).await;
-                    let sup = &self.sup;
-                    self.workers.retain_tables(|tid| sup.table(tid).is_some());
+                    // Sink workers of ended tables go; looked at only when
+                    // the number of tables changed (one input adds or
+                    // removes at most one), not per pack.
+                    if self.sup.tables().len() != tables {
+                        tables = self.sup.tables().len();
+                        let sup = &self.sup;
+                        self.workers.retain_tables(|tid| sup.table(tid).is_some());
+                    }
                 }
                 Command::Status(tx) => {
                     let _ = tx.send(self.sup.status(self.clock.now_ms()));

@@ -261,7 +261,8 @@ impl Supervisor {
         if may_grow {
             self.relieve_memory(now_ms, &mut out);
         }
-        self.remove_completed(now_ms, &mut out);
+        // An input about one part changes at most its own table.
+        self.remove_completed(now_ms, touched.map(|(tid, _)| tid), &mut out);
         self.prune_history(now_ms, &mut out);
         self.finish(now_ms, out)
     }
@@ -313,10 +314,7 @@ impl Supervisor {
         out: &mut Out,
         mut f: impl FnMut(&mut Ctx<'_>, &mut PartitionTask, &mut Out),
     ) {
-        for (t, table) in self.tables.iter_mut() {
-            if tid.is_some_and(|want| want != *t) {
-                continue;
-            }
+        for (_, table) in self.tables.range_mut(table_range(tid)) {
             let mut ctx = Ctx {
                 config: &self.config,
                 tokens: &mut self.tokens,
@@ -382,11 +380,12 @@ impl Supervisor {
         }
     }
 
-    /// Removes the tables whose parts are all SUCCESS (mode 0 finished).
-    pub(crate) fn remove_completed(&mut self, now: u64, out: &mut Out) {
+    /// Removes the tables whose parts are all SUCCESS (mode 0 finished):
+    /// table `only`, or every table when `None`.
+    pub(crate) fn remove_completed(&mut self, now: u64, only: Option<u32>, out: &mut Out) {
         let done: Vec<u32> = self
             .tables
-            .iter()
+            .range(table_range(only))
             .filter(|(_, t)| t.partitions.values().all(|p| p.status == Status::Success))
             .map(|(tid, _)| *tid)
             .collect();
@@ -412,5 +411,15 @@ impl Supervisor {
                 dest: dest.to_owned(),
             });
         }
+    }
+}
+
+/// The keys of table `tid`, or of every table when `None` (a lookup, not a
+/// scan, with thousands of tables).
+fn table_range(tid: Option<u32>) -> (std::ops::Bound<u32>, std::ops::Bound<u32>) {
+    use std::ops::Bound::{Included, Unbounded};
+    match tid {
+        Some(t) => (Included(t), Included(t)),
+        None => (Unbounded, Unbounded),
     }
 }
