@@ -170,6 +170,14 @@ fn synctools_elect_one_coordinator_and_hand_over() {
         String::from_utf8_lossy(&out.stdout).contains(&format!("{b} worker (this)")),
         "{out:?}"
     );
+    // The status of any of them names the coordinator too.
+    let out = cluster.helper(&["status", "-s", &b]).expect("status");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("no task\n2 SyncTool(s), coordinator {a}\n")
+    );
+    let page = e2e::http::get_json(&b, "/status?format=json").expect("status page");
+    assert_eq!(page["sync_tools"]["coordinator"], a.as_str(), "{page}");
 
     // SIGKILL: the other is elected once ZooKeeper expires the session.
     cluster.kill_synctool().expect("kill");

@@ -251,7 +251,7 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
     let tables = array(&value, "tables");
     if tables.is_empty() {
         writeln!(out, "no task")?;
-        return Ok(());
+        return sync_tools_line(&value, out);
     }
     let parts: usize = tables
         .iter()
@@ -321,6 +321,25 @@ pub fn status(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
         }
     }
     write!(out, "{}", s(&value, "summary"))?;
+    sync_tools_line(&value, out)
+}
+
+/// With several SyncTools (ZooKeeper), the status ends with how many share
+/// the cluster and which one coordinates.
+fn sync_tools_line(status: &Value, out: &mut dyn Write) -> Result<(), HelperError> {
+    if let Some(tools) = status.get("sync_tools")
+        && tools.get("standalone").and_then(Value::as_bool) == Some(false)
+    {
+        let coordinator = tools
+            .get("coordinator")
+            .and_then(Value::as_str)
+            .unwrap_or("none elected");
+        let count = tools
+            .get("workers")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        writeln!(out, "{count} SyncTool(s), coordinator {coordinator}")?;
+    }
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sync_core::task::StatusReport;
 use sync_infra::status_page::{escape, page, wants_json};
 
-use super::handle::{SyncToolHandle, error};
+use super::handle::{Membership, SyncToolHandle, error};
 use crate::admin;
 
 /// The admin router.
@@ -190,7 +190,7 @@ pub fn report_to_json(report: &StatusReport) -> Value {
     })
 }
 
-fn report_to_html(report: &StatusReport) -> String {
+fn report_to_html(report: &StatusReport, members: &Result<Membership, String>) -> String {
     let mut html = String::from("<h1>SyncTool</h1>");
     html.push_str(&format!(
         "<p>endpoint {} &middot; {} table task(s) &middot; memory {} of {} bytes held{}</p>",
@@ -204,6 +204,7 @@ fn report_to_html(report: &StatusReport) -> String {
             ""
         }
     ));
+    html.push_str(&format!("<p>{}</p>", escape(&members_line(members))));
     for t in &report.tables {
         html.push_str(&format!(
             "<h2>{}.{} (tid {}, task {}, {}) &rarr; {}</h2><p>{}</p><p class=\"options\">{}</p><table><tr><th>pid</th><th>status</th>\
@@ -293,12 +294,20 @@ async fn status(State(handle): State<SyncToolHandle>, RawQuery(query): RawQuery)
             );
         }
     };
+    // Which SyncTools share the cluster; the page still answers (with the
+    // error) when ZooKeeper cannot be asked.
+    let members = handle.membership().await;
     if want_json {
-        json_response(StatusCode::OK, &report_to_json(&report))
+        let mut body = report_to_json(&report);
+        body["sync_tools"] = match &members {
+            Ok(m) => membership_json(m),
+            Err(msg) => json!({ "error": msg }),
+        };
+        json_response(StatusCode::OK, &body)
     } else {
         Response::builder()
             .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .body(Body::from(report_to_html(&report)))
+            .body(Body::from(report_to_html(&report, &members)))
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
     }
 }
@@ -318,31 +327,58 @@ async fn metrics(State(handle): State<SyncToolHandle>) -> Response {
     }
 }
 
-async fn workers(State(handle): State<SyncToolHandle>) -> Response {
-    match handle.membership().await {
+/// The SyncTools in one line: `standalone`, or each with its role.
+fn members_line(members: &Result<Membership, String>) -> String {
+    match members {
+        Err(msg) => msg.clone(),
+        Ok(m) if m.standalone => "standalone SyncTool (no ZooKeeper)".into(),
         Ok(m) => {
-            let workers: Vec<Value> = m
+            let list: Vec<String> = m
                 .workers
                 .iter()
                 .map(|w| {
-                    let role = if m.coordinator.as_ref() == Some(w) {
-                        "coordinator"
+                    if m.coordinator.as_ref() == Some(w) {
+                        format!("{w} (coordinator)")
                     } else {
-                        "worker"
-                    };
-                    json!({ "endpoint": w, "role": role })
+                        w.clone()
+                    }
                 })
                 .collect();
-            json_response(
-                StatusCode::OK,
-                &json!({
-                    "this": m.this,
-                    "standalone": m.standalone,
-                    "coordinator": m.coordinator,
-                    "workers": workers,
-                }),
-            )
+            let elected = if m.coordinator.is_none() {
+                "; no coordinator elected"
+            } else {
+                ""
+            };
+            format!("SyncTools: {}{elected}", list.join(", "))
         }
+    }
+}
+
+/// `/workers`' JSON (also the status page's `sync_tools`).
+fn membership_json(m: &Membership) -> Value {
+    let workers: Vec<Value> = m
+        .workers
+        .iter()
+        .map(|w| {
+            let role = if m.coordinator.as_ref() == Some(w) {
+                "coordinator"
+            } else {
+                "worker"
+            };
+            json!({ "endpoint": w, "role": role })
+        })
+        .collect();
+    json!({
+        "this": m.this,
+        "standalone": m.standalone,
+        "coordinator": m.coordinator,
+        "workers": workers,
+    })
+}
+
+async fn workers(State(handle): State<SyncToolHandle>) -> Response {
+    match handle.membership().await {
+        Ok(m) => json_response(StatusCode::OK, &membership_json(&m)),
         Err(msg) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &admin::general_to_json(&error(msg)),
