@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod packer;
 pub mod prepare;
 pub mod preparing;
+pub mod producer_threads;
 pub mod rate;
 pub mod record;
 pub mod sender;

@@ -86,7 +86,8 @@ pub trait SendObserver: Send {
 /// preparation) run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProducerMode {
-    /// On a thread of its own (reads block; the daemon's choice).
+    /// On one of the shared producer threads (reads block; the daemon's
+    /// choice; see [`crate::producer_threads`]).
     #[default]
     Thread,
     /// As a task on the caller's runtime (deterministic simulation, where
@@ -387,7 +388,8 @@ impl StreamState {
 
 /// A running producer.
 enum Producer {
-    Thread(std::thread::JoinHandle<()>),
+    /// On a producer thread: how it ended.
+    Pooled(tokio::sync::oneshot::Receiver<bool>),
     Task(tokio::task::JoinHandle<()>),
 }
 
@@ -395,9 +397,7 @@ impl Producer {
     /// Waits for the producer to end; false if it panicked.
     async fn join(self) -> bool {
         match self {
-            Producer::Thread(handle) => tokio::task::spawn_blocking(move || handle.join().is_ok())
-                .await
-                .unwrap_or(false),
+            Producer::Pooled(ended) => ended.await.unwrap_or(false),
             Producer::Task(handle) => handle.await.is_ok(),
         }
     }
@@ -409,15 +409,7 @@ fn spawn_producer(
 ) -> Producer {
     match mode {
         ProducerMode::Inline => Producer::Task(tokio::spawn(work)),
-        ProducerMode::Thread => Producer::Thread(std::thread::spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-            {
-                Ok(runtime) => runtime.block_on(work),
-                Err(e) => tracing::error!("cannot start the pack producer: {e}"),
-            }
-        })),
+        ProducerMode::Thread => Producer::Pooled(crate::producer_threads::spawn(work)),
     }
 }
 
