@@ -117,17 +117,16 @@ impl BinlogTailer {
     /// Indexes files that appeared (or whose first record became readable)
     /// and forgets files that are gone.
     pub fn refresh<S: LocalStore>(&mut self, store: &S) -> Result<(), TailError> {
-        let entries = match store.list_dir(&self.dir) {
-            Ok(entries) => entries,
+        let names = match store.list_files(&self.dir) {
+            Ok(names) => names,
             Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 Vec::new()
             }
             Err(err) => return Err(err.into()),
         };
-        let present: Vec<u64> = entries
+        let present: Vec<u64> = names
             .iter()
-            .filter(|e| !e.is_dir)
-            .filter_map(|e| parse_binlog_file_name(&e.name))
+            .filter_map(|n| parse_binlog_file_name(n))
             .collect();
         let known: Vec<u64> = self.parts.iter().map(|p| p.file_index).collect();
         for file_index in known {

@@ -268,7 +268,7 @@ impl<S: LocalStore> WorkDir<S> {
         tablet_binlog_dir: &Path,
         only_newer: bool,
     ) -> Result<Vec<u64>, WorkDirError> {
-        let tablet_files = match self.store.list_dir(tablet_binlog_dir) {
+        let tablet_files = match self.store.list_files(tablet_binlog_dir) {
             Ok(entries) => entries,
             Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 return Err(WorkDirError::NoTabletBinlogDir(
@@ -278,13 +278,15 @@ impl<S: LocalStore> WorkDir<S> {
             Err(err) => return Err(err.into()),
         };
         let dest = self.binlog_dir(tid, pid);
-        self.store.create_dir_all(&dest)?;
-        let linked: std::collections::BTreeSet<String> = self
-            .store
-            .list_dir(&dest)?
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
+        // Made once: a linker lists it every tick.
+        let linked: std::collections::BTreeSet<String> = match self.store.list_files(&dest) {
+            Ok(names) => names.into_iter().collect(),
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                self.store.create_dir_all(&dest)?;
+                Default::default()
+            }
+            Err(err) => return Err(err.into()),
+        };
         let newest = if only_newer {
             linked
                 .iter()
@@ -294,17 +296,14 @@ impl<S: LocalStore> WorkDir<S> {
             None
         };
         let mut new_files = Vec::new();
-        for entry in tablet_files {
-            let Some(index) = parse_binlog_file_name(&entry.name) else {
+        for name in tablet_files {
+            let Some(index) = parse_binlog_file_name(&name) else {
                 continue;
             };
-            if entry.is_dir || linked.contains(&entry.name) || newest.is_some_and(|n| index <= n) {
+            if linked.contains(&name) || newest.is_some_and(|n| index <= n) {
                 continue;
             }
-            match self.link(
-                &tablet_binlog_dir.join(&entry.name),
-                &dest.join(&entry.name),
-            ) {
+            match self.link(&tablet_binlog_dir.join(&name), &dest.join(&name)) {
                 Ok(true) => new_files.push(index),
                 Ok(false) => {}
                 // Deleted by the tablet since it was listed: it is gone, and

@@ -49,7 +49,20 @@ impl StoreError {
 pub trait LocalStore: Send + Sync + 'static {
     fn create_dir_all(&self, path: &Path) -> Result<(), StoreError>;
     /// Entries of a directory sorted by name; an absent directory is an error.
+    /// An entry removed while the directory is read is left out.
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, StoreError>;
+    /// The names of the entries that are not directories, sorted; an absent
+    /// directory is an error. Cheaper than [`LocalStore::list_dir`] where
+    /// the sizes are not needed (no `stat` per entry on the real
+    /// filesystem): what pollers of binlog directories use.
+    fn list_files(&self, path: &Path) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_dir(path)?
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .map(|e| e.name)
+            .collect())
+    }
     fn hard_link(&self, original: &Path, link: &Path) -> Result<(), StoreError>;
     /// The whole file, or `None` when it does not exist.
     fn read(&self, path: &Path) -> Result<Option<Vec<u8>>, StoreError>;
@@ -80,9 +93,13 @@ impl LocalStore for FsStore {
             let Ok(name) = entry.file_name().into_string() else {
                 continue; // not a name this project ever writes
             };
-            let meta = entry
-                .metadata()
-                .map_err(StoreError::io("stat", &entry.path()))?;
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                // Removed since the directory was read (a tablet's binlog
+                // GC): not an error of the directory.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io("stat", &entry.path())(e)),
+            };
             entries.push(DirEntry {
                 name,
                 is_dir: meta.is_dir(),
@@ -91,6 +108,25 @@ impl LocalStore for FsStore {
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
+    }
+
+    fn list_files(&self, path: &Path) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(StoreError::io("list", path))? {
+            let entry = entry.map_err(StoreError::io("list", path))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            // The type comes with the listing on most filesystems (no stat).
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => {}
+                Ok(_) => names.push(name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("stat", &entry.path())(e)),
+            }
+        }
+        names.sort();
+        Ok(names)
     }
 
     fn hard_link(&self, original: &Path, link: &Path) -> Result<(), StoreError> {
@@ -201,6 +237,54 @@ mod tests {
             .map(|e| e.name)
             .collect();
         assert_eq!(names, vec!["task.progress"]);
+    }
+
+    #[test]
+    fn list_files_names_the_files_not_the_dirs_like_list_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("00000002.log"), b"b").expect("write");
+        std::fs::write(dir.path().join("00000001.log"), b"a").expect("write");
+        std::fs::create_dir(dir.path().join("snapshot")).expect("mkdir");
+        let names = FsStore.list_files(dir.path()).expect("list");
+        assert_eq!(names, vec!["00000001.log", "00000002.log"]);
+        /// The trait's own version, from `list_dir` (what test stores use).
+        struct ViaListDir;
+        impl LocalStore for ViaListDir {
+            fn create_dir_all(&self, p: &Path) -> Result<(), StoreError> {
+                FsStore.create_dir_all(p)
+            }
+            fn list_dir(&self, p: &Path) -> Result<Vec<DirEntry>, StoreError> {
+                FsStore.list_dir(p)
+            }
+            fn hard_link(&self, a: &Path, b: &Path) -> Result<(), StoreError> {
+                FsStore.hard_link(a, b)
+            }
+            fn read(&self, p: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+                FsStore.read(p)
+            }
+            fn read_at(&self, p: &Path, o: u64, b: &mut [u8]) -> Result<usize, StoreError> {
+                FsStore.read_at(p, o, b)
+            }
+            fn write_atomic(&self, p: &Path, b: &[u8]) -> Result<(), StoreError> {
+                FsStore.write_atomic(p, b)
+            }
+            fn rename(&self, a: &Path, b: &Path) -> Result<(), StoreError> {
+                FsStore.rename(a, b)
+            }
+            fn remove_file(&self, p: &Path) -> Result<(), StoreError> {
+                FsStore.remove_file(p)
+            }
+            fn remove_dir_all(&self, p: &Path) -> Result<(), StoreError> {
+                FsStore.remove_dir_all(p)
+            }
+        }
+        assert_eq!(ViaListDir.list_files(dir.path()).expect("list"), names);
+        let absent = dir.path().join("absent");
+        let err = FsStore.list_files(&absent).expect_err("absent dir");
+        assert!(
+            matches!(&err, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{err}"
+        );
     }
 
     #[test]
