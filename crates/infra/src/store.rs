@@ -247,38 +247,8 @@ mod tests {
         std::fs::create_dir(dir.path().join("snapshot")).expect("mkdir");
         let names = FsStore.list_files(dir.path()).expect("list");
         assert_eq!(names, vec!["00000001.log", "00000002.log"]);
-        /// The trait's own version, from `list_dir` (what test stores use).
-        struct ViaListDir;
-        impl LocalStore for ViaListDir {
-            fn create_dir_all(&self, p: &Path) -> Result<(), StoreError> {
-                FsStore.create_dir_all(p)
-            }
-            fn list_dir(&self, p: &Path) -> Result<Vec<DirEntry>, StoreError> {
-                FsStore.list_dir(p)
-            }
-            fn hard_link(&self, a: &Path, b: &Path) -> Result<(), StoreError> {
-                FsStore.hard_link(a, b)
-            }
-            fn read(&self, p: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-                FsStore.read(p)
-            }
-            fn read_at(&self, p: &Path, o: u64, b: &mut [u8]) -> Result<usize, StoreError> {
-                FsStore.read_at(p, o, b)
-            }
-            fn write_atomic(&self, p: &Path, b: &[u8]) -> Result<(), StoreError> {
-                FsStore.write_atomic(p, b)
-            }
-            fn rename(&self, a: &Path, b: &Path) -> Result<(), StoreError> {
-                FsStore.rename(a, b)
-            }
-            fn remove_file(&self, p: &Path) -> Result<(), StoreError> {
-                FsStore.remove_file(p)
-            }
-            fn remove_dir_all(&self, p: &Path) -> Result<(), StoreError> {
-                FsStore.remove_dir_all(p)
-            }
-        }
-        assert_eq!(ViaListDir.list_files(dir.path()).expect("list"), names);
+        // The trait's default (from `list_dir`) is what the test stores use:
+        // the collector's tailer tests and the simulation go through it.
         let absent = dir.path().join("absent");
         let err = FsStore.list_files(&absent).expect_err("absent dir");
         assert!(
