@@ -21,7 +21,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use crate::channels::{ChannelPool, SharedChannel};
 use sync_core::point::Point;
 use sync_core::proto::datasync::AddSyncTaskRequest;
 use sync_infra::store::LocalStore;
@@ -29,6 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::channels::{ChannelPool, SharedChannel};
 use crate::lease::{Lease, Leases};
 use crate::rate::ReadRate;
 use crate::record::{RecordedPhase, TaskRecord};

@@ -25,7 +25,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::channels::SharedChannel;
 use sync_core::proto::datasync::{AddSyncTaskRequest, DropReason};
 use sync_core::task::Backoff;
 use sync_infra::store::LocalStore;
@@ -33,6 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::channels::SharedChannel;
 use crate::keeper::Keeper;
 use crate::lease::Lease;
 use crate::linker::Linker;

@@ -5,8 +5,9 @@
 //! mpsc channel. Between commands the loop sleeps until the supervisor's
 //! [`Supervisor::next_deadline`] and then feeds it [`Input::Tick`] (no
 //! periodic ticking); while commands keep coming it looks at the deadline
-//! once per `DEADLINE_EVERY` of them, not per command. For each input the loop reads the clock once, calls
-//! [`Supervisor::handle`] and executes the actions **in order**:
+//! once per `DEADLINE_EVERY` of them, not per command. For each input the
+//! loop reads the clock once, calls [`Supervisor::handle`] and executes the
+//! actions **in order**:
 //!
 //! * `Persist` is written with `write_atomic` (temp + fsync + rename) and
 //!   awaited before any later action, so a reply never overtakes the state it
