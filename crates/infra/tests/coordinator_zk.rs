@@ -315,10 +315,11 @@ async fn the_first_synctool_leads_and_the_next_takes_over_when_it_leaves() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(a.role(), Role::Coordinator);
     assert_eq!(c.role(), Role::Worker);
-    // The coordinator leaves cleanly: the next in line is elected at once.
+    // The coordinator leaves cleanly: the next in line is elected at once,
+    // while the leaver's session still lives (leaving deletes its nodes).
     a.leave().await;
-    drop(a_coord);
     role_becomes(&c, Role::Coordinator, Duration::from_secs(3)).await;
+    drop(a_coord);
     wait_for("the leavers' worker nodes to go", || async {
         c_coord.members().await.expect("list").workers == vec!["127.0.0.1:1003".to_string()]
     })

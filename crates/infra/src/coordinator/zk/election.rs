@@ -177,6 +177,7 @@ async fn campaign(
             options_of: &config,
             endpoint: &endpoint,
             role: &role,
+            published: &published,
         };
         match round.run(&mut candidate).await {
             Ok(()) => {}
@@ -185,9 +186,6 @@ async fn campaign(
                 tracing::warn!(error = %err, "the coordinator election cannot proceed yet");
                 tokio::time::sleep(RECONNECT_BACKOFF).await;
             }
-        }
-        if let Ok(mut slot) = published.lock() {
-            *slot = candidate.as_ref().map(|c| c.path.clone());
         }
     }
 }
@@ -213,6 +211,9 @@ struct Round<'a> {
     options_of: &'a super::ZkConfig,
     endpoint: &'a str,
     role: &'a watch::Sender<Role>,
+    /// The candidate's path for [`Election::leave`], set as soon as it
+    /// exists (a round may then wait for long).
+    published: &'a Mutex<Option<String>>,
 }
 
 impl Round<'_> {
@@ -232,6 +233,7 @@ impl Round<'_> {
             _ => {
                 let made = self.stand(&dir, session).await?;
                 let name = made.name.clone();
+                self.publish(Some(made.path.clone()));
                 *candidate = Some(made);
                 name
             }
@@ -244,6 +246,7 @@ impl Round<'_> {
         match standing_rules::standing(&children, &mine) {
             Standing::Absent => {
                 *candidate = None;
+                self.publish(None);
             }
             Standing::Leads => {
                 if self.role.send_replace(Role::Coordinator) != Role::Coordinator {
@@ -276,6 +279,12 @@ impl Round<'_> {
             }
         }
         Ok(())
+    }
+
+    fn publish(&self, path: Option<String>) {
+        if let Ok(mut slot) = self.published.lock() {
+            *slot = path;
+        }
     }
 
     /// This session's candidate: the one it already has (a create whose
