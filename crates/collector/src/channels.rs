@@ -97,8 +97,8 @@ impl ChannelPool {
         })
     }
 
-    /// How many connections to `endpoint` are open, and the streams each
-    /// carries (for tests and the status page).
+    /// The streams each open connection to `endpoint` carries (what the
+    /// pool's tests check).
     pub fn usage(&self, endpoint: &str) -> Vec<usize> {
         let by_endpoint = self
             .by_endpoint

@@ -334,10 +334,7 @@ fn sync_tools_line(status: &Value, out: &mut dyn Write) -> Result<(), HelperErro
             .get("coordinator")
             .and_then(Value::as_str)
             .unwrap_or("none elected");
-        let count = tools
-            .get("workers")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
+        let count = array(tools, "workers").len();
         writeln!(out, "{count} SyncTool(s), coordinator {coordinator}")?;
     }
     Ok(())
@@ -402,11 +399,7 @@ pub fn collectors(server: &str, out: &mut dyn Write) -> Result<(), HelperError> 
     if reply.status != 200 {
         general(server, &value)?;
     }
-    let list = value
-        .get("collectors")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let list = array(&value, "collectors");
     if list.is_empty() {
         writeln!(out, "no live data collector")?;
     }
@@ -428,11 +421,7 @@ pub fn workers(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let standalone = value.get("standalone").and_then(Value::as_bool) == Some(true);
-    let list = value
-        .get("workers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let list = array(&value, "workers");
     if standalone {
         writeln!(out, "standalone (no ZooKeeper): one SyncTool")?;
     } else if value.get("coordinator").is_none_or(Value::is_null) {

@@ -168,14 +168,9 @@ impl Coordinator for ZkCoordinator {
     async fn live_collectors(&self) -> Result<Vec<String>, ClusterError> {
         let dir = paths::collectors_dir(&self.inner.config.root_path);
         let client = self.inner.client.read().await;
-        match client.list_children(&dir).await {
-            Ok(mut children) => {
-                children.sort();
-                Ok(children)
-            }
-            Err(zookeeper_client::Error::NoNode) => Ok(Vec::new()),
-            Err(err) => Err(zk_error(&dir)(err)),
-        }
+        let mut children = children_of(&client, &dir).await?;
+        children.sort();
+        Ok(children)
     }
 
     async fn sync_tools(&self) -> Result<Option<super::SyncTools>, ClusterError> {
@@ -186,11 +181,7 @@ impl Coordinator for ZkCoordinator {
         let dir = paths::tables_dir(&self.inner.config.root_path);
         let children = {
             let client = self.inner.client.read().await;
-            match client.list_children(&dir).await {
-                Ok(children) => children,
-                Err(zookeeper_client::Error::NoNode) => return Ok(Vec::new()),
-                Err(err) => return Err(zk_error(&dir)(err)),
-            }
+            children_of(&client, &dir).await?
         };
         let mut tables = Vec::with_capacity(children.len());
         for child in children {
@@ -341,6 +332,16 @@ async fn renew_session(inner: &Inner) -> Result<(), ClusterError> {
     }
     *inner.client.write().await = client;
     Ok(())
+}
+
+/// The children of `path`; none when the node does not exist (nothing was
+/// ever registered under it).
+async fn children_of(client: &Client, path: &str) -> Result<Vec<String>, ClusterError> {
+    match client.list_children(path).await {
+        Ok(children) => Ok(children),
+        Err(zookeeper_client::Error::NoNode) => Ok(Vec::new()),
+        Err(err) => Err(zk_error(path)(err)),
+    }
 }
 
 fn zk_error(path: &str) -> impl Fn(zookeeper_client::Error) -> ClusterError + '_ {

@@ -58,6 +58,22 @@ pub struct Membership {
     pub coordinator: Option<String>,
 }
 
+impl Membership {
+    /// Whether `worker` is the elected coordinator.
+    pub fn is_coordinator(&self, worker: &str) -> bool {
+        self.coordinator.as_deref() == Some(worker)
+    }
+
+    /// `coordinator` or `worker`, for one of [`Membership::workers`].
+    pub fn role_of(&self, worker: &str) -> &'static str {
+        if self.is_coordinator(worker) {
+            "coordinator"
+        } else {
+            "worker"
+        }
+    }
+}
+
 /// A pack reply that may still be on its way (for ordered streams).
 pub enum PendingPack {
     /// Answered without the drive loop (the request did not parse).

@@ -337,7 +337,7 @@ fn members_line(members: &Result<Membership, String>) -> String {
                 .workers
                 .iter()
                 .map(|w| {
-                    if m.coordinator.as_ref() == Some(w) {
+                    if m.is_coordinator(w) {
                         format!("{w} (coordinator)")
                     } else {
                         w.clone()
@@ -359,14 +359,7 @@ fn membership_json(m: &Membership) -> Value {
     let workers: Vec<Value> = m
         .workers
         .iter()
-        .map(|w| {
-            let role = if m.coordinator.as_ref() == Some(w) {
-                "coordinator"
-            } else {
-                "worker"
-            };
-            json!({ "endpoint": w, "role": role })
-        })
+        .map(|w| json!({ "endpoint": w, "role": m.role_of(w) }))
         .collect();
     json!({
         "this": m.this,

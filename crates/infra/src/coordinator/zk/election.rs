@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use zookeeper_client::{Client, CreateMode, SessionState};
 
-use super::{Inner, RECONNECT_BACKOFF, ZkCoordinator, node_options, zk_error};
+use super::{Inner, RECONNECT_BACKOFF, ZkCoordinator, children_of, node_options, zk_error};
 use crate::coordinator::{ClusterError, SyncTools, paths};
 
 /// What this SyncTool is in the election right now.
@@ -128,18 +128,10 @@ impl ZkCoordinator {
         let root = &self.inner.config.root_path;
         let client = self.inner.client.read().await.clone();
         let workers_dir = paths::workers_dir(root);
-        let mut workers = match client.list_children(&workers_dir).await {
-            Ok(children) => children,
-            Err(zookeeper_client::Error::NoNode) => Vec::new(),
-            Err(err) => return Err(zk_error(&workers_dir)(err)),
-        };
+        let mut workers = children_of(&client, &workers_dir).await?;
         workers.sort();
         let dir = paths::election_dir(root);
-        let mut children = match client.list_children(&dir).await {
-            Ok(children) => children,
-            Err(zookeeper_client::Error::NoNode) => Vec::new(),
-            Err(err) => return Err(zk_error(&dir)(err)),
-        };
+        let mut children = children_of(&client, &dir).await?;
         // The lowest candidate may be gone between the listing and the read:
         // then the next one is the coordinator.
         let coordinator = loop {

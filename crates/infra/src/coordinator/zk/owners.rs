@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use sync_core::ownership::{Move, PartKey, PartOwner};
 
-use super::{ZkCoordinator, node_options, zk_error};
+use super::{ZkCoordinator, children_of, node_options, zk_error};
 use crate::coordinator::{ClusterError, paths};
 
 /// A partition task's record and the version a move must name.
@@ -76,11 +76,7 @@ impl ZkCoordinator {
     pub async fn part_owners(&self) -> Result<BTreeMap<PartKey, OwnerRecord>, ClusterError> {
         let dir = paths::parts_dir(&self.inner.config.root_path);
         let client = self.inner.client.read().await.clone();
-        let children = match client.list_children(&dir).await {
-            Ok(children) => children,
-            Err(zookeeper_client::Error::NoNode) => return Ok(BTreeMap::new()),
-            Err(err) => return Err(zk_error(&dir)(err)),
-        };
+        let children = children_of(&client, &dir).await?;
         let mut records = BTreeMap::new();
         for child in children {
             let Some(part) = paths::parse_part_name(&child) else {
