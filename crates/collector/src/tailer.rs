@@ -115,7 +115,8 @@ impl BinlogTailer {
     }
 
     /// Indexes files that appeared (or whose first record became readable)
-    /// and forgets files that are gone.
+    /// and forgets files that are gone, including one that goes between the
+    /// listing and the read of its first record (the keeper releasing it).
     pub fn refresh<S: LocalStore>(&mut self, store: &S) -> Result<(), TailError> {
         let names = match store.list_files(&self.dir) {
             Ok(names) => names,
@@ -135,10 +136,19 @@ impl BinlogTailer {
             }
         }
         for file_index in present {
-            if self.parts.first_log_index(file_index).is_none()
-                && let Some(first) = self.first_index_of(store, file_index)?
-            {
-                self.parts.insert(file_index, first);
+            if self.parts.first_log_index(file_index).is_some() {
+                continue;
+            }
+            match self.first_index_of(store, file_index) {
+                Ok(Some(first)) => {
+                    self.parts.insert(file_index, first);
+                }
+                Ok(None) => {}
+                // Released (or deleted by the tablet) since it was listed:
+                // it is not there to index, as if listed a moment later.
+                Err(TailError::Store(StoreError::Io { source, .. }))
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
             }
         }
         Ok(())

@@ -9,10 +9,12 @@ use sync_core::binlog::{LogWriter, binlog_file_name};
 use sync_core::proto::api::{LogEntry, MethodType};
 use sync_infra::store::{DirEntry, FsStore, LocalStore, StoreError};
 
-/// FsStore that counts the bytes read, to prove nothing is read twice.
+/// FsStore that counts the bytes read, to prove nothing is read twice, and
+/// lists `ghosts` as if they were there (files removed right after a listing).
 #[derive(Default)]
 struct CountingStore {
     read: AtomicU64,
+    ghosts: Vec<String>,
 }
 
 impl LocalStore for CountingStore {
@@ -20,7 +22,13 @@ impl LocalStore for CountingStore {
         FsStore.create_dir_all(path)
     }
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>, StoreError> {
-        FsStore.list_dir(path)
+        let mut entries = FsStore.list_dir(path)?;
+        entries.extend(self.ghosts.iter().map(|name| DirEntry {
+            name: name.clone(),
+            is_dir: false,
+            len: 0,
+        }));
+        Ok(entries)
     }
     fn hard_link(&self, original: &Path, link: &Path) -> Result<(), StoreError> {
         FsStore.hard_link(original, link)
@@ -106,6 +114,24 @@ fn reads_across_rotation_and_resumes_by_log_index() {
             "from {from}"
         );
     }
+}
+
+#[test]
+fn a_file_released_between_the_listing_and_its_first_read_is_not_indexed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_file(dir.path(), 1, &file_bytes(4..=6, false));
+    // File 0 was listed, then the keeper released it before its first record
+    // was read: the refresh goes on as if it had listed a moment later.
+    let store = CountingStore {
+        ghosts: vec![binlog_file_name(0)],
+        ..CountingStore::default()
+    };
+    let mut tailer = BinlogTailer::new(dir.path().into(), 4, true);
+    tailer
+        .refresh(&store)
+        .expect("a vanished file is no refresh failure");
+    assert_eq!(tailer.first_available(), Some(4), "only file 1 is indexed");
+    assert_eq!(drain(&mut tailer, &store), vec![4, 5, 6]);
 }
 
 #[test]
