@@ -204,3 +204,104 @@ fn synctools_elect_one_coordinator_and_hand_over() {
         Duration::from_secs(3),
     );
 }
+
+/// Copies the files of `from` into `to` (a SyncTool's progress dir).
+fn copy_progress(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read progress dir") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
+
+/// Every committed row of table `tid` as SyncTool `server` reports it.
+fn committed_at(server: &str, tid: u32) -> anyhow::Result<u64> {
+    let status = e2e::status::synctool_status(server)?;
+    Ok(status.table(tid).map_or(0, |t| t.rows))
+}
+
+/// Fencing (`FAULTS.md` §4) with real processes: SyncTool A is frozen
+/// (SIGSTOP) while B takes its tasks over (a copy of A's state: B claims
+/// every part at a newer epoch and assigns the collector with it); when A
+/// wakes it neither stages, commits nor assigns those parts again, and shows
+/// them owned elsewhere. The output holds every row exactly once.
+#[test]
+fn a_synctool_frozen_while_another_takes_its_tasks_commits_nothing_when_it_wakes() {
+    let Some(zk) = service("SYNC_TEST_ZK") else {
+        return;
+    };
+    let mut cluster = Cluster::builder()
+        .zookeeper(&zk)
+        .partitions(2)
+        .rows_per_partition(3000)
+        .snapshot_after(2000)
+        .synctool(|c| c.roll_max_age_ms = 200)
+        .build()
+        .expect("cluster");
+    let tid = cluster.table().tid;
+    let dest = cluster.local_dest("takeover");
+    cluster.create_task(2, None, &dest).expect("create task");
+    cluster
+        .wait_all_committed(TIMEOUT)
+        .expect("A commits the first rows");
+    let a = cluster.synctool_endpoint();
+    // Rows A accepts but has not committed when it freezes.
+    cluster.append(300).expect("append");
+    std::thread::sleep(Duration::from_millis(100));
+    let a_pid = cluster.synctool_proc().expect("A runs").pid();
+    e2e::process::signal(a_pid, e2e::process::Signal::Stop).expect("SIGSTOP A");
+
+    let progress = cluster.dir().join("synctool-b/progress");
+    copy_progress(&cluster.synctool_conf.progress_path, &progress);
+    let (mut b_proc, b_conf) = cluster
+        .start_another_synctool("synctool-b")
+        .expect("start B");
+    let b = b_conf.endpoint();
+    cluster.append(500).expect("append");
+    let total = cluster.source_total().expect("source");
+    let wait_b = |what: &str, total: u64| {
+        e2e::wait::wait_until(what, TIMEOUT, || {
+            let rows = committed_at(&b, tid)?;
+            Ok(if rows >= total {
+                e2e::wait::Check::Done(rows)
+            } else {
+                e2e::wait::Check::NotYet(format!("B committed {rows} of {total}"))
+            })
+        })
+    };
+    wait_b("B commits every row", total).expect("B took over");
+
+    // A wakes: whatever it still holds is refused by the epoch check.
+    e2e::process::signal(a_pid, e2e::process::Signal::Cont).expect("SIGCONT A");
+    cluster.append(400).expect("append");
+    let total = cluster.source_total().expect("source");
+    e2e::wait::wait_until("A to see both parts owned elsewhere", TIMEOUT, || {
+        let status = e2e::status::synctool_status(&a)?;
+        let lost = status.table(tid).map_or(0, |t| {
+            t.parts
+                .iter()
+                .filter(|p| {
+                    p.error
+                        .as_ref()
+                        .is_some_and(|e| e.kind == "owned_elsewhere")
+                })
+                .count()
+        });
+        Ok(if lost == 2 {
+            e2e::wait::Check::Done(())
+        } else {
+            e2e::wait::Check::NotYet(format!("{lost} part(s) lost: {}", status.brief(tid)))
+        })
+    })
+    .expect("A drops the parts");
+    wait_b("B commits the rows appended after A woke", total).expect("B goes on");
+    std::thread::sleep(Duration::from_millis(500));
+    cluster
+        .verify_local(&dest, |_| true, true)
+        .expect("every row exactly once");
+    b_proc
+        .stop(e2e::process::Signal::Int, Duration::from_secs(15))
+        .expect("stop B");
+}

@@ -7,6 +7,10 @@
 //!   ended after its work dir went): nothing to do (idempotent; never a
 //!   second loop for one assignment, and a late repeat does not read a
 //!   finished part again);
+//! * an assignment whose `part_epoch` is older than the newest one this
+//!   collector was given for the partition (kept across restarts in the
+//!   persisted task) is refused: it comes from a SyncTool that no longer
+//!   owns the partition (`FAULTS.md` §4);
 //! * otherwise the new assignment is persisted (`task.progress`, and
 //!   `task.state` set active) under a new [`Lease`] on the work dir, the old
 //!   loop (an older assignment, possibly dormant) is told to stop, and the new
@@ -52,6 +56,16 @@ pub enum AddError {
     BadRequest(#[from] RequestError),
     #[error("bad AddSyncTask request: {0}")]
     BadEndpoint(String),
+    #[error(
+        "tid {tid} pid {pid}: stale assignment: partition epoch {epoch} is older than epoch {newest}, \
+         assigned already (the SyncTool that sent it no longer owns the partition)"
+    )]
+    StaleEpoch {
+        tid: u32,
+        pid: u32,
+        epoch: u64,
+        newest: u64,
+    },
     #[error("tid {tid} pid {pid}: cannot persist the task: {error}")]
     Persist {
         tid: u32,
@@ -77,6 +91,9 @@ pub struct TaskManager<S, T> {
     /// the disk: done under one lock, thousands of assignments queued for
     /// seconds and their callers timed out).
     turns: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// The newest partition epoch assigned per partition (several
+    /// SyncTools): an assignment with an older one is refused.
+    epochs: Mutex<HashMap<Key, u64>>,
     statuses: Mutex<Statuses>,
     /// Connections to SyncTool, shared by the tasks' pack streams.
     channels: ChannelPool,
@@ -102,6 +119,7 @@ where
             leases: Leases::default(),
             running: Mutex::new(HashMap::new()),
             turns: Mutex::new(HashMap::new()),
+            epochs: Mutex::new(HashMap::new()),
             statuses: Mutex::new(Statuses::default()),
         }
     }
@@ -153,6 +171,7 @@ where
             .map_err(AddError::BadEndpoint)?;
         let turn = self.turn(key);
         let _turn = turn.lock().await;
+        self.check_epoch(key, &task)?;
         if let Some(r) = self
             .running
             .lock()
@@ -197,6 +216,27 @@ where
         Ok(())
     }
 
+    /// Refuses an assignment whose partition epoch is older than the newest
+    /// one assigned to this collector (a SyncTool that lost the partition);
+    /// an assignment without one (a single SyncTool) is not checked.
+    fn check_epoch(&self, key: Key, task: &AddSyncTaskRequest) -> Result<(), AddError> {
+        let Some(epoch) = task.part_epoch else {
+            return Ok(());
+        };
+        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        let newest = epochs.entry(key).or_insert(epoch);
+        if epoch < *newest {
+            return Err(AddError::StaleEpoch {
+                tid: key.0,
+                pid: key.1,
+                epoch,
+                newest: *newest,
+            });
+        }
+        *newest = epoch;
+        Ok(())
+    }
+
     /// Restarts the tasks persisted in the work dirs; returns how many.
     pub async fn recover(&self) -> Result<usize, WorkDirError> {
         let (tasks, unreadable) = self.env.work.load_tasks()?;
@@ -231,6 +271,11 @@ where
                 }
             };
             info!(tid = key.0, pid = key.1, token = task.token(), point = %point, "resuming a persisted task");
+            if let Some(epoch) = task.part_epoch {
+                let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+                let newest = epochs.entry(key).or_insert(epoch);
+                *newest = (*newest).max(epoch);
+            }
             let (lease, ()) = self
                 .leases
                 .take(key, || Ok::<(), std::convert::Infallible>(()))

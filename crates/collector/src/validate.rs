@@ -72,6 +72,7 @@ mod tests {
             des_endpoint: Some("s:2".into()),
             token: Some("t".into()),
             dest: None,
+            part_epoch: None,
         }
     }
 

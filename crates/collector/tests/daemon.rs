@@ -113,6 +113,66 @@ async fn a_new_token_replaces_the_loop_and_a_restart_resumes_without_duplicates(
     collector.stop().await;
 }
 
+#[tokio::test]
+async fn an_assignment_older_than_the_partitions_newest_epoch_is_refused_also_after_a_restart() {
+    let mut f = fixture(None, 1, 100, 50).await;
+    let collector = start_collector(&f.datadir(), false).await;
+    let base = f.task(0, SyncMode::KFullAndContinuous, "");
+    let epoch = |token: &str, epoch: Option<u64>| AddSyncTaskRequest {
+        part_epoch: epoch,
+        token: Some(token.into()),
+        ..base.clone()
+    };
+    let newer = epoch("b", Some(3));
+    f.synctool.expect(&newer);
+    assert_eq!(collector.add(&newer).await.code, Some(0));
+    wait_for("the rows of epoch 3", || f.synctool.rows(0).len() >= 150).await;
+
+    // The SyncTool that owned the partition before (epoch 2) wakes up and
+    // assigns it again: refused, the loop of epoch 3 goes on.
+    let stale = collector.add(&epoch("a", Some(2))).await;
+    assert_eq!(stale.code, Some(-1), "a stale epoch is refused");
+    assert!(
+        stale
+            .msg()
+            .contains("partition epoch 2 is older than epoch 3"),
+        "{stale:?}"
+    );
+    assert_eq!(
+        collector.state(0).map(|(s, _)| s),
+        Some(TaskState::Streaming)
+    );
+    f.emu.append_all(30).expect("append");
+    wait_for("rows appended under epoch 3", || {
+        f.synctool.rows(0).len() >= 180
+    })
+    .await;
+
+    // The newest epoch is remembered across a restart (the persisted task).
+    collector.stop().await;
+    let collector = start_collector(&f.datadir(), false).await;
+    let again = collector.add(&epoch("c", Some(2))).await;
+    assert_eq!(
+        again.code,
+        Some(-1),
+        "still stale after a restart: {again:?}"
+    );
+    // The same epoch with a new token is the owner reassigning: accepted.
+    let same = AddSyncTaskRequest {
+        sync_point: f.synctool.accepted(0),
+        ..epoch("d", Some(3))
+    };
+    f.synctool.expect(&same);
+    assert_eq!(collector.add(&same).await.code, Some(0));
+    f.emu.append_all(20).expect("append");
+    wait_for("rows after the reassignment", || {
+        f.synctool.rows(0).len() >= 200
+    })
+    .await;
+    assert_exact(&mut f, 0);
+    collector.stop().await;
+}
+
 /// A tablet that answers `GetTableStatus` only after `delay`.
 struct SlowTablet {
     inner: HttpTabletClient,

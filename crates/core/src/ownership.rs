@@ -74,6 +74,8 @@ pub enum MoveReason {
     Orphan,
     /// Its owner held too many parts.
     Balance,
+    /// A SyncTool took it for the tasks it runs (created or recovered there).
+    Claim,
 }
 
 /// The moves that make `owners` (every part's current record; a part

@@ -181,6 +181,8 @@ struct World {
     retried: bool,
     last_created: Option<u64>,
     completed: BTreeSet<u64>,
+    /// Claims answered so far (the epochs they give).
+    claims: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -244,6 +246,8 @@ fn config() -> Config {
         history_ms: 3_600_000,
         // Crashes then often find the state lagging the sink.
         persist_delay_ms: 300,
+        // Parts are claimed before they are assigned, as with ZooKeeper.
+        fencing: true,
     }
 }
 
@@ -294,6 +298,7 @@ impl World {
             sup: Some(Supervisor::new(config(), seed)),
             seed,
             pending: VecDeque::new(),
+            claims: 0,
             persisted: None,
             sink: Sink::default(),
             net: Vec::new(),
@@ -407,6 +412,19 @@ impl World {
             }
             Action::PackReply(_) => {
                 unreachable!("pack replies are routed when the pack is handled")
+            }
+            Action::ClaimPart { tid, pid } => {
+                // The only SyncTool: every claim succeeds, at a newer epoch.
+                self.claims += 1;
+                let result = if fail {
+                    Err("ZooKeeper unreachable".to_string())
+                } else {
+                    Ok(self.claims)
+                };
+                self.input(Input::PartClaimed { tid, pid, result });
+                if fail {
+                    self.pending.push_back(Action::ClaimPart { tid, pid });
+                }
             }
             Action::Assign(a) => {
                 let result = self.collector_assign(

@@ -131,6 +131,16 @@ fn unreachable(collector: &str) -> AssignFailure {
 
 /// Runs stage → commit for every segment action in `actions`, returning the later actions.
 fn complete_segments(sup: &mut Supervisor, now: u64, actions: &[Action]) -> Vec<Action> {
+    complete_segments_seeing(sup, now, actions, |_| {})
+}
+
+/// [`complete_segments`], showing each commit to `seen` before it is made.
+fn complete_segments_seeing(
+    sup: &mut Supervisor,
+    now: u64,
+    actions: &[Action],
+    mut seen: impl FnMut(&sync_core::task::CommitSegment),
+) -> Vec<Action> {
     let mut queue: Vec<Action> = actions.to_vec();
     let mut rest = Vec::new();
     while let Some(a) = (!queue.is_empty()).then(|| queue.remove(0)) {
@@ -142,13 +152,16 @@ fn complete_segments(sup: &mut Supervisor, now: u64, actions: &[Action]) -> Vec<
                     result: Ok(()),
                 },
             )),
-            Action::Commit(c) => queue.extend(sup.handle(
-                now,
-                Input::Committed {
-                    id: c.id,
-                    result: Ok(1),
-                },
-            )),
+            Action::Commit(c) => {
+                seen(&c);
+                queue.extend(sup.handle(
+                    now,
+                    Input::Committed {
+                        id: c.id,
+                        result: Ok(1),
+                    },
+                ))
+            }
             other => rest.push(other),
         }
     }
@@ -1576,6 +1589,7 @@ fn the_memory_limit_seals_the_largest_segments_early_then_holds_packs_back_then_
                 dest: "/out".into(),
                 rows: Default::default(),
                 row_count: 0,
+                epoch: 1,
                 options: None,
             })
         })
@@ -1621,4 +1635,151 @@ fn a_part_whose_destination_is_failing_takes_no_more_rows_until_it_heals() {
     complete_segments(&mut sup, 501, &retried);
     let taken = sup.handle(502, Input::Pack(pack(&a[0], snap("b"), snap("c"), b"r")));
     assert_eq!(reply(&taken).outcome, PackOutcome::Accepted);
+}
+
+fn claims(actions: &[Action]) -> Vec<(u32, u32)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::ClaimPart { tid, pid } => Some((*tid, *pid)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn with_fencing_a_part_is_claimed_before_it_is_assigned_and_commits_with_its_epoch() {
+    let fenced = sync_core::task::Config {
+        fencing: true,
+        ..config()
+    };
+    let mut spec = spec(Mode::FullAndContinuous);
+    spec.options = fenced.defaults.clone();
+    let mut sup = Supervisor::new(fenced, 42);
+    sup.handle(
+        0,
+        Input::Collectors {
+            live: vec!["h1:1".into()],
+        },
+    );
+    let created = sup.handle(
+        0,
+        Input::Create {
+            spec,
+            partitions: leaders(&["h1"]),
+            existing: vec![],
+        },
+    );
+    assert_eq!(claims(&created), vec![(7, 0)], "claimed first");
+    assert!(
+        assigns(&created).is_empty(),
+        "not assigned before it is owned"
+    );
+    assert_eq!(
+        sup.next_deadline(),
+        None,
+        "nothing waits on time while the claim is out"
+    );
+
+    let refused = sup.handle(
+        5,
+        Input::PartClaimed {
+            tid: 7,
+            pid: 0,
+            result: Err("ZooKeeper unreachable".into()),
+        },
+    );
+    assert!(assigns(&refused).is_empty());
+    let shown = part(&sup, 0)
+        .last_error
+        .as_ref()
+        .expect("the claim trouble is shown");
+    assert!(shown.error.to_string().contains("ZooKeeper unreachable"));
+
+    let owned = sup.handle(
+        10,
+        Input::PartClaimed {
+            tid: 7,
+            pid: 0,
+            result: Ok(4),
+        },
+    );
+    let a = assigns(&owned);
+    assert_eq!(a.len(), 1, "owned: assigned");
+    assert_eq!(a[0].part_epoch, Some(4), "the assignment names the epoch");
+    assert_eq!(a[0].to_proto().expect("proto").part_epoch, Some(4));
+    assert!(
+        part(&sup, 0).last_error.is_none(),
+        "the claim trouble healed"
+    );
+
+    let rows = sup.handle(
+        20,
+        Input::Pack(pack(&a[0], Point::start(), snap("a"), b"\x01\x02")),
+    );
+    let commit = complete_segments_collect(&mut sup, 20, &rows);
+    assert_eq!(
+        commit,
+        vec![4],
+        "the commit record carries the claimed epoch"
+    );
+
+    // Another SyncTool took the part (a newer epoch): nothing more here.
+    let lost = sup.handle(
+        30,
+        Input::PartLost {
+            tid: 7,
+            pid: 0,
+            why: "epoch 5 belongs to st:2".into(),
+        },
+    );
+    assert!(assigns(&lost).is_empty() && claims(&lost).is_empty());
+    let after = sup.handle(
+        40,
+        Input::Pack(pack(&a[0], snap("a"), snap("b"), b"\x03\x04")),
+    );
+    let r = reply(&after);
+    assert_eq!(
+        r.drop,
+        Some(DropReason::KDropReassigned),
+        "its packs are dropped"
+    );
+    assert!(
+        part(&sup, 0)
+            .last_error
+            .as_ref()
+            .is_some_and(|e| e.error.to_string().contains("owned by another SyncTool")),
+        "the loss is shown"
+    );
+    let later = sup.handle(40 + 10 * TIMEOUT, Input::Tick);
+    assert!(
+        assigns(&later).is_empty() && claims(&later).is_empty(),
+        "a lost part is never reassigned or claimed again by this SyncTool"
+    );
+    assert!(
+        !later
+            .iter()
+            .any(|a| matches!(a, Action::Commit(_) | Action::Stage(_))),
+        "and never committed"
+    );
+}
+
+#[test]
+fn without_fencing_parts_are_assigned_at_once_with_epoch_1_and_no_epoch_in_the_assignment() {
+    let (mut sup, a) = setup(Mode::FullAndContinuous, &["h1:1"], &["h1"]);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].part_epoch, None);
+    let rows = sup.handle(
+        20,
+        Input::Pack(pack(&a[0], Point::start(), snap("a"), b"\x01\x02")),
+    );
+    assert_eq!(complete_segments_collect(&mut sup, 20, &rows), vec![1]);
+}
+
+/// Stages and commits every segment of `actions`; returns the epochs the
+/// commits carried.
+fn complete_segments_collect(sup: &mut Supervisor, now: u64, actions: &[Action]) -> Vec<u64> {
+    let mut epochs = Vec::new();
+    complete_segments_seeing(sup, now, actions, |c| epochs.push(c.epoch));
+    epochs
 }

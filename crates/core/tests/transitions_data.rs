@@ -288,6 +288,7 @@ impl Harness {
                         a.pid, a.collector, a.token, a.point
                     )
                 }
+                Action::ClaimPart { tid, pid } => format!("claim tid={tid} pid={pid}"),
                 Action::Stage(s) => {
                     self.open.push_back(Open::Stage(s.id));
                     format!("stage {} rows={}", segment(&s.id), s.row_count)

@@ -451,3 +451,48 @@ async fn ownership_moves_are_compare_and_set_and_fence_the_old_epoch() {
         .expect_err("no record");
     assert!(matches!(err, FenceError::NoRecord { .. }), "{err}");
 }
+
+/// Claims (a SyncTool taking the parts it runs): each one bumps the epoch,
+/// two racing claims both get their own epoch (the compare-and-set retries),
+/// and only the newest claim may commit.
+#[tokio::test]
+async fn each_claim_takes_the_next_epoch_and_fences_every_earlier_one() {
+    let Some(cluster) = zk_cluster() else { return };
+    let config = config(&cluster, "claims");
+    let a = ZkCoordinator::connect(config.clone())
+        .await
+        .expect("connect");
+    let b = ZkCoordinator::connect(config).await.expect("connect");
+    let part = (9, 3);
+    assert_eq!(
+        a.claim_part(part, "a:1").await.expect("claim"),
+        1,
+        "no record: epoch 1"
+    );
+    a.check_epoch(part, "a:1", 1)
+        .await
+        .expect("the claimer commits");
+    assert_eq!(b.claim_part(part, "b:1").await.expect("claim"), 2);
+    let err = a.check_epoch(part, "a:1", 1).await.expect_err("stale");
+    assert!(
+        matches!(err, FenceError::Stale { mine: 1, current: 2, ref owner, .. } if owner == "b:1"),
+        "{err}"
+    );
+    // Racing claims: every one succeeds with its own epoch, none is lost.
+    let (x, y) = tokio::join!(a.claim_part(part, "a:1"), b.claim_part(part, "b:1"));
+    let mut epochs = [x.expect("claim"), y.expect("claim")];
+    epochs.sort_unstable();
+    assert_eq!(epochs, [3, 4]);
+    let newest = b.part_owner(part).await.expect("read").expect("record");
+    assert_eq!(newest.owner.epoch, 4);
+    let loser = if newest.owner.worker == "a:1" {
+        "b:1"
+    } else {
+        "a:1"
+    };
+    let loser_epoch = 3;
+    assert!(a.check_epoch(part, loser, loser_epoch).await.is_err());
+    b.check_epoch(part, &newest.owner.worker, 4)
+        .await
+        .expect("the newest claim commits");
+}

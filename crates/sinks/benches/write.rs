@@ -112,6 +112,7 @@ async fn run(name: &str, format: OutputFormat) -> Result<(), Box<dyn std::error:
                 dest: dest.clone(),
                 rows: std::sync::Arc::new(rows),
                 row_count: count,
+                epoch: 1,
                 options: None,
             },
             &schema,

@@ -465,6 +465,7 @@ impl Fixture {
             des_endpoint: Some(self.synctool_endpoint.clone()),
             token: Some(token.into()),
             dest: None,
+            part_epoch: None,
         }
     }
 

@@ -95,6 +95,9 @@ pub struct StageSegment {
     pub rows: Arc<Vec<u8>>,
     /// Number of rows.
     pub row_count: u64,
+    /// The writer's epoch for the partition (as [`CommitSegment::epoch`]):
+    /// a stale writer must not stage over the current one's files.
+    pub epoch: u64,
     /// The task's output options (`None`: the sink's own settings).
     pub options: Option<Arc<TaskOptions>>,
 }
@@ -251,6 +254,11 @@ impl CommitPlan {
         self.epoch
     }
 
+    /// Commits from now on carry `epoch` (the part's ownership claim).
+    pub fn set_epoch(&mut self, epoch: u64) {
+        self.epoch = epoch;
+    }
+
     /// The point committed in the sink.
     pub fn committed(&self) -> &Point {
         &self.committed
@@ -398,6 +406,7 @@ impl CommitPlan {
             dest: self.dest.clone(),
             rows: s.rows.clone(),
             row_count: s.row_count,
+            epoch: self.epoch,
             options: self.options.clone(),
         })
     }

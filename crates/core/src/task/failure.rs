@@ -176,6 +176,12 @@ pub enum PartError {
     SinkBehind(String),
     /// The table or partition is gone from the cluster.
     TableGone(String),
+    /// Taking ownership of the partition (its epoch in ZooKeeper) failed;
+    /// the daemon keeps trying.
+    Claim(String),
+    /// Another SyncTool owns the partition now (a newer epoch): this one
+    /// neither assigns nor commits it any more.
+    Lost(String),
     /// A transient cause lasted longer than `sync_task.fail_after_ms`.
     WaitedTooLong {
         /// How long it lasted (ms).
@@ -189,9 +195,11 @@ impl PartError {
     /// Its class.
     pub fn class(&self) -> ErrorClass {
         match self {
-            PartError::NoCollector { .. } | PartError::Assign(_) | PartError::Silent { .. } => {
-                ErrorClass::Transient
-            }
+            PartError::NoCollector { .. }
+            | PartError::Assign(_)
+            | PartError::Silent { .. }
+            | PartError::Claim(_)
+            | PartError::Lost(_) => ErrorClass::Transient,
             PartError::Read { failure, .. } => failure.class(),
             PartError::Stage(f) | PartError::Commit(f) => f.class(),
             PartError::SinkBehind(_)
@@ -210,6 +218,8 @@ impl PartError {
             PartError::Stage(f) | PartError::Commit(f) => f.kind(),
             PartError::SinkBehind(_) => "sink_behind",
             PartError::TableGone(_) => "table_gone",
+            PartError::Claim(_) => "claim_failed",
+            PartError::Lost(_) => "owned_elsewhere",
             PartError::WaitedTooLong { .. } => "waited_too_long",
         }
     }
@@ -248,6 +258,10 @@ impl fmt::Display for PartError {
                 write!(f, "the sink is behind the recorded progress: {detail}")
             }
             PartError::TableGone(detail) => f.write_str(detail),
+            PartError::Claim(detail) => {
+                write!(f, "cannot take ownership of the partition: {detail}")
+            }
+            PartError::Lost(detail) => write!(f, "owned by another SyncTool: {detail}"),
             PartError::WaitedTooLong { waited_ms, cause } => write!(
                 f,
                 "gave up after {waited_ms} ms (sync_task.fail_after_ms): {cause}"

@@ -21,10 +21,10 @@ pub mod recovery;
 pub mod status;
 pub mod supervisor;
 
-pub use commit::{CommitSegment, RollPolicy, SegmentId, StageSegment};
+pub use commit::{CommitSegment, RollPolicy, STANDALONE_EPOCH, SegmentId, StageSegment};
 pub use failure::{AssignFailure, Backoff, ErrorClass, PartError, ReadFailure, SinkFailure};
 pub use model::{
-    Ending, Failure, Finished, Holder, IfExists, LastError, Mode, Pack, PartitionLeader,
+    Ending, Failure, Finished, Holder, IfExists, LastError, Mode, Ownership, Pack, PartitionLeader,
     PartitionTask, Status, TableTask, TableTaskSpec, TaskOrigin,
 };
 pub use options::{

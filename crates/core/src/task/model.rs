@@ -575,6 +575,24 @@ pub struct PartitionTask {
     pub rows_accepted: u64,
     /// Bytes of rows accepted by this SyncTool since it started.
     pub bytes_accepted: u64,
+    /// Whether this SyncTool may assign and commit the part (only looked at
+    /// with [`crate::task::Config::fencing`]).
+    pub ownership: Ownership,
+}
+
+/// A part's ownership by this SyncTool, when several SyncTools share a
+/// cluster (`FAULTS.md` §4): it assigns and commits a part only while it
+/// owns it, with the epoch its claim got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Not claimed yet: the next assignment claims it first.
+    Unclaimed,
+    /// A claim is out ([`crate::task::Action::ClaimPart`]).
+    Claiming,
+    /// Claimed; its commit plan carries the epoch.
+    Owned,
+    /// A newer epoch belongs to another SyncTool: nothing more is done.
+    Lost,
 }
 
 impl PartitionTask {

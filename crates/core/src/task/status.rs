@@ -8,7 +8,7 @@ use sync_proto::datasync::{AddSyncTaskRequest, GeneralResponse, Task, TaskStatus
 
 use crate::point::Point;
 use crate::task::failure::ErrorClass;
-use crate::task::model::{Failure, Finished, Holder, Mode, Status, TaskOrigin};
+use crate::task::model::{Failure, Finished, Holder, Mode, Ownership, Status, TaskOrigin};
 use crate::task::options::TaskOptions;
 use crate::task::supervisor::Supervisor;
 
@@ -72,6 +72,9 @@ pub struct PartitionView {
     pub held_bytes: u64,
     /// How long the oldest accepted row not yet committed has waited (ms; 0: none).
     pub uncommitted_ms: u64,
+    /// The epoch its commits carry (1 standalone; the claimed one with
+    /// fencing).
+    pub epoch: u64,
 }
 
 /// One table task.
@@ -186,7 +189,11 @@ impl StatusReport {
                             .plan
                             .oldest_uncommitted_ms()
                             .map_or(0, |since| now_ms.saturating_sub(since)),
+                        epoch: p.plan.epoch(),
                         waiting: match &p.holder {
+                            _ if p.ownership == Ownership::Claiming => {
+                                Some("claiming the partition (its epoch in ZooKeeper)".into())
+                            }
                             Holder::Backoff { until_ms } => {
                                 Some(format!("next assignment round at {until_ms} ms"))
                             }
@@ -298,6 +305,7 @@ impl StatusReport {
                         des_endpoint: Some(self.des_endpoint.clone()),
                         token: p.token.clone(),
                         dest: Some(t.dest.clone()),
+                        part_epoch: Some(p.epoch),
                     }),
                     data_collector: Some(p.collector.clone().unwrap_or_default()),
                     count: Some(p.rows_committed),

@@ -31,5 +31,6 @@ pub fn config() -> Config {
         // Every change persisted at once, so each shows in the step that
         // made it (`delayed_persist_*` tests the delay).
         persist_delay_ms: 0,
+        fencing: false,
     }
 }

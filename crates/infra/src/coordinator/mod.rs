@@ -52,6 +52,51 @@ pub enum ClusterError {
     Stale { path: String },
 }
 
+/// Why a commit with an epoch is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FenceError {
+    /// The partition moved on: another owner or a newer epoch.
+    #[error(
+        "partition {tid}.{pid}: epoch {mine} is stale (the partition is at epoch {current}, owned by `{owner}`)"
+    )]
+    Stale {
+        /// Table id.
+        tid: u32,
+        /// Partition id.
+        pid: u32,
+        /// The epoch the commit was made with.
+        mine: u64,
+        /// The record's epoch.
+        current: u64,
+        /// The record's owner.
+        owner: String,
+    },
+    /// No record: the partition task was deleted (or never assigned).
+    #[error("partition {tid}.{pid}: no ownership record (the task was deleted)")]
+    NoRecord {
+        /// Table id.
+        tid: u32,
+        /// Partition id.
+        pid: u32,
+    },
+    /// ZooKeeper cannot be asked (transient: the commit waits and retries).
+    #[error("{0}")]
+    Cluster(#[from] ClusterError),
+}
+
+impl FenceError {
+    /// Transient (ZooKeeper unreachable: retry) or permanent (this worker
+    /// must drop the part).
+    pub fn class(&self) -> sync_core::task::ErrorClass {
+        match self {
+            FenceError::Cluster(_) => sync_core::task::ErrorClass::Transient,
+            FenceError::Stale { .. } | FenceError::NoRecord { .. } => {
+                sync_core::task::ErrorClass::Permanent
+            }
+        }
+    }
+}
+
 /// The SyncTools sharing a ZooKeeper root (`FAULTS.md` §4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncTools {
@@ -79,6 +124,38 @@ pub trait Coordinator: Send + Sync {
     /// without ZooKeeper (a standalone SyncTool is the only one).
     fn sync_tools(&self) -> impl Future<Output = Result<Option<SyncTools>, ClusterError>> + Send {
         async { Ok(None) }
+    }
+
+    /// Whether partition tasks are claimed and their commits fenced by epoch
+    /// (several SyncTools may share the cluster: ZooKeeper).
+    fn fences(&self) -> bool {
+        false
+    }
+
+    /// Takes partition task `(tid, pid)` for `worker`, bumping its epoch
+    /// with a compare-and-set; returns the new epoch. Without ZooKeeper the
+    /// only SyncTool owns every part at epoch 1.
+    fn claim_part(
+        &self,
+        tid: u32,
+        pid: u32,
+        worker: &str,
+    ) -> impl Future<Output = Result<u64, ClusterError>> + Send {
+        let _ = (tid, pid, worker);
+        async { Ok(sync_core::task::STANDALONE_EPOCH) }
+    }
+
+    /// Whether `worker` may still commit `(tid, pid)` with `epoch` (checked
+    /// before every commit record is created).
+    fn check_part_epoch(
+        &self,
+        tid: u32,
+        pid: u32,
+        worker: &str,
+        epoch: u64,
+    ) -> impl Future<Output = Result<(), FenceError>> + Send {
+        let _ = (tid, pid, worker, epoch);
+        async { Ok(()) }
     }
 
     /// Finds a table by database and name; `None` when there is no such table.

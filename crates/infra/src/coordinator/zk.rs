@@ -33,8 +33,9 @@ use super::{ClusterError, Coordinator, paths};
 mod election;
 mod owners;
 
+pub use super::FenceError;
 pub use election::{Election, Role};
-pub use owners::{FenceError, OwnerRecord};
+pub use owners::OwnerRecord;
 
 /// How to reach ZooKeeper.
 #[derive(Debug, Clone)]
@@ -175,6 +176,24 @@ impl Coordinator for ZkCoordinator {
 
     async fn sync_tools(&self) -> Result<Option<super::SyncTools>, ClusterError> {
         self.members().await.map(Some)
+    }
+
+    fn fences(&self) -> bool {
+        true
+    }
+
+    async fn claim_part(&self, tid: u32, pid: u32, worker: &str) -> Result<u64, ClusterError> {
+        ZkCoordinator::claim_part(self, (tid, pid), worker).await
+    }
+
+    async fn check_part_epoch(
+        &self,
+        tid: u32,
+        pid: u32,
+        worker: &str,
+        epoch: u64,
+    ) -> Result<(), super::FenceError> {
+        self.check_epoch((tid, pid), worker, epoch).await
     }
 
     async fn table_infos(&self) -> Result<Vec<TableInfo>, ClusterError> {

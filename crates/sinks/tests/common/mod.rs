@@ -114,6 +114,7 @@ pub fn seg(dest: &str, pid: u32, seq: u64, first: u64, count: u64) -> Seg {
             dest: dest.to_owned(),
             rows: std::sync::Arc::new(rows(&schema, first, count)),
             row_count: count,
+            epoch: 1,
             options: None,
         },
         commit: CommitSegment {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use sync_core::task::PartitionLeader;
-use sync_infra::coordinator::{ClusterError, Coordinator, SyncTools};
+use sync_infra::coordinator::{ClusterError, Coordinator, FenceError, SyncTools};
 use sync_proto::common::StorageMode;
 use sync_proto::nameserver::TableInfo;
 
@@ -20,6 +20,32 @@ pub trait ClusterView: Send + Sync + 'static {
     /// one runs alone (no ZooKeeper).
     fn sync_tools(&self) -> BoxFuture<'_, Result<Option<SyncTools>, ClusterError>> {
         Box::pin(async { Ok(None) })
+    }
+    /// Whether parts are claimed and commits fenced by epoch (ZooKeeper:
+    /// several SyncTools may share the cluster).
+    fn fences(&self) -> bool {
+        false
+    }
+    /// Takes part `(tid, pid)` for `worker` at a new epoch.
+    fn claim_part<'a>(
+        &'a self,
+        tid: u32,
+        pid: u32,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<u64, ClusterError>> {
+        let _ = (tid, pid, worker);
+        Box::pin(async { Ok(sync_core::task::STANDALONE_EPOCH) })
+    }
+    /// Whether `worker` may still write part `(tid, pid)` with `epoch`.
+    fn check_part_epoch<'a>(
+        &'a self,
+        tid: u32,
+        pid: u32,
+        worker: &'a str,
+        epoch: u64,
+    ) -> BoxFuture<'a, Result<(), FenceError>> {
+        let _ = (tid, pid, worker, epoch);
+        Box::pin(async { Ok(()) })
     }
     /// A table by id; `None` when gone.
     fn table_info(&self, tid: u32) -> BoxFuture<'_, Result<Option<TableInfo>, ClusterError>>;
@@ -41,6 +67,29 @@ impl<C: Coordinator + 'static> ClusterView for CoordinatorView<C> {
 
     fn sync_tools(&self) -> BoxFuture<'_, Result<Option<SyncTools>, ClusterError>> {
         Box::pin(self.0.sync_tools())
+    }
+
+    fn fences(&self) -> bool {
+        self.0.fences()
+    }
+
+    fn claim_part<'a>(
+        &'a self,
+        tid: u32,
+        pid: u32,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<u64, ClusterError>> {
+        Box::pin(self.0.claim_part(tid, pid, worker))
+    }
+
+    fn check_part_epoch<'a>(
+        &'a self,
+        tid: u32,
+        pid: u32,
+        worker: &'a str,
+        epoch: u64,
+    ) -> BoxFuture<'a, Result<(), FenceError>> {
+        Box::pin(self.0.check_part_epoch(tid, pid, worker, epoch))
     }
 
     fn table_info(&self, tid: u32) -> BoxFuture<'_, Result<Option<TableInfo>, ClusterError>> {

@@ -20,6 +20,9 @@
 //!   `assign_slots::PER_COLLECTOR` in flight per collector, the others
 //!   queued); [`Input::AssignSent`] says when it goes out, and its result
 //!   comes back as [`Input::AssignResult`];
+//! * `ClaimPart` (with fencing) becomes a spawned claim of the part's epoch
+//!   in the cluster, retried until it succeeds; each attempt's result comes
+//!   back as [`Input::PartClaimed`];
 //! * `Stage` / `Commit` / `ClearStaging` go to the partition's ordered sink
 //!   worker ([`super::workers`]); `ReleaseDestination` drops a destination's
 //!   clients once the jobs queued before it are done;
@@ -34,12 +37,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sync_core::task::{Action, AssignFailure, Assignment, Input, StatusReport, Supervisor};
+use sync_core::task::{
+    Action, AssignFailure, Assignment, ErrorClass, Input, StatusReport, Supervisor,
+};
 use sync_infra::store::LocalStore;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::clock::Clock;
+use super::cluster::ClusterView;
 use super::collector_client::CollectorClient;
 use super::metrics::Metrics;
 use super::workers::{ClearStaging, Workers};
@@ -53,6 +59,10 @@ const MAX_SLEEP: Duration = Duration::from_secs(5);
 /// dear per pack with thousands of parts; a busy loop still ticks after at
 /// most this many commands.
 const DEADLINE_EVERY: u32 = 64;
+
+/// The first and the longest wait between attempts of a failed claim.
+const CLAIM_RETRY_FIRST: Duration = Duration::from_millis(200);
+const CLAIM_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// What a waiting caller gets: the reply action, or why there is none.
 pub type Reply = Result<Action, String>;
@@ -93,6 +103,10 @@ pub struct DriveLoop {
     pub(crate) assign_slots: Arc<super::assign_slots::AssignSlots>,
     pub(crate) collectors: Arc<dyn CollectorClient>,
     pub(crate) workers: Workers,
+    /// Where parts are claimed (with fencing).
+    pub(crate) cluster: Arc<dyn ClusterView>,
+    /// This SyncTool's endpoint: the owner its claims name.
+    pub(crate) worker: String,
     pub(crate) commands: mpsc::WeakSender<Command>,
     pub(crate) metrics: Metrics,
 }
@@ -205,6 +219,7 @@ impl DriveLoop {
                     None => debug!(?action, "reply with no one waiting"),
                 },
                 Action::Assign(a) => self.assign(a),
+                Action::ClaimPart { tid, pid } => self.claim(tid, pid),
                 Action::Stage(s) => self.workers.stage(s),
                 Action::Commit(c) => self.workers.commit(c),
                 Action::ClearStaging {
@@ -256,13 +271,59 @@ impl DriveLoop {
         }
     }
 
+    /// Claims part `(tid, pid)` until the claim succeeds (a ZooKeeper
+    /// outage is shown on the part and retried with a growing delay).
+    fn claim(&self, tid: u32, pid: u32) {
+        let cluster = Arc::clone(&self.cluster);
+        let worker = self.worker.clone();
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            let mut delay = CLAIM_RETRY_FIRST;
+            loop {
+                let result = cluster
+                    .claim_part(tid, pid, &worker)
+                    .await
+                    .map_err(|e| e.to_string());
+                match &result {
+                    Ok(epoch) => info!(tid, pid, epoch, "partition claimed"),
+                    Err(e) => warn!(tid, pid, "cannot claim the partition: {e}"),
+                }
+                let done = result.is_ok();
+                if !feed(&commands, Input::PartClaimed { tid, pid, result }).await || done {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(CLAIM_RETRY_MAX);
+            }
+        });
+    }
+
     fn assign(&self, a: Assignment) {
         let client = Arc::clone(&self.collectors);
         let commands = self.commands.clone();
         let metrics = self.metrics.clone();
         let slots = Arc::clone(&self.assign_slots);
+        let cluster = Arc::clone(&self.cluster);
+        let worker = self.worker.clone();
         info!(tid = a.tid, pid = a.pid, collector = %a.collector, point = %a.point, "assigning");
         tokio::spawn(async move {
+            // A SyncTool that lost the part (it was paused while another
+            // took it) learns so here rather than by the collector refusing
+            // its old epoch; a cluster that cannot be asked does not hold
+            // the assignment up (its commits are fenced anyway).
+            if let Some(epoch) = a.part_epoch
+                && let Err(e) = cluster.check_part_epoch(a.tid, a.pid, &worker, epoch).await
+                && e.class() == ErrorClass::Permanent
+            {
+                warn!(tid = a.tid, pid = a.pid, "not assigning: {e}");
+                let lost = Input::PartLost {
+                    tid: a.tid,
+                    pid: a.pid,
+                    why: e.to_string(),
+                };
+                feed(&commands, lost).await;
+                return;
+            }
             let _slot = slots.acquire(&a.collector).await;
             let sent = Input::AssignSent {
                 tid: a.tid,

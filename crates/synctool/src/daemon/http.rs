@@ -136,6 +136,7 @@ pub fn report_to_json(report: &StatusReport) -> Value {
                         })),
                         "preparing": p.preparing,
                         "waiting": p.waiting,
+                        "epoch": p.epoch,
                     })
                 })
                 .collect();

@@ -124,7 +124,13 @@ pub struct Daemon {
 
 impl Daemon {
     /// Recovers and starts the drive loop (call inside a tokio runtime).
-    pub async fn start(options: DaemonOptions, parts: DaemonParts) -> Result<Daemon, StartError> {
+    pub async fn start(
+        mut options: DaemonOptions,
+        parts: DaemonParts,
+    ) -> Result<Daemon, StartError> {
+        // With ZooKeeper other SyncTools may share the cluster: parts are
+        // claimed and commits fenced by epoch (FAULTS.md §4).
+        options.supervisor.fencing = parts.cluster.fences();
         let now = parts.clock.now_ms();
         let (sup, initial) = startup::start_supervisor(
             options.supervisor.clone(),
@@ -154,10 +160,15 @@ impl Daemon {
             collectors: parts.collectors,
             workers: workers::Workers::new(
                 parts.sink.clone(),
-                parts.cluster.clone(),
+                workers::Fence {
+                    cluster: parts.cluster.clone(),
+                    worker: options.supervisor.des_endpoint.clone(),
+                },
                 tx.downgrade(),
                 metrics.clone(),
             ),
+            cluster: parts.cluster.clone(),
+            worker: options.supervisor.des_endpoint.clone(),
             commands: tx.downgrade(),
             metrics: metrics.clone(),
         };

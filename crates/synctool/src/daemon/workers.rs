@@ -9,11 +9,17 @@
 //! seen, and every row is decoded with the schema version it names).
 //! Releasing a destination's clients waits until every job queued before it
 //! is done.
+//!
+//! With fencing (`FAULTS.md` §4) every stage and commit first checks the
+//! segment's epoch against the cluster ([`Fence`]): a stale epoch (another
+//! SyncTool owns the part now) writes nothing and becomes
+//! [`Input::PartLost`]; a cluster that cannot be asked is a transient
+//! failure of the step, retried as any other.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sync_core::task::{CommitSegment, Input, SinkFailure, StageSegment};
+use sync_core::task::{CommitSegment, ErrorClass, Input, SegmentId, SinkFailure, StageSegment};
 use sync_sinks::{Sink, TableSchema};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -45,26 +51,69 @@ enum Job {
     Barrier(oneshot::Sender<()>),
 }
 
+/// The cluster that schemas come from and epochs are checked against, and
+/// the owner name this SyncTool's epochs go with.
+#[derive(Clone)]
+pub struct Fence {
+    /// The cluster.
+    pub cluster: Arc<dyn ClusterView>,
+    /// This SyncTool's endpoint.
+    pub worker: String,
+}
+
+impl Fence {
+    /// Whether a step of segment `id` with `epoch` may be made: `Err` with
+    /// what was found when another SyncTool owns the part now; `Ok(Err)`
+    /// when the epoch cannot be checked now (the step fails transiently).
+    async fn check(&self, id: &SegmentId, epoch: u64) -> Result<Result<(), SinkFailure>, String> {
+        if !self.cluster.fences() {
+            return Ok(Ok(()));
+        }
+        match self
+            .cluster
+            .check_part_epoch(id.tid, id.pid, &self.worker, epoch)
+            .await
+        {
+            Ok(()) => Ok(Ok(())),
+            Err(e) if e.class() == ErrorClass::Permanent => Err(e.to_string()),
+            Err(e) => Ok(Err(SinkFailure::Unavailable(format!(
+                "cannot check the partition's epoch: {e}"
+            )))),
+        }
+    }
+}
+
+/// What a worker tells the loop when a step found the part owned elsewhere.
+fn part_lost(id: &SegmentId, why: String) -> Input {
+    warn!(segment = %id.name(), "not written: {why}");
+    Input::PartLost {
+        tid: id.tid,
+        pid: id.pid,
+        why,
+    }
+}
+
 /// The workers, by (tid, pid).
 pub struct Workers {
     sink: Arc<dyn Sink>,
-    cluster: Arc<dyn ClusterView>,
+    fence: Fence,
     commands: mpsc::WeakSender<Command>,
     queues: HashMap<(u32, u32), mpsc::UnboundedSender<Job>>,
     metrics: Metrics,
 }
 
 impl Workers {
-    /// No workers yet; they start on first use. Schemas come from `cluster`.
+    /// No workers yet; they start on first use. Schemas come from the
+    /// fence's cluster.
     pub fn new(
         sink: Arc<dyn Sink>,
-        cluster: Arc<dyn ClusterView>,
+        fence: Fence,
         commands: mpsc::WeakSender<Command>,
         metrics: Metrics,
     ) -> Self {
         Self {
             sink,
-            cluster,
+            fence,
             commands,
             queues: HashMap::new(),
             metrics,
@@ -121,7 +170,7 @@ impl Workers {
         let (tx, rx) = mpsc::unbounded_channel();
         let worker = Worker {
             sink: Arc::clone(&self.sink),
-            cluster: Arc::clone(&self.cluster),
+            fence: self.fence.clone(),
             metrics: self.metrics.clone(),
         };
         tokio::spawn(worker.run(rx, self.commands.clone()));
@@ -133,7 +182,7 @@ impl Workers {
 
 struct Worker {
     sink: Arc<dyn Sink>,
-    cluster: Arc<dyn ClusterView>,
+    fence: Fence,
     metrics: Metrics,
 }
 
@@ -141,27 +190,39 @@ impl Worker {
     async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, commands: mpsc::WeakSender<Command>) {
         while let Some(job) = rx.recv().await {
             let input = match job {
-                Job::Stage(s) => {
-                    let result = self.stage(&s).await;
-                    if let Err(e) = &result {
-                        warn!(segment = %s.id.name(), dest = %s.dest, kind = e.kind(), "stage failed: {e}");
-                        self.metrics.step_failed("stage", e);
+                Job::Stage(s) => match self.fence.check(&s.id, s.epoch).await {
+                    Err(why) => part_lost(&s.id, why),
+                    Ok(checked) => {
+                        let result = match checked {
+                            Ok(()) => self.stage(&s).await,
+                            Err(f) => Err(f),
+                        };
+                        if let Err(e) = &result {
+                            warn!(segment = %s.id.name(), dest = %s.dest, kind = e.kind(), "stage failed: {e}");
+                            self.metrics.step_failed("stage", e);
+                        }
+                        Input::Staged { id: s.id, result }
                     }
-                    Input::Staged { id: s.id, result }
-                }
-                Job::Commit(c) => {
-                    let result = self
-                        .sink
-                        .commit(&c)
-                        .await
-                        .map(|outcome| outcome.files())
-                        .map_err(|e| e.failure());
-                    if let Err(e) = &result {
-                        warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");
-                        self.metrics.step_failed("commit", e);
+                },
+                Job::Commit(c) => match self.fence.check(&c.id, c.epoch).await {
+                    Err(why) => part_lost(&c.id, why),
+                    Ok(checked) => {
+                        let result = match checked {
+                            Ok(()) => self
+                                .sink
+                                .commit(&c)
+                                .await
+                                .map(|outcome| outcome.files())
+                                .map_err(|e| e.failure()),
+                            Err(f) => Err(f),
+                        };
+                        if let Err(e) = &result {
+                            warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");
+                            self.metrics.step_failed("commit", e);
+                        }
+                        Input::Committed { id: c.id, result }
                     }
-                    Input::Committed { id: c.id, result }
-                }
+                },
                 Job::Clear(c) => {
                     if let Err(e) = self
                         .sink
@@ -192,6 +253,7 @@ impl Worker {
     /// (transient); a table that is gone or unusable is permanent.
     async fn schema(&self, tid: u32) -> Result<TableSchema, SinkFailure> {
         let info = self
+            .fence
             .cluster
             .table_info(tid)
             .await

@@ -90,6 +90,26 @@ pub enum Input {
         /// partitioned task).
         result: Result<u64, SinkFailure>,
     },
+    /// The answer to an [`Action::ClaimPart`]: the part's new epoch, or why
+    /// the claim did not succeed yet (the daemon tries again).
+    PartClaimed {
+        /// Table id.
+        tid: u32,
+        /// Partition id.
+        pid: u32,
+        /// The epoch, or why not.
+        result: Result<u64, String>,
+    },
+    /// Another SyncTool owns the part with a newer epoch (a fence check
+    /// before a commit found it).
+    PartLost {
+        /// Table id.
+        tid: u32,
+        /// Partition id.
+        pid: u32,
+        /// What the check found.
+        why: String,
+    },
     /// Time passes: timeouts, age-based rolls, retries (due at
     /// [`super::Supervisor::next_deadline`]).
     Tick,
@@ -118,6 +138,9 @@ pub struct Assignment {
     pub dest: String,
     /// Where to send packs.
     pub des_endpoint: String,
+    /// The part's ownership epoch, with fencing (a collector refuses an
+    /// assignment older than the newest it has seen).
+    pub part_epoch: Option<u64>,
 }
 
 impl Assignment {
@@ -133,6 +156,7 @@ impl Assignment {
             des_endpoint: Some(self.des_endpoint.clone()),
             token: Some(self.token.clone()),
             dest: Some(self.dest.clone()),
+            part_epoch: self.part_epoch,
         })
     }
 }
@@ -286,6 +310,14 @@ pub enum Action {
     /// Call `AddSyncTask` on a collector; report with [`Input::AssignSent`]
     /// when the call goes out and [`Input::AssignResult`] when it is answered.
     Assign(Assignment),
+    /// Take ownership of a part (with fencing): bump its epoch in the
+    /// cluster with a compare-and-set; report with [`Input::PartClaimed`].
+    ClaimPart {
+        /// Table id.
+        tid: u32,
+        /// Partition id.
+        pid: u32,
+    },
     /// Write a segment to staging; report with [`Input::Staged`].
     Stage(StageSegment),
     /// Commit a staged segment; report with [`Input::Committed`].

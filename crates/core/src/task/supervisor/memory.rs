@@ -54,9 +54,10 @@ impl Supervisor {
     pub(crate) fn touched_part(input: &Input) -> Option<(u32, u32)> {
         match input {
             Input::Pack(p) => Some((p.tid, p.pid)),
-            Input::AssignResult { tid, pid, .. } | Input::AssignSent { tid, pid, .. } => {
-                Some((*tid, *pid))
-            }
+            Input::AssignResult { tid, pid, .. }
+            | Input::AssignSent { tid, pid, .. }
+            | Input::PartClaimed { tid, pid, .. }
+            | Input::PartLost { tid, pid, .. } => Some((*tid, *pid)),
             Input::Staged { id, .. } | Input::Committed { id, .. } => Some((id.tid, id.pid)),
             _ => None,
         }

@@ -109,6 +109,11 @@ pub struct Config {
     pub fail_after_ms: Option<u64>,
     /// Ended table tasks stay in the history this long (`sync_task.history_ms`).
     pub history_ms: u64,
+    /// Several SyncTools share the cluster (`FAULTS.md` §4): a part is
+    /// claimed ([`Action::ClaimPart`]) before it is assigned, its commits
+    /// carry the claimed epoch, and a part found owned elsewhere
+    /// ([`Input::PartLost`]) is left alone. Off: one SyncTool, epoch 1.
+    pub fencing: bool,
     /// A change is persisted at most this long after it, together with the
     /// changes that came meanwhile: with thousands of parts committing, one
     /// write of the whole state per commit would be quadratic. A change a
@@ -132,6 +137,7 @@ impl Default for Config {
             fail_after_ms: None,
             history_ms: 24 * 3_600_000,
             persist_delay_ms: 500,
+            fencing: false,
         }
     }
 }
@@ -252,6 +258,16 @@ impl Supervisor {
             Input::AssignSent { tid, pid, token } => self.assign_sent(now_ms, tid, pid, &token),
             Input::Staged { id, result } => self.staged(now_ms, id, result, &mut out),
             Input::Committed { id, result } => self.committed(now_ms, id, result, &mut out),
+            Input::PartClaimed { tid, pid, result } => {
+                self.with_part(now_ms, tid, pid, &mut out, |ctx, part, out| {
+                    part::claimed(ctx, part, result, out)
+                })
+            }
+            Input::PartLost { tid, pid, why } => {
+                self.with_part(now_ms, tid, pid, &mut out, |ctx, part, out| {
+                    part::lost(ctx, part, why, out)
+                })
+            }
             Input::Tick => self.tick(now_ms, &mut out),
         }
         self.held = match (touched, held_before) {
@@ -343,13 +359,24 @@ impl Supervisor {
         out: &mut Out,
         f: impl FnOnce(&mut Ctx<'_>, &mut PartitionTask, &mut Out),
     ) {
-        let Some(table) = self.tables.get_mut(&id.tid) else {
+        if self.tables.get(&id.tid).map(|t| t.task_id) == Some(id.task_id) {
+            self.with_part(now, id.tid, id.pid, out, f);
+        }
+    }
+
+    /// Runs `f` on part `pid` of table `tid`, if both exist.
+    pub(crate) fn with_part(
+        &mut self,
+        now: u64,
+        tid: u32,
+        pid: u32,
+        out: &mut Out,
+        f: impl FnOnce(&mut Ctx<'_>, &mut PartitionTask, &mut Out),
+    ) {
+        let Some(table) = self.tables.get_mut(&tid) else {
             return;
         };
-        if table.task_id != id.task_id {
-            return;
-        }
-        let Some(part) = table.partitions.get_mut(&id.pid) else {
+        let Some(part) = table.partitions.get_mut(&pid) else {
             return;
         };
         let mut ctx = Ctx {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::task::commit::{CommitPlan, RollPolicy, SegmentAction};
 use crate::task::failure::{AssignFailure, ErrorClass, PartError, SinkFailure};
-use crate::task::model::{Failure, Holder, PartitionTask, Status, TableTask};
+use crate::task::model::{Failure, Holder, Ownership, PartitionTask, Status, TableTask};
 
 use super::io::{Action, Assignment};
 use super::{Config, Ctx, Out};
@@ -52,6 +52,7 @@ pub(crate) fn new_partition(
         unable: Vec::new(),
         rows_accepted: 0,
         bytes_accepted: 0,
+        ownership: Ownership::Unclaimed,
     }
 }
 
@@ -123,6 +124,9 @@ pub(crate) fn start_round(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut
 /// this round, from the committed point. When there is none, the round has
 /// failed: the error is kept and the next round starts after a backoff.
 pub(crate) fn assign_next(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut Out) {
+    if !may_assign(ctx, part, out) {
+        return;
+    }
     let tried: Vec<String> = part
         .tried
         .iter()
@@ -172,7 +176,74 @@ pub(crate) fn assign_next(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut
         start_ts: ctx.spec.start_ts,
         dest: ctx.spec.dest.clone(),
         des_endpoint: ctx.config.des_endpoint.clone(),
+        part_epoch: ctx.config.fencing.then(|| part.plan.epoch()),
     }));
+}
+
+/// With fencing, a part is assigned only once it is owned: an unclaimed
+/// part is claimed first (the claim's answer starts the round).
+fn may_assign(ctx: &Ctx<'_>, part: &mut PartitionTask, out: &mut Out) -> bool {
+    if !ctx.config.fencing {
+        return true;
+    }
+    match part.ownership {
+        Ownership::Owned => true,
+        Ownership::Unclaimed => {
+            part.ownership = Ownership::Claiming;
+            part.holder = Holder::None;
+            out.actions.push(Action::ClaimPart {
+                tid: ctx.spec.tid,
+                pid: part.pid,
+            });
+            false
+        }
+        Ownership::Claiming | Ownership::Lost => false,
+    }
+}
+
+/// The answer to a [`Action::ClaimPart`]: owned with `epoch` (commits carry
+/// it, and the assignment round starts), or why not yet (shown; the daemon
+/// tries again).
+pub(crate) fn claimed(
+    ctx: &mut Ctx<'_>,
+    part: &mut PartitionTask,
+    result: Result<u64, String>,
+    out: &mut Out,
+) {
+    if part.ownership != Ownership::Claiming {
+        return;
+    }
+    match result {
+        Ok(epoch) => {
+            part.ownership = Ownership::Owned;
+            part.plan.set_epoch(epoch);
+            part.clear_error(|e| matches!(e, PartError::Claim(_) | PartError::Lost(_)));
+            if !part.status.is_terminal() {
+                start_round(ctx, part, out);
+            }
+        }
+        Err(why) => part.note_error(PartError::Claim(why), ctx.now),
+    }
+}
+
+/// Another SyncTool owns the part with a newer epoch (found before a
+/// commit): it is neither assigned nor committed here any more, and its
+/// collector is told nothing (its new owner assigns it). Its sealed segment
+/// is given up uncommitted; the new owner reads those rows again.
+pub(crate) fn lost(ctx: &mut Ctx<'_>, part: &mut PartitionTask, why: String, out: &mut Out) {
+    if part.ownership == Ownership::Lost {
+        return;
+    }
+    part.ownership = Ownership::Lost;
+    part.holder = Holder::None;
+    part.finishing = false;
+    part.preparing = false;
+    part.last_pack = None;
+    part.plan.discard_open();
+    part.plan.abandon_in_flight();
+    part.accepted = part.plan.committed().clone();
+    part.note_error(PartError::Lost(why), ctx.now);
+    out.dirty = true;
 }
 
 /// The part becomes FAILED with `error`. A sealed segment in flight still
@@ -343,7 +414,7 @@ pub(crate) fn tick(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut Out) {
     if let Some(action) = part.plan.retry(ctx.now) {
         out.actions.push(segment_action(action));
     }
-    if part.status.is_terminal() {
+    if part.status.is_terminal() || part.ownership == Ownership::Lost {
         return;
     }
     let silent = ctx.now.saturating_sub(part.last_heard_ms) > ctx.config.timeout_ms;
@@ -388,7 +459,7 @@ pub(crate) fn tick(ctx: &mut Ctx<'_>, part: &mut PartitionTask, out: &mut Out) {
 pub(crate) fn deadline(config: &Config, roll: &RollPolicy, part: &PartitionTask) -> Option<u64> {
     let mut due = part.plan.retry_due_ms();
     let mut at = |t: u64| due = Some(due.map_or(t, |d| d.min(t)));
-    if part.status.is_terminal() {
+    if part.status.is_terminal() || part.ownership == Ownership::Lost {
         return due;
     }
     match &part.holder {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use sync_core::ownership::{Move, PartKey, PartOwner};
 
 use super::{ZkCoordinator, children_of, node_options, zk_error};
-use crate::coordinator::{ClusterError, paths};
+use crate::coordinator::{ClusterError, FenceError, paths};
 
 /// A partition task's record and the version a move must name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,51 +24,6 @@ pub struct OwnerRecord {
     pub owner: PartOwner,
     /// The node's version (for the compare-and-set).
     pub version: i32,
-}
-
-/// Why a commit with an epoch is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum FenceError {
-    /// The partition moved on: another owner or a newer epoch.
-    #[error(
-        "partition {tid}.{pid}: epoch {mine} is stale (the partition is at epoch {current}, owned by `{owner}`)"
-    )]
-    Stale {
-        /// Table id.
-        tid: u32,
-        /// Partition id.
-        pid: u32,
-        /// The epoch the commit was made with.
-        mine: u64,
-        /// The record's epoch.
-        current: u64,
-        /// The record's owner.
-        owner: String,
-    },
-    /// No record: the partition task was deleted (or never assigned).
-    #[error("partition {tid}.{pid}: no ownership record (the task was deleted)")]
-    NoRecord {
-        /// Table id.
-        tid: u32,
-        /// Partition id.
-        pid: u32,
-    },
-    /// ZooKeeper cannot be asked (transient: the commit waits and retries).
-    #[error("{0}")]
-    Cluster(#[from] ClusterError),
-}
-
-impl FenceError {
-    /// Transient (ZooKeeper unreachable: retry) or permanent (this worker
-    /// must drop the part).
-    pub fn class(&self) -> sync_core::task::ErrorClass {
-        match self {
-            FenceError::Cluster(_) => sync_core::task::ErrorClass::Transient,
-            FenceError::Stale { .. } | FenceError::NoRecord { .. } => {
-                sync_core::task::ErrorClass::Permanent
-            }
-        }
-    }
 }
 
 impl ZkCoordinator {
@@ -139,6 +94,27 @@ impl ZkCoordinator {
                 }
                 Err(err) => Err(zk_error(&path)(err)),
             },
+        }
+    }
+
+    /// Takes `part` for `worker` at the next epoch (1 without a record):
+    /// read, then a compare-and-set, again if another claim or move came
+    /// between. Returns the new epoch.
+    pub async fn claim_part(&self, part: PartKey, worker: &str) -> Result<u64, ClusterError> {
+        loop {
+            let record = self.part_owner(part).await?;
+            let m = Move {
+                part,
+                from: record.as_ref().map(|r| r.owner.worker.clone()),
+                to: worker.to_string(),
+                epoch: record.as_ref().map_or(1, |r| r.owner.epoch + 1),
+                reason: sync_core::ownership::MoveReason::Claim,
+            };
+            match self.move_part(&m, record.map(|r| r.version)).await {
+                Ok(_) => return Ok(m.epoch),
+                Err(ClusterError::Stale { .. }) => continue,
+                Err(err) => return Err(err),
+            }
         }
     }
 
