@@ -296,6 +296,14 @@ fn a_synctool_frozen_while_another_takes_its_tasks_commits_nothing_when_it_wakes
         })
     })
     .expect("A drops the parts");
+    // Any SyncTool shows who owns the parts now.
+    let out = cluster.helper(&["workers", "-s", &a]).expect("workers");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&format!("{b} ")) && l.ends_with(", 2 partition task(s)")),
+        "{text}"
+    );
     wait_b("B commits the rows appended after A woke", total).expect("B goes on");
     std::thread::sleep(Duration::from_millis(500));
     cluster

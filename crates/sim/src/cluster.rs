@@ -1,6 +1,9 @@
 //! The in-sim coordinator: which collectors are alive (their "ephemeral
-//! nodes"), every table's `TableInfo` with its partition leaders, and where
-//! an advertised endpoint lives on the simulated network.
+//! nodes"), every table's `TableInfo` with its partition leaders, each
+//! part's ownership record (owner and epoch: claims bump it, every stage,
+//! commit and assignment of the real daemon checks it, as against
+//! ZooKeeper's `sync_tool/part` nodes), and where an advertised endpoint
+//! lives on the simulated network.
 //!
 //! A collector advertises an endpoint on its tablet's host (`tab0:7001`), as
 //! the supervisor matches collectors to leaders by host; each collector
@@ -10,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use sync_infra::coordinator::ClusterError;
+use sync_infra::coordinator::{ClusterError, FenceError};
 use sync_proto::nameserver::TableInfo;
 use synctool::daemon::BoxFuture;
 use synctool::daemon::cluster::ClusterView;
@@ -20,18 +23,26 @@ struct Inner {
     live: BTreeSet<String>,
     tables: BTreeMap<u32, TableInfo>,
     routes: HashMap<String, String>,
+    /// Each part's ownership record: owner and epoch.
+    owners: BTreeMap<(u32, u32), (String, u64)>,
 }
 
-/// Membership, metadata and routes, shared by the hosts and the test loop.
+/// Membership, metadata, ownership records and routes, shared by the hosts
+/// and the test loop.
 #[derive(Default)]
 pub struct SimCluster {
     inner: Mutex<Inner>,
+    fencing: bool,
 }
 
 impl SimCluster {
-    /// An empty cluster.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty cluster; with `fencing`, parts are claimed and writes checked
+    /// against the ownership records (as ZooKeeper's).
+    pub fn new(fencing: bool) -> Self {
+        Self {
+            fencing,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -80,6 +91,47 @@ impl ClusterView for SimCluster {
     fn live_collectors(&self) -> BoxFuture<'_, Result<Vec<String>, ClusterError>> {
         let live = self.lock().live.iter().cloned().collect();
         Box::pin(async move { Ok(live) })
+    }
+
+    fn fences(&self) -> bool {
+        self.fencing
+    }
+
+    fn claim_part<'a>(
+        &'a self,
+        tid: u32,
+        pid: u32,
+        worker: &'a str,
+    ) -> BoxFuture<'a, Result<u64, ClusterError>> {
+        let mut inner = self.lock();
+        let record = inner
+            .owners
+            .entry((tid, pid))
+            .or_insert_with(|| (String::new(), 0));
+        *record = (worker.to_string(), record.1 + 1);
+        let epoch = record.1;
+        Box::pin(async move { Ok(epoch) })
+    }
+
+    fn check_part_epoch<'a>(
+        &'a self,
+        tid: u32,
+        pid: u32,
+        worker: &'a str,
+        epoch: u64,
+    ) -> BoxFuture<'a, Result<(), FenceError>> {
+        let result = match self.lock().owners.get(&(tid, pid)) {
+            None => Err(FenceError::NoRecord { tid, pid }),
+            Some((owner, current)) if owner == worker && *current == epoch => Ok(()),
+            Some((owner, current)) => Err(FenceError::Stale {
+                tid,
+                pid,
+                mine: epoch,
+                current: *current,
+                owner: owner.clone(),
+            }),
+        };
+        Box::pin(async move { result })
     }
 
     fn table_info(&self, tid: u32) -> BoxFuture<'_, Result<Option<TableInfo>, ClusterError>> {

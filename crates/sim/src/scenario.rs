@@ -123,8 +123,10 @@ pub enum Fault {
         ms: u64,
     },
     /// A second SyncTool starts and creates the same tasks (modes 1 and 2)
-    /// to the same destinations: until fencing exists, the exclusive commit
-    /// records must keep committed data intact, the loser of a commit stops.
+    /// to the same destinations: it claims every part at a newer epoch, so
+    /// the first one's writes are refused from then on; without fencing the
+    /// exclusive commit records keep committed data intact and the loser of
+    /// a commit stops.
     SecondSyncTool,
 }
 
@@ -196,6 +198,10 @@ pub struct Scenario {
     /// SyncTool's `sink.memory_limit` (small ones make early seals, held
     /// back packs and `Busy` answers common).
     pub memory_limit: u64,
+    /// Partition epochs fence the SyncTools' writes (as with ZooKeeper):
+    /// every part is claimed before it is assigned, every stage and commit
+    /// checks its epoch. Off: a SyncTool writes at epoch 1 unchecked.
+    pub fencing: bool,
 }
 
 /// The partitioning of partitioned scenarios: the demo table's ts is
@@ -259,6 +265,7 @@ impl Scenario {
             breakage: None,
             partitioned: false,
             memory_limit: sync_core::task::Config::default().memory_limit,
+            fencing: true,
         }
     }
 

@@ -699,15 +699,36 @@ fn binlog_gc_during_a_long_snapshot_read_loses_nothing() {
 }
 
 /// A second SyncTool creates the same continuous task to the same
-/// destination (it resumes the committed output) while the first runs:
-/// both commit into one chain of segments; the exclusive commit record makes
-/// the loser of a segment stop (FAILED, commit_conflict); committed data is
-/// never overwritten or lost, every row is there exactly once.
+/// destination (it resumes the committed output) while the first runs: its
+/// claims take every part at a newer epoch, so the first one's stages,
+/// commits and assignments are refused from then on and it drops the parts;
+/// no part is FAILED (the checker refuses a `commit_conflict` with
+/// fencing), every row is there exactly once.
 #[test]
-fn a_second_synctool_on_the_same_destination_never_corrupts_committed_data() {
+fn a_second_synctool_on_the_same_destination_takes_the_parts_over_by_epoch() {
     let scn = Scenario::base(430)
-        .named("a_second_synctool_on_the_same_destination_never_corrupts_committed_data")
+        .named("a_second_synctool_on_the_same_destination_takes_the_parts_over_by_epoch")
         .with(1_500, Fault::SecondSyncTool);
     let out = pass(scn);
     assert!(has(&out, "a second SyncTool starts"), "{:#?}", out.trace);
+    assert!(!has(&out, "FAILED for good"), "{:#?}", out.trace);
+}
+
+/// The same without the epoch check: both SyncTools commit into one chain
+/// of segments; the exclusive commit record makes the loser of a segment
+/// stop (FAILED, `commit_conflict`): committed data is never overwritten
+/// or lost, but the loser's parts need an operator.
+#[test]
+fn without_fencing_a_second_synctool_makes_the_loser_of_a_commit_fail() {
+    let mut scn = Scenario::base(430)
+        .named("without_fencing_a_second_synctool_makes_the_loser_of_a_commit_fail")
+        .with(1_500, Fault::SecondSyncTool);
+    scn.fencing = false;
+    let out = pass(scn);
+    assert!(has(&out, "a second SyncTool starts"), "{:#?}", out.trace);
+    assert!(
+        has(&out, "FAILED for good [commit_conflict]"),
+        "{:#?}",
+        out.trace
+    );
 }

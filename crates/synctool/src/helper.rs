@@ -410,7 +410,8 @@ pub fn collectors(server: &str, out: &mut dyn Write) -> Result<(), HelperError> 
 }
 
 /// `workers`: the SyncTools sharing the cluster, one per line with its role
-/// (`coordinator` or `worker`); the one that answered is marked `(this)`.
+/// (`coordinator` or `worker`) and how many partition tasks it owns (when
+/// any); the one that answered is marked `(this)`.
 pub fn workers(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
     let (reply, value) = call(server, "GET", "/workers", &json!({}))?;
     if reply.status != 200 {
@@ -434,7 +435,11 @@ pub fn workers(server: &str, out: &mut dyn Write) -> Result<(), HelperError> {
             .unwrap_or_default();
         let role = w.get("role").and_then(Value::as_str).unwrap_or_default();
         let mark = if endpoint == this { " (this)" } else { "" };
-        writeln!(out, "{endpoint} {role}{mark}")?;
+        let parts = match w.get("parts").and_then(Value::as_u64) {
+            Some(n) if n > 0 => format!(", {n} partition task(s)"),
+            _ => String::new(),
+        };
+        writeln!(out, "{endpoint} {role}{mark}{parts}")?;
     }
     Ok(())
 }

@@ -104,6 +104,9 @@ pub struct SyncTools {
     pub workers: Vec<String>,
     /// The elected coordinator's endpoint; `None` while none is elected.
     pub coordinator: Option<String>,
+    /// Each partition task's ownership record (owner and epoch).
+    pub owners:
+        std::collections::BTreeMap<sync_core::ownership::PartKey, sync_core::ownership::PartOwner>,
 }
 
 /// What the daemons need to know about the cluster.

@@ -84,8 +84,10 @@ impl World<'_> {
                 self.links
                     .judge_data_gone(tablet, tid, pid, &committed, reporter)
             }
-            // Two SyncTools writing one destination: the loser of a commit stops.
-            "commit_conflict" if self.second.is_some() => {
+            // Two SyncTools writing one destination without fencing: the
+            // loser of a commit stops (with fencing the newer claim wins
+            // before it comes to a conflict).
+            "commit_conflict" if self.second.is_some() && !self.scn.fencing => {
                 Ok("a second SyncTool committed this segment first".into())
             }
             _ => Err("no fault of the run excuses it".into()),

@@ -221,7 +221,7 @@ impl<'a> World<'a> {
             std::fs::create_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             Ok(p)
         };
-        let cluster = Arc::new(SimCluster::new());
+        let cluster = Arc::new(SimCluster::new(scn.fencing));
         let mut tablet_dirs = Vec::new();
         for i in 0..scn.tablets {
             tablet_dirs.push(dir(format!("tablet{i}"))?);

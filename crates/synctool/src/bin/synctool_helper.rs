@@ -43,8 +43,8 @@ enum Command {
     Status(ServerArgs),
     /// The live DataCollectors.
     Collectors(ServerArgs),
-    /// The SyncTools sharing the cluster's ZooKeeper root, and which one is
-    /// the coordinator.
+    /// The SyncTools sharing the cluster's ZooKeeper root, which one is the
+    /// coordinator, and how many partition tasks each owns.
     Workers(ServerArgs),
     /// Table tasks that ended lately (mode 0 completed, deleted): rows,
     /// files, bytes, duration.

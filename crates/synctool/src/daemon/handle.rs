@@ -5,9 +5,11 @@
 //! it already holds of the table) itself, then hands an [`Input`] to the
 //! drive loop and waits for the reply action.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use sync_core::ownership::{PartKey, PartOwner};
 use sync_core::task::{
     Action, Created, IfExists, Input, Mode, Pack, RequestedOptions, StatusReport, TableTaskSpec,
     TaskOptions, TaskOrigin,
@@ -56,9 +58,17 @@ pub struct Membership {
     pub workers: Vec<String>,
     /// The elected coordinator; `None` while none is elected.
     pub coordinator: Option<String>,
+    /// Each partition task's owner and epoch (ZooKeeper's records; empty
+    /// standalone).
+    pub owners: BTreeMap<PartKey, PartOwner>,
 }
 
 impl Membership {
+    /// How many partition tasks `worker` owns.
+    pub fn parts_of(&self, worker: &str) -> usize {
+        self.owners.values().filter(|o| o.worker == worker).count()
+    }
+
     /// Whether `worker` is the elected coordinator.
     pub fn is_coordinator(&self, worker: &str) -> bool {
         self.coordinator.as_deref() == Some(worker)
@@ -400,12 +410,14 @@ impl SyncToolHandle {
                 coordinator: Some(this.clone()),
                 this,
                 standalone: true,
+                owners: BTreeMap::new(),
             }),
             Ok(Some(tools)) => Ok(Membership {
                 this,
                 standalone: false,
                 workers: tools.workers,
                 coordinator: tools.coordinator,
+                owners: tools.owners,
             }),
             Err(e) => Err(format!("cannot list the SyncTools: {e}")),
         }

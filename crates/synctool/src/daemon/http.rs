@@ -7,8 +7,10 @@
 //! * `GET /status` (HTML), `GET /status?format=json` (tables, parts, points,
 //!   rows, lag, failures, the table-scope summary);
 //! * `GET /collectors` (`{"collectors":[..]}`);
-//! * `GET /workers`: the SyncTools sharing the ZooKeeper root and the elected
-//!   coordinator (`{"this","standalone","coordinator","workers":[{"endpoint","role"}]}`);
+//! * `GET /workers`: the SyncTools sharing the ZooKeeper root, the elected
+//!   coordinator and each partition task's owner
+//!   (`{"this","standalone","coordinator","workers":[{"endpoint","role","parts"}],
+//!   "parts":[{"tid","pid","owner","epoch"}]}`);
 //! * `GET /metrics` (Prometheus/OpenMetrics text, see [`super::metrics`]).
 //!
 //! A body that is not JSON, or a field of the wrong type, gets HTTP 400 with
@@ -360,13 +362,19 @@ fn membership_json(m: &Membership) -> Value {
     let workers: Vec<Value> = m
         .workers
         .iter()
-        .map(|w| json!({ "endpoint": w, "role": m.role_of(w) }))
+        .map(|w| json!({ "endpoint": w, "role": m.role_of(w), "parts": m.parts_of(w) }))
+        .collect();
+    let owners: Vec<Value> = m
+        .owners
+        .iter()
+        .map(|((tid, pid), o)| json!({ "tid": tid, "pid": pid, "owner": o.worker, "epoch": o.epoch }))
         .collect();
     json!({
         "this": m.this,
         "standalone": m.standalone,
         "coordinator": m.coordinator,
         "workers": workers,
+        "parts": owners,
     })
 }
 
