@@ -306,7 +306,6 @@ async fn the_first_synctool_leads_and_the_next_takes_over_when_it_leaves() {
                 "127.0.0.1:1003".into()
             ],
             coordinator: Some("127.0.0.1:1001".into()),
-            owners: BTreeMap::new(),
         }
     );
     // Each candidate watches only the one before it: when the middle one

@@ -97,6 +97,10 @@ impl FenceError {
     }
 }
 
+/// Each partition task's ownership record.
+pub type Owners =
+    std::collections::BTreeMap<sync_core::ownership::PartKey, sync_core::ownership::PartOwner>;
+
 /// The SyncTools sharing a ZooKeeper root (`FAULTS.md` §4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncTools {
@@ -104,9 +108,6 @@ pub struct SyncTools {
     pub workers: Vec<String>,
     /// The elected coordinator's endpoint; `None` while none is elected.
     pub coordinator: Option<String>,
-    /// Each partition task's ownership record (owner and epoch).
-    pub owners:
-        std::collections::BTreeMap<sync_core::ownership::PartKey, sync_core::ownership::PartOwner>,
 }
 
 /// What the daemons need to know about the cluster.
@@ -127,6 +128,13 @@ pub trait Coordinator: Send + Sync {
     /// without ZooKeeper (a standalone SyncTool is the only one).
     fn sync_tools(&self) -> impl Future<Output = Result<Option<SyncTools>, ClusterError>> + Send {
         async { Ok(None) }
+    }
+
+    /// Every partition task's owner and epoch (one read per part: for the
+    /// `workers` listing, not for every status page); none without
+    /// ZooKeeper.
+    fn owners(&self) -> impl Future<Output = Result<Owners, ClusterError>> + Send {
+        async { Ok(Owners::new()) }
     }
 
     /// Whether partition tasks are claimed and their commits fenced by epoch

@@ -182,6 +182,15 @@ impl Coordinator for ZkCoordinator {
         true
     }
 
+    async fn owners(&self) -> Result<super::Owners, ClusterError> {
+        Ok(self
+            .part_owners()
+            .await?
+            .into_iter()
+            .map(|(part, record)| (part, record.owner))
+            .collect())
+    }
+
     async fn claim_part(&self, tid: u32, pid: u32, worker: &str) -> Result<u64, ClusterError> {
         ZkCoordinator::claim_part(self, (tid, pid), worker).await
     }

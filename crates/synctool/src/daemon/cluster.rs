@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use sync_core::task::PartitionLeader;
-use sync_infra::coordinator::{ClusterError, Coordinator, FenceError, SyncTools};
+use sync_infra::coordinator::{ClusterError, Coordinator, FenceError, Owners, SyncTools};
 use sync_proto::common::StorageMode;
 use sync_proto::nameserver::TableInfo;
 
@@ -20,6 +20,10 @@ pub trait ClusterView: Send + Sync + 'static {
     /// one runs alone (no ZooKeeper).
     fn sync_tools(&self) -> BoxFuture<'_, Result<Option<SyncTools>, ClusterError>> {
         Box::pin(async { Ok(None) })
+    }
+    /// Every part's owner and epoch; none when this one runs alone.
+    fn owners(&self) -> BoxFuture<'_, Result<Owners, ClusterError>> {
+        Box::pin(async { Ok(Owners::new()) })
     }
     /// Whether parts are claimed and commits fenced by epoch (ZooKeeper:
     /// several SyncTools may share the cluster).
@@ -67,6 +71,10 @@ impl<C: Coordinator + 'static> ClusterView for CoordinatorView<C> {
 
     fn sync_tools(&self) -> BoxFuture<'_, Result<Option<SyncTools>, ClusterError>> {
         Box::pin(self.0.sync_tools())
+    }
+
+    fn owners(&self) -> BoxFuture<'_, Result<Owners, ClusterError>> {
+        Box::pin(self.0.owners())
     }
 
     fn fences(&self) -> bool {

@@ -5,11 +5,9 @@
 //! it already holds of the table) itself, then hands an [`Input`] to the
 //! drive loop and waits for the reply action.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sync_core::ownership::{PartKey, PartOwner};
 use sync_core::task::{
     Action, Created, IfExists, Input, Mode, Pack, RequestedOptions, StatusReport, TableTaskSpec,
     TaskOptions, TaskOrigin,
@@ -25,6 +23,7 @@ use tracing::info;
 use super::cluster::{ClusterView, syncable_leaders};
 use super::drive::{Command, Reply};
 use crate::dest::{MAX_FIELD_BYTES, check_dest};
+use sync_infra::coordinator::Owners;
 
 /// The message when the drive loop is gone.
 const STOPPED: &str = "SyncTool is shutting down";
@@ -59,8 +58,8 @@ pub struct Membership {
     /// The elected coordinator; `None` while none is elected.
     pub coordinator: Option<String>,
     /// Each partition task's owner and epoch (ZooKeeper's records; empty
-    /// standalone).
-    pub owners: BTreeMap<PartKey, PartOwner>,
+    /// standalone, and when not asked for).
+    pub owners: Owners,
 }
 
 impl Membership {
@@ -401,23 +400,32 @@ impl SyncToolHandle {
         self.submit_pack(req).await.resolve().await
     }
 
-    /// The live SyncTools and which one is the coordinator.
-    pub async fn membership(&self) -> Result<Membership, String> {
+    /// The live SyncTools and which one is the coordinator; with
+    /// `with_owners` also every part's owner (one ZooKeeper read per part).
+    pub async fn membership(&self, with_owners: bool) -> Result<Membership, String> {
         let this = self.endpoint.to_string();
+        let owners = if with_owners {
+            self.cluster
+                .owners()
+                .await
+                .map_err(|e| format!("cannot read the partitions' owners: {e}"))?
+        } else {
+            Owners::new()
+        };
         match self.cluster.sync_tools().await {
             Ok(None) => Ok(Membership {
                 workers: vec![this.clone()],
                 coordinator: Some(this.clone()),
                 this,
                 standalone: true,
-                owners: BTreeMap::new(),
+                owners,
             }),
             Ok(Some(tools)) => Ok(Membership {
                 this,
                 standalone: false,
                 workers: tools.workers,
                 coordinator: tools.coordinator,
-                owners: tools.owners,
+                owners,
             }),
             Err(e) => Err(format!("cannot list the SyncTools: {e}")),
         }

@@ -299,11 +299,11 @@ async fn status(State(handle): State<SyncToolHandle>, RawQuery(query): RawQuery)
     };
     // Which SyncTools share the cluster; the page still answers (with the
     // error) when ZooKeeper cannot be asked.
-    let members = handle.membership().await;
+    let members = handle.membership(false).await;
     if want_json {
         let mut body = report_to_json(&report);
         body["sync_tools"] = match &members {
-            Ok(m) => membership_json(m),
+            Ok(m) => membership_json(m, false),
             Err(msg) => json!({ "error": msg }),
         };
         json_response(StatusCode::OK, &body)
@@ -357,30 +357,40 @@ fn members_line(members: &Result<Membership, String>) -> String {
     }
 }
 
-/// `/workers`' JSON (also the status page's `sync_tools`).
-fn membership_json(m: &Membership) -> Value {
+/// `/workers`' JSON (also the status page's `sync_tools`, without the
+/// owners: `with_owners` false).
+fn membership_json(m: &Membership, with_owners: bool) -> Value {
     let workers: Vec<Value> = m
         .workers
         .iter()
-        .map(|w| json!({ "endpoint": w, "role": m.role_of(w), "parts": m.parts_of(w) }))
+        .map(|w| {
+            let mut entry = json!({ "endpoint": w, "role": m.role_of(w) });
+            if with_owners {
+                entry["parts"] = m.parts_of(w).into();
+            }
+            entry
+        })
         .collect();
-    let owners: Vec<Value> = m
-        .owners
-        .iter()
-        .map(|((tid, pid), o)| json!({ "tid": tid, "pid": pid, "owner": o.worker, "epoch": o.epoch }))
-        .collect();
-    json!({
+    let mut body = json!({
         "this": m.this,
         "standalone": m.standalone,
         "coordinator": m.coordinator,
         "workers": workers,
-        "parts": owners,
-    })
+    });
+    if with_owners {
+        let owners: Vec<Value> = m
+            .owners
+            .iter()
+            .map(|((tid, pid), o)| json!({ "tid": tid, "pid": pid, "owner": o.worker, "epoch": o.epoch }))
+            .collect();
+        body["parts"] = owners.into();
+    }
+    body
 }
 
 async fn workers(State(handle): State<SyncToolHandle>) -> Response {
-    match handle.membership().await {
-        Ok(m) => json_response(StatusCode::OK, &membership_json(&m)),
+    match handle.membership(true).await {
+        Ok(m) => json_response(StatusCode::OK, &membership_json(&m, true)),
         Err(msg) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &admin::general_to_json(&error(msg)),

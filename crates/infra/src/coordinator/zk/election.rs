@@ -145,16 +145,9 @@ impl ZkCoordinator {
                 Err(err) => return Err(zk_error(&path)(err)),
             }
         };
-        let owners = self
-            .part_owners()
-            .await?
-            .into_iter()
-            .map(|(part, record)| (part, record.owner))
-            .collect();
         Ok(SyncTools {
             workers,
             coordinator,
-            owners,
         })
     }
 }
