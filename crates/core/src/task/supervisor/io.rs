@@ -100,8 +100,8 @@ pub enum Input {
         /// The epoch, or why not.
         result: Result<u64, String>,
     },
-    /// Another SyncTool owns the part with a newer epoch (a fence check
-    /// before a commit found it).
+    /// Another SyncTool owns the part with a newer epoch (the epoch check
+    /// before a stage, a commit or an assignment found it).
     PartLost {
         /// Table id.
         tid: u32,

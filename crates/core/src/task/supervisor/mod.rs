@@ -27,6 +27,8 @@
 //! | FAILED | retry requested | REASSIGNING |
 //! | all parts SUCCESS | — | the table task is removed |
 //! | any | delete | removed |
+//! | any, with [`Config::fencing`] | created or recovered | claimed first ([`Action::ClaimPart`]), assigned once [`Input::PartClaimed`] gives its epoch |
+//! | any, with fencing | [`Input::PartLost`] (another SyncTool claimed it) | left alone: no assignment, stage or commit here (`owned_elsewhere`) |
 //!
 //! Transient errors (`crate::task::failure`) never make a part FAILED by
 //! themselves: they are retried with exponential backoff ([`Config::backoff`])

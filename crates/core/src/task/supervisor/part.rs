@@ -226,10 +226,11 @@ pub(crate) fn claimed(
     }
 }
 
-/// Another SyncTool owns the part with a newer epoch (found before a
-/// commit): it is neither assigned nor committed here any more, and its
-/// collector is told nothing (its new owner assigns it). Its sealed segment
-/// is given up uncommitted; the new owner reads those rows again.
+/// Another SyncTool owns the part with a newer epoch (found before a stage,
+/// a commit or an assignment): it is neither assigned nor written here any
+/// more, and its collector is told nothing (its new owner assigns it). Its
+/// sealed segment is given up uncommitted; the new owner reads those rows
+/// again.
 pub(crate) fn lost(ctx: &mut Ctx<'_>, part: &mut PartitionTask, why: String, out: &mut Out) {
     if part.ownership == Ownership::Lost {
         return;
