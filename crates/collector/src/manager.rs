@@ -223,18 +223,25 @@ where
         let Some(epoch) = task.part_epoch else {
             return Ok(());
         };
-        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
-        let newest = epochs.entry(key).or_insert(epoch);
-        if epoch < *newest {
+        let newest = self.note_epoch(key, epoch);
+        if epoch < newest {
             return Err(AddError::StaleEpoch {
                 tid: key.0,
                 pid: key.1,
                 epoch,
-                newest: *newest,
+                newest,
             });
         }
-        *newest = epoch;
         Ok(())
+    }
+
+    /// Records that `key` was assigned with `epoch`; returns the newest
+    /// epoch seen for it.
+    fn note_epoch(&self, key: Key, epoch: u64) -> u64 {
+        let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
+        let newest = epochs.entry(key).or_insert(epoch);
+        *newest = (*newest).max(epoch);
+        *newest
     }
 
     /// Restarts the tasks persisted in the work dirs; returns how many.
@@ -272,9 +279,7 @@ where
             };
             info!(tid = key.0, pid = key.1, token = task.token(), point = %point, "resuming a persisted task");
             if let Some(epoch) = task.part_epoch {
-                let mut epochs = self.epochs.lock().unwrap_or_else(|p| p.into_inner());
-                let newest = epochs.entry(key).or_insert(epoch);
-                *newest = (*newest).max(epoch);
+                self.note_epoch(key, epoch);
             }
             let (lease, ()) = self
                 .leases

@@ -103,23 +103,13 @@ pub fn plan(
             _ => orphans.push(*part),
         }
     }
-    let epoch_after = |part: &PartKey| owners.get(part).map_or(0, |o| o.epoch) + 1;
-    let previous = |part: &PartKey| {
-        owners
-            .get(part)
-            .filter(|o| !o.worker.is_empty())
-            .map(|o| o.worker.clone())
-    };
     let mut moves = Vec::new();
     for part in orphans {
         let to = least_loaded(&held);
         held.entry(to).or_default().insert(part);
         moves.push(Move {
-            part,
-            from: previous(&part),
-            to: to.to_string(),
-            epoch: epoch_after(&part),
             reason: MoveReason::Orphan,
+            ..claim(part, owners.get(&part), to)
         });
     }
     for _ in 0..max_balance_moves {
@@ -137,14 +127,27 @@ pub fn plan(
         // (orphans go to the least loaded, so it cannot be on the most loaded
         // worker while another is two below); its record still counts.
         moves.push(Move {
-            part,
             from: Some(from.to_string()),
-            to: to.to_string(),
-            epoch: epoch_after(&part),
             reason: MoveReason::Balance,
+            ..claim(part, owners.get(&part), to)
         });
     }
     moves
+}
+
+/// The move that gives `part` to `worker` at the next epoch, from its
+/// record (`None`: no record, epoch 1): a SyncTool claiming the parts of the
+/// tasks it runs.
+pub fn claim(part: PartKey, record: Option<&PartOwner>, worker: &str) -> Move {
+    Move {
+        part,
+        from: record
+            .filter(|o| !o.worker.is_empty())
+            .map(|o| o.worker.clone()),
+        to: worker.to_string(),
+        epoch: record.map_or(0, |o| o.epoch) + 1,
+        reason: MoveReason::Claim,
+    }
 }
 
 /// The worker with the fewest parts (ties: the lowest endpoint).

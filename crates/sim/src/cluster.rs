@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+use sync_core::ownership::{self, PartOwner};
 use sync_infra::coordinator::{ClusterError, FenceError};
 use sync_proto::nameserver::TableInfo;
 use synctool::daemon::BoxFuture;
@@ -24,7 +25,7 @@ struct Inner {
     tables: BTreeMap<u32, TableInfo>,
     routes: HashMap<String, String>,
     /// Each part's ownership record: owner and epoch.
-    owners: BTreeMap<(u32, u32), (String, u64)>,
+    owners: BTreeMap<(u32, u32), PartOwner>,
 }
 
 /// Membership, metadata, ownership records and routes, shared by the hosts
@@ -104,12 +105,15 @@ impl ClusterView for SimCluster {
         worker: &'a str,
     ) -> BoxFuture<'a, Result<u64, ClusterError>> {
         let mut inner = self.lock();
-        let record = inner
-            .owners
-            .entry((tid, pid))
-            .or_insert_with(|| (String::new(), 0));
-        *record = (worker.to_string(), record.1 + 1);
-        let epoch = record.1;
+        let m = ownership::claim((tid, pid), inner.owners.get(&(tid, pid)), worker);
+        inner.owners.insert(
+            m.part,
+            PartOwner {
+                worker: m.to,
+                epoch: m.epoch,
+            },
+        );
+        let epoch = m.epoch;
         Box::pin(async move { Ok(epoch) })
     }
 
@@ -120,17 +124,12 @@ impl ClusterView for SimCluster {
         worker: &'a str,
         epoch: u64,
     ) -> BoxFuture<'a, Result<(), FenceError>> {
-        let result = match self.lock().owners.get(&(tid, pid)) {
-            None => Err(FenceError::NoRecord { tid, pid }),
-            Some((owner, current)) if owner == worker && *current == epoch => Ok(()),
-            Some((owner, current)) => Err(FenceError::Stale {
-                tid,
-                pid,
-                mine: epoch,
-                current: *current,
-                owner: owner.clone(),
-            }),
-        };
+        let result = FenceError::judge(
+            (tid, pid),
+            self.lock().owners.get(&(tid, pid)),
+            worker,
+            epoch,
+        );
         Box::pin(async move { result })
     }
 

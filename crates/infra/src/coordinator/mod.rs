@@ -85,6 +85,27 @@ pub enum FenceError {
 }
 
 impl FenceError {
+    /// Whether `worker` may write `part` with `epoch`, given the part's
+    /// ownership record: it must name both.
+    pub fn judge(
+        (tid, pid): sync_core::ownership::PartKey,
+        record: Option<&sync_core::ownership::PartOwner>,
+        worker: &str,
+        epoch: u64,
+    ) -> Result<(), FenceError> {
+        match record {
+            None => Err(FenceError::NoRecord { tid, pid }),
+            Some(r) if r.epoch == epoch && r.worker == worker => Ok(()),
+            Some(r) => Err(FenceError::Stale {
+                tid,
+                pid,
+                mine: epoch,
+                current: r.epoch,
+                owner: r.worker.clone(),
+            }),
+        }
+    }
+
     /// Transient (ZooKeeper unreachable: retry) or permanent (this worker
     /// must drop the part).
     pub fn class(&self) -> sync_core::task::ErrorClass {

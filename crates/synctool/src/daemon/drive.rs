@@ -37,16 +37,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sync_core::task::{
-    Action, AssignFailure, Assignment, ErrorClass, Input, StatusReport, Supervisor,
-};
+use sync_core::task::{Action, AssignFailure, Assignment, Input, StatusReport, Supervisor};
 use sync_infra::store::LocalStore;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::clock::Clock;
-use super::cluster::ClusterView;
 use super::collector_client::CollectorClient;
+use super::fence::{EpochCheck, Fence, part_lost};
 use super::metrics::Metrics;
 use super::workers::{ClearStaging, Workers};
 
@@ -103,10 +101,8 @@ pub struct DriveLoop {
     pub(crate) assign_slots: Arc<super::assign_slots::AssignSlots>,
     pub(crate) collectors: Arc<dyn CollectorClient>,
     pub(crate) workers: Workers,
-    /// Where parts are claimed (with fencing).
-    pub(crate) cluster: Arc<dyn ClusterView>,
-    /// This SyncTool's endpoint: the owner its claims name.
-    pub(crate) worker: String,
+    /// Where parts are claimed and assignments checked (with fencing).
+    pub(crate) fence: Fence,
     pub(crate) commands: mpsc::WeakSender<Command>,
     pub(crate) metrics: Metrics,
 }
@@ -274,16 +270,12 @@ impl DriveLoop {
     /// Claims part `(tid, pid)` until the claim succeeds (a ZooKeeper
     /// outage is shown on the part and retried with a growing delay).
     fn claim(&self, tid: u32, pid: u32) {
-        let cluster = Arc::clone(&self.cluster);
-        let worker = self.worker.clone();
+        let fence = self.fence.clone();
         let commands = self.commands.clone();
         tokio::spawn(async move {
             let mut delay = CLAIM_RETRY_FIRST;
             loop {
-                let result = cluster
-                    .claim_part(tid, pid, &worker)
-                    .await
-                    .map_err(|e| e.to_string());
+                let result = fence.claim(tid, pid).await;
                 match &result {
                     Ok(epoch) => info!(tid, pid, epoch, "partition claimed"),
                     Err(e) => warn!(tid, pid, "cannot claim the partition: {e}"),
@@ -303,8 +295,7 @@ impl DriveLoop {
         let commands = self.commands.clone();
         let metrics = self.metrics.clone();
         let slots = Arc::clone(&self.assign_slots);
-        let cluster = Arc::clone(&self.cluster);
-        let worker = self.worker.clone();
+        let fence = self.fence.clone();
         info!(tid = a.tid, pid = a.pid, collector = %a.collector, point = %a.point, "assigning");
         tokio::spawn(async move {
             // A SyncTool that lost the part (it was paused while another
@@ -312,16 +303,9 @@ impl DriveLoop {
             // its old epoch; a cluster that cannot be asked does not hold
             // the assignment up (its commits are fenced anyway).
             if let Some(epoch) = a.part_epoch
-                && let Err(e) = cluster.check_part_epoch(a.tid, a.pid, &worker, epoch).await
-                && e.class() == ErrorClass::Permanent
+                && let EpochCheck::Stale(why) = fence.check(a.tid, a.pid, epoch).await
             {
-                warn!(tid = a.tid, pid = a.pid, "not assigning: {e}");
-                let lost = Input::PartLost {
-                    tid: a.tid,
-                    pid: a.pid,
-                    why: e.to_string(),
-                };
-                feed(&commands, lost).await;
+                feed(&commands, part_lost(a.tid, a.pid, why)).await;
                 return;
             }
             let _slot = slots.acquire(&a.collector).await;

@@ -12,6 +12,7 @@ use sync_core::task::{
     Action, Created, IfExists, Input, Mode, Pack, RequestedOptions, StatusReport, TableTaskSpec,
     TaskOptions, TaskOrigin,
 };
+use sync_infra::coordinator::Owners;
 use sync_proto::datasync::{
     CreateSyncTaskRequest, DeleteSyncTaskRequest, GeneralResponse, SendDataRequest,
     SendDataResponse, TaskStatusRequest, TaskStatusResponse,
@@ -23,7 +24,6 @@ use tracing::info;
 use super::cluster::{ClusterView, syncable_leaders};
 use super::drive::{Command, Reply};
 use crate::dest::{MAX_FIELD_BYTES, check_dest};
-use sync_infra::coordinator::Owners;
 
 /// The message when the drive loop is gone.
 const STOPPED: &str = "SyncTool is shutting down";

@@ -21,6 +21,7 @@ pub mod clock;
 pub mod cluster;
 pub mod collector_client;
 pub mod drive;
+pub mod fence;
 pub mod grpc;
 pub mod handle;
 pub mod http;
@@ -149,6 +150,10 @@ impl Daemon {
             sup.config().flow_control_bytes(),
         ));
         memory_gate.publish(sup.held_bytes());
+        let fence = fence::Fence {
+            cluster: parts.cluster.clone(),
+            worker: options.supervisor.des_endpoint.clone(),
+        };
         let drive = DriveLoop {
             sup,
             memory_gate: memory_gate.clone(),
@@ -160,15 +165,11 @@ impl Daemon {
             collectors: parts.collectors,
             workers: workers::Workers::new(
                 parts.sink.clone(),
-                workers::Fence {
-                    cluster: parts.cluster.clone(),
-                    worker: options.supervisor.des_endpoint.clone(),
-                },
+                fence.clone(),
                 tx.downgrade(),
                 metrics.clone(),
             ),
-            cluster: parts.cluster.clone(),
-            worker: options.supervisor.des_endpoint.clone(),
+            fence,
             commands: tx.downgrade(),
             metrics: metrics.clone(),
         };

@@ -11,7 +11,7 @@
 //! is done.
 //!
 //! With fencing (`FAULTS.md` §4) every stage and commit first checks the
-//! segment's epoch against the cluster ([`Fence`]): a stale epoch (another
+//! segment's epoch against the cluster ([`super::fence`]): a stale epoch (another
 //! SyncTool owns the part now) writes nothing and becomes
 //! [`Input::PartLost`]; a cluster that cannot be asked is a transient
 //! failure of the step, retried as any other.
@@ -19,13 +19,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sync_core::task::{CommitSegment, ErrorClass, Input, SegmentId, SinkFailure, StageSegment};
+use sync_core::task::{CommitSegment, Input, SinkFailure, StageSegment};
 use sync_sinks::{Sink, TableSchema};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use super::cluster::ClusterView;
 use super::drive::{Command, feed};
+use super::fence::{EpochCheck, Fence, part_lost};
 use super::metrics::Metrics;
 
 /// Which staged segments to remove.
@@ -49,48 +49,6 @@ enum Job {
     Clear(ClearStaging),
     /// Answered once every job before it is done.
     Barrier(oneshot::Sender<()>),
-}
-
-/// The cluster that schemas come from and epochs are checked against, and
-/// the owner name this SyncTool's epochs go with.
-#[derive(Clone)]
-pub struct Fence {
-    /// The cluster.
-    pub cluster: Arc<dyn ClusterView>,
-    /// This SyncTool's endpoint.
-    pub worker: String,
-}
-
-impl Fence {
-    /// Whether a step of segment `id` with `epoch` may be made: `Err` with
-    /// what was found when another SyncTool owns the part now; `Ok(Err)`
-    /// when the epoch cannot be checked now (the step fails transiently).
-    async fn check(&self, id: &SegmentId, epoch: u64) -> Result<Result<(), SinkFailure>, String> {
-        if !self.cluster.fences() {
-            return Ok(Ok(()));
-        }
-        match self
-            .cluster
-            .check_part_epoch(id.tid, id.pid, &self.worker, epoch)
-            .await
-        {
-            Ok(()) => Ok(Ok(())),
-            Err(e) if e.class() == ErrorClass::Permanent => Err(e.to_string()),
-            Err(e) => Ok(Err(SinkFailure::Unavailable(format!(
-                "cannot check the partition's epoch: {e}"
-            )))),
-        }
-    }
-}
-
-/// What a worker tells the loop when a step found the part owned elsewhere.
-fn part_lost(id: &SegmentId, why: String) -> Input {
-    warn!(segment = %id.name(), "not written: {why}");
-    Input::PartLost {
-        tid: id.tid,
-        pid: id.pid,
-        why,
-    }
 }
 
 /// The workers, by (tid, pid).
@@ -190,37 +148,27 @@ impl Worker {
     async fn run(self, mut rx: mpsc::UnboundedReceiver<Job>, commands: mpsc::WeakSender<Command>) {
         while let Some(job) = rx.recv().await {
             let input = match job {
-                Job::Stage(s) => match self.fence.check(&s.id, s.epoch).await {
-                    Err(why) => part_lost(&s.id, why),
-                    Ok(checked) => {
-                        let result = match checked {
-                            Ok(()) => self.stage(&s).await,
-                            Err(f) => Err(f),
-                        };
-                        if let Err(e) = &result {
-                            warn!(segment = %s.id.name(), dest = %s.dest, kind = e.kind(), "stage failed: {e}");
-                            self.metrics.step_failed("stage", e);
-                        }
-                        Input::Staged { id: s.id, result }
+                Job::Stage(s) => match self.fence.check(s.id.tid, s.id.pid, s.epoch).await {
+                    EpochCheck::Stale(why) => part_lost(s.id.tid, s.id.pid, why),
+                    EpochCheck::Unknown(why) => self.staged(&s, Err(SinkFailure::Unavailable(why))),
+                    EpochCheck::Current => {
+                        let result = self.stage(&s).await;
+                        self.staged(&s, result)
                     }
                 },
-                Job::Commit(c) => match self.fence.check(&c.id, c.epoch).await {
-                    Err(why) => part_lost(&c.id, why),
-                    Ok(checked) => {
-                        let result = match checked {
-                            Ok(()) => self
-                                .sink
-                                .commit(&c)
-                                .await
-                                .map(|outcome| outcome.files())
-                                .map_err(|e| e.failure()),
-                            Err(f) => Err(f),
-                        };
-                        if let Err(e) = &result {
-                            warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");
-                            self.metrics.step_failed("commit", e);
-                        }
-                        Input::Committed { id: c.id, result }
+                Job::Commit(c) => match self.fence.check(c.id.tid, c.id.pid, c.epoch).await {
+                    EpochCheck::Stale(why) => part_lost(c.id.tid, c.id.pid, why),
+                    EpochCheck::Unknown(why) => {
+                        self.committed(&c, Err(SinkFailure::Unavailable(why)))
+                    }
+                    EpochCheck::Current => {
+                        let result = self
+                            .sink
+                            .commit(&c)
+                            .await
+                            .map(|outcome| outcome.files())
+                            .map_err(|e| e.failure());
+                        self.committed(&c, result)
                     }
                 },
                 Job::Clear(c) => {
@@ -242,6 +190,24 @@ impl Worker {
                 return;
             }
         }
+    }
+
+    /// The stage's result for the loop (a failure logged and counted).
+    fn staged(&self, s: &StageSegment, result: Result<(), SinkFailure>) -> Input {
+        if let Err(e) = &result {
+            warn!(segment = %s.id.name(), dest = %s.dest, kind = e.kind(), "stage failed: {e}");
+            self.metrics.step_failed("stage", e);
+        }
+        Input::Staged { id: s.id, result }
+    }
+
+    /// The commit's result for the loop (a failure logged and counted).
+    fn committed(&self, c: &CommitSegment, result: Result<u64, SinkFailure>) -> Input {
+        if let Err(e) = &result {
+            warn!(segment = %c.id.name(), dest = %c.dest, kind = e.kind(), "commit failed: {e}");
+            self.metrics.step_failed("commit", e);
+        }
+        Input::Committed { id: c.id, result }
     }
 
     async fn stage(&self, s: &StageSegment) -> Result<(), SinkFailure> {

@@ -103,13 +103,7 @@ impl ZkCoordinator {
     pub async fn claim_part(&self, part: PartKey, worker: &str) -> Result<u64, ClusterError> {
         loop {
             let record = self.part_owner(part).await?;
-            let m = Move {
-                part,
-                from: record.as_ref().map(|r| r.owner.worker.clone()),
-                to: worker.to_string(),
-                epoch: record.as_ref().map_or(1, |r| r.owner.epoch + 1),
-                reason: sync_core::ownership::MoveReason::Claim,
-            };
+            let m = sync_core::ownership::claim(part, record.as_ref().map(|r| &r.owner), worker);
             match self.move_part(&m, record.map(|r| r.version)).await {
                 Ok(_) => return Ok(m.epoch),
                 Err(ClusterError::Stale { .. }) => continue,
@@ -141,17 +135,7 @@ impl ZkCoordinator {
             let client = self.inner.client.read().await.clone();
             client.sync(&path).await.map_err(zk_error(&path))?;
         }
-        let (tid, pid) = part;
-        match self.part_owner(part).await? {
-            None => Err(FenceError::NoRecord { tid, pid }),
-            Some(r) if r.owner.epoch == epoch && r.owner.worker == worker => Ok(()),
-            Some(r) => Err(FenceError::Stale {
-                tid,
-                pid,
-                mine: epoch,
-                current: r.owner.epoch,
-                owner: r.owner.worker,
-            }),
-        }
+        let record = self.part_owner(part).await?;
+        FenceError::judge(part, record.as_ref().map(|r| &r.owner), worker, epoch)
     }
 }
